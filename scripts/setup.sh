@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Make this machine able to build and run vbench and its CPU stand-in:
+#  - busybox-static (the stand-in client image's shell), from Debian's packages;
+#  - a Docker Engine: use the one that answers, else install Debian's docker.io and start
+#    dockerd (its PID goes to $VBENCH_DOCKERD_PIDFILE so the caller can stop it by PID).
+# Idempotent; prints what it did. Needs root only when something must be installed.
+set -euo pipefail
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if [ ! -x "${VBENCH_BUSYBOX:-/bin/busybox}" ]; then
+  echo "setup: installing busybox-static"
+  apt_install busybox-static
+fi
+
+if ! docker version >/dev/null 2>&1; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "setup: no Docker Engine answers; installing Debian's docker.io"
+    apt_install docker.io
+  fi
+  if ! docker version >/dev/null 2>&1; then
+    pidfile="${VBENCH_DOCKERD_PIDFILE:-/tmp/vbench-dockerd.pid}"
+    echo "setup: starting dockerd (pid file $pidfile)"
+    nohup dockerd --pidfile "$pidfile" >/tmp/vbench-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+      docker version >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    docker version >/dev/null 2>&1 || { echo "setup: dockerd did not come up; see /tmp/vbench-dockerd.log" >&2; exit 1; }
+  fi
+fi
+echo "setup: docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"

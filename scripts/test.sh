@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README): set the machine up, build the static stand-in, run every test
+# against the real Docker Engine, then check nothing labelled vbench.test is left behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export VBENCH_STANDIN_BIN="$(scripts/build-standin.sh)"
+cargo test --workspace --no-fail-fast "$@"
+left_c=$(docker ps -aq --filter label=vbench.test | wc -l)
+left_n=$(docker network ls -q --filter label=vbench.test | wc -l)
+if [ "$left_c" != 0 ] || [ "$left_n" != 0 ]; then
+  echo "test: $left_c container(s) and $left_n network(s) labelled vbench.test left behind" >&2
+  docker ps -a --filter label=vbench.test >&2
+  exit 1
+fi
+echo "test: no vbench.test containers or networks left behind"

@@ -1,0 +1,279 @@
+//! The command line: clap derive types only. No behaviour lives here; `commands` turns these
+//! into calls on the engine, and `config::load` merges the overrides into the file's values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vbench",
+    version,
+    about = "Run the whole vLLM serving benchmark on a GPU host in one command, through the Docker Engine API",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Configuration file (default: ./vbench.yaml if it exists, else built-in defaults).
+    #[arg(long, short = 'c', global = true, env = "VBENCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Docker Engine address (unix:///var/run/docker.sock by default).
+    #[arg(long, global = true, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Output mode: a terminal UI, plain timestamped lines (cron), or one JSON event per line.
+    /// Default: `auto` (terminal UI on a TTY, plain lines otherwise).
+    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Auto)]
+    pub output: OutputMode,
+    /// Shorthand for `--output json`.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputMode {
+    #[default]
+    Auto,
+    Tty,
+    Plain,
+    Json,
+}
+
+/// Values that override the configuration file for this invocation.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Overrides {
+    /// Model to serve (HF id or path inside the server container).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Tensor parallel size.
+    #[arg(long = "tp", alias = "tensor-parallel-size")]
+    pub tensor_parallel_size: Option<u32>,
+    /// GPU memory utilisation (0 < F <= 1).
+    #[arg(long)]
+    pub gpu_memory_utilization: Option<f64>,
+    /// Maximum model length passed to `vllm serve`.
+    #[arg(long)]
+    pub max_model_len: Option<u64>,
+    /// Run `vllm serve` with or without `--enforce-eager`.
+    #[arg(long)]
+    pub enforce_eager: Option<bool>,
+    /// GPU preset for containers vbench creates.
+    #[arg(long, value_parser = ["auto", "nvidia", "amd", "none"])]
+    pub gpu: Option<String>,
+    /// Server container image (used only when vbench creates the container).
+    #[arg(long)]
+    pub server_image: Option<String>,
+    /// Client container image (used only when vbench creates the container).
+    #[arg(long)]
+    pub client_image: Option<String>,
+    /// Server container name.
+    #[arg(long)]
+    pub server_container: Option<String>,
+    /// Client container name.
+    #[arg(long)]
+    pub client_container: Option<String>,
+    /// Docker network joining the two containers.
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Host directory for results, logs and run state.
+    #[arg(long)]
+    pub results_dir: Option<PathBuf>,
+    /// Start-up deadline for `vllm serve` (e.g. `30m`, `90s`).
+    #[arg(long)]
+    pub startup_timeout: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented default vbench.yaml.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "vbench.yaml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the effective configuration (file + environment + flags), secrets redacted.
+    Config {
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Check Docker, the GPU runtime, images, containers and disk space.
+    Doctor {
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Build the CPU stand-in images (a test double for vLLM; never a GPU measurement).
+    Images {
+        #[command(subcommand)]
+        action: ImagesAction,
+    },
+    /// Bring `vllm serve` up in the server container and prove it ready.
+    Up(UpArgs),
+    /// Show the containers, the server process and its health.
+    Status {
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Show the server's or the client's log.
+    Logs(LogsArgs),
+    /// Sample GPU utilisation, memory, power and temperature.
+    Gpu {
+        /// Sample every SECS seconds until interrupted.
+        #[arg(long)]
+        watch: Option<f64>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Stop `vllm serve`; optionally remove the containers vbench created.
+    Down(DownArgs),
+    /// The one command: up (or reuse), run sweeps, summarise, optionally down.
+    Run(RunArgs),
+    /// The whole pipeline on the CPU stand-in with a small sweep (builds its images if missing).
+    Demo(DemoArgs),
+    /// Tables and charts for a finished (or partial) run, and comparison with earlier runs.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesAction {
+    /// Build `vbench/vllm-standin-server` and `vbench/vllm-standin-client` from scratch.
+    Build {
+        /// Tag for both images.
+        #[arg(long, default_value = "latest")]
+        tag: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Stop a server that serves another model or other arguments, then start ours.
+    #[arg(long)]
+    pub restart: bool,
+    /// Use the CPU stand-in images and no GPU (rehearsal; not a GPU measurement).
+    #[arg(long)]
+    pub standin: bool,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    Server,
+    Client,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub which: Which,
+    /// Follow the log.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Lines from the end to show first.
+    #[arg(long)]
+    pub tail: Option<u64>,
+    /// Only lines since this time (RFC 3339, a UNIX timestamp, or a duration like `10m`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Keep ANSI colour codes.
+    #[arg(long)]
+    pub color: bool,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Also remove the containers (only those vbench created unless --force).
+    #[arg(long)]
+    pub remove: bool,
+    /// With --remove: remove containers vbench did not create too.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Which points to run: presets and sweeps from the config, or a custom sweep from flags.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SweepSelection {
+    /// Sweeps to run: `production`, `scaling`, `scaling-200`, or names from the config.
+    pub sweeps: Vec<String>,
+    /// Custom sweep: input length(s) in tokens (`1024`, `1K`, `1K,4K`).
+    #[arg(long, value_delimiter = ',')]
+    pub input_len: Vec<String>,
+    /// Custom sweep: output length in tokens.
+    #[arg(long)]
+    pub output_len: Option<u64>,
+    /// Custom sweep: lowest concurrency of a 1-2-5 ladder.
+    #[arg(long)]
+    pub min_concurrency: Option<u64>,
+    /// Custom sweep: highest concurrency of a 1-2-5 ladder.
+    #[arg(long)]
+    pub max_concurrency: Option<u64>,
+    /// Custom sweep: an explicit list of concurrencies.
+    #[arg(long, value_delimiter = ',')]
+    pub concurrency: Vec<u64>,
+    /// Custom sweep: one concurrency level only.
+    #[arg(long)]
+    pub single: Option<u64>,
+    /// Custom sweep: number of prompts per point (default: prompts_per_concurrency x C).
+    #[arg(long)]
+    pub num_prompts: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: SweepSelection,
+    /// Print the plan and the estimated time; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Resume a run (the latest if no id is given): only points not yet done run.
+    #[arg(long, num_args = 0..=1, default_missing_value = "latest")]
+    pub resume: Option<String>,
+    /// With --resume: accept a changed configuration.
+    #[arg(long)]
+    pub force: bool,
+    /// If the server dies mid-sweep, bring it back and retry the point once.
+    #[arg(long)]
+    pub restart_server: bool,
+    /// Stop the server when the run ends.
+    #[arg(long)]
+    pub down: bool,
+    /// Restart a server that serves another model or other arguments.
+    #[arg(long)]
+    pub restart: bool,
+    /// Use the CPU stand-in images and no GPU (rehearsal; not a GPU measurement).
+    #[arg(long)]
+    pub standin: bool,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop the stand-in server when the demo ends (default: leave it up for `vbench status`).
+    #[arg(long)]
+    pub down: bool,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run id (default: the latest run).
+    pub run: Option<String>,
+    /// Compare against this earlier run (default: the previous comparable run, if any).
+    #[arg(long)]
+    pub against: Option<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}

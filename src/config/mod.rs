@@ -1,0 +1,139 @@
+//! The configuration model: what `vbench.yaml` holds once loaded, expanded (`${VAR}`),
+//! overridden by command-line flags and validated. The engine only ever sees `Config`.
+//!
+//! Loading, errors with file:line:column, env expansion, redaction and `vbench init`'s
+//! commented template live in the submodules.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// GPU preset for containers vbench creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuMode {
+    /// NVIDIA runtime in `docker info` → nvidia; `/dev/kfd` present → amd; else none.
+    #[default]
+    Auto,
+    Nvidia,
+    Amd,
+    None,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Where it came from (None: built-in defaults).
+    pub source: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub client: ClientConfig,
+    /// User-defined Docker network joining both containers.
+    pub network: String,
+    /// Host directory for results (`production/`, `scaling/`), run state and logs.
+    pub results_dir: PathBuf,
+    /// Named sweeps defined in the file (the presets are built in and need no entry).
+    pub sweeps: BTreeMap<String, SweepConfig>,
+    /// What `vbench run` does with no sweep named on the command line.
+    pub run: RunConfig,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    /// Container name (`vllm-server`).
+    pub container: String,
+    /// Image used only when vbench creates the container.
+    pub image: String,
+    pub model: String,
+    pub served_model_name: Option<String>,
+    pub tensor_parallel_size: u32,
+    pub gpu_memory_utilization: f64,
+    pub enforce_eager: bool,
+    pub port: u16,
+    pub max_model_len: Option<u64>,
+    /// Extra `vllm serve` arguments, appended verbatim as argv items.
+    pub extra_args: Vec<String>,
+    /// Environment for the container and for `vllm serve` (secrets redacted when printed).
+    pub env: BTreeMap<String, String>,
+    /// Bind mounts / volumes, Docker `src:dst[:ro]` form (HF cache by default).
+    pub volumes: Vec<String>,
+    pub gpu: GpuMode,
+    /// Shared memory size in bytes, for containers vbench creates.
+    pub shm_size: Option<u64>,
+    /// Overall start-up deadline (default 30 min: large models take ~25 min to load).
+    #[serde(with = "duration_secs")]
+    pub startup_timeout: Duration,
+    /// Publish the server port on 127.0.0.1 (never 0.0.0.0) when creating the container.
+    pub publish_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientConfig {
+    /// Container name (`vllm-bench-client`).
+    pub container: String,
+    /// Image used only when vbench creates the container.
+    pub image: String,
+    /// `--tokenizer` for `vllm bench serve` (a path or id the client can load).
+    pub tokenizer: Option<String>,
+    /// Directory inside the client container where results are written.
+    pub result_dir: String,
+    pub env: BTreeMap<String, String>,
+    pub volumes: Vec<String>,
+    /// Extra `vllm bench serve` arguments, appended verbatim.
+    pub extra_args: Vec<String>,
+}
+
+/// One sweep: a grid of input lengths × concurrency levels at one output length.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Input lengths in tokens (`1K` = 1024).
+    pub input_lens: Vec<u64>,
+    pub output_len: u64,
+    /// Maximum-concurrency levels.
+    pub concurrency: Vec<u64>,
+    /// num_prompts = prompts_per_concurrency × C (1 = one wave, as the manual scripts did).
+    #[serde(default = "one")]
+    pub prompts_per_concurrency: u64,
+    /// Fixed num_prompts for every point (overrides prompts_per_concurrency).
+    #[serde(default)]
+    pub num_prompts: Option<u64>,
+    /// `inf` or requests per second (Poisson arrivals).
+    #[serde(default = "inf")]
+    pub request_rate: String,
+    #[serde(default)]
+    pub warmups: u64,
+    /// Result layout: `production` (`input_1K_n1_<ts>.json`), `scaling` (`scale_n<N>_<ts>.json`)
+    /// or `custom`.
+    #[serde(default)]
+    pub layout: Option<String>,
+    /// Per-point deadline.
+    #[serde(default)]
+    pub point_timeout: Option<String>,
+}
+
+fn one() -> u64 {
+    1
+}
+fn inf() -> String {
+    "inf".into()
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RunConfig {
+    /// Sweeps run by `vbench run` when none is named.
+    pub sweeps: Vec<String>,
+    pub seed: u64,
+    /// Per-point deadline default.
+    #[serde(with = "duration_secs")]
+    pub point_timeout: Duration,
+}
+
+mod duration_secs {
+    use serde::Serializer;
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}s", d.as_secs()))
+    }
+}

@@ -1,0 +1,66 @@
+//! The Docker layer: every call vbench makes to the Docker Engine goes through here, over
+//! bollard, after API version negotiation (the engines we meet answer API 1.41 at most).
+//! Nothing outside this module touches a `bollard::Docker` handle.
+//!
+//! Submodules, one job each: `connect` (handle + engine facts), `spec` (pure container specs
+//! per GPU preset), `container` (create-or-attach, inspect, stop, remove), `network`,
+//! `exec` (argv execs with streamed lines, deadlines, stoppable processes), `logs`,
+//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context).
+
+pub mod connect;
+pub mod container;
+pub mod copy;
+pub mod exec;
+pub mod image;
+pub mod logs;
+pub mod network;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use connect::{Docker, EngineInfo};
+pub use container::{ContainerState, Ensured};
+pub use exec::{ExecOutcome, ExecSpec, OutputLine, Stream as OutputStream};
+pub use spec::{ContainerSpec, GpuPreset};
+
+/// Labels put on everything vbench creates.
+pub type Labels = BTreeMap<String, String>;
+
+/// `vbench.managed=true`: vbench created this resource (and may remove it).
+pub const LABEL_MANAGED: &str = "vbench.managed";
+/// `vbench.role=server|client|network|image`.
+pub const LABEL_ROLE: &str = "vbench.role";
+/// Hash of the spec a container was created from (drift detection on attach).
+pub const LABEL_SPEC: &str = "vbench.spec";
+/// Present on every resource a test creates; the suite ends by asserting none is left.
+pub const LABEL_TEST: &str = "vbench.test";
+
+/// Errors of the Docker layer, each naming the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker Engine at {host}: {detail} (is dockerd running? is DOCKER_HOST right?)")]
+    Unreachable { host: String, detail: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("failed to {op}: {source}")]
+    Api {
+        op: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("{op} did not finish within {after:?}")]
+    Deadline { op: String, after: Duration },
+    #[error("refused to unpack {entry:?} from {origin}: {why}")]
+    UnsafeArchive { origin: String, entry: String, why: String },
+    #[error("failed to {op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = DockerError> = std::result::Result<T, E>;

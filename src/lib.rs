@@ -1,0 +1,44 @@
+//! vbench: run the whole vLLM serving benchmark on a GPU host in one command, through the
+//! Docker Engine API.
+//!
+//! Layers, top down: `cli` (clap types) → `commands` (one module per subcommand, glue only) →
+//! the engine (`server` lifecycle, `sweep` planner/runner, `results`, `report`) → `docker`
+//! (the only place that talks to the Docker Engine). The engine reports through `events`;
+//! `render` turns events into terminal, plain or JSON output.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod docker;
+pub mod events;
+pub mod exit;
+pub mod gpu;
+pub mod render;
+pub mod report;
+pub mod results;
+pub mod server;
+pub mod standin;
+pub mod sweep;
+
+use std::process::ExitCode;
+
+/// Run one invocation and return the process exit code. Errors are printed here, once.
+pub fn run(cli: cli::Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::Code::Internal.as_u8());
+        }
+    };
+    let code = match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit::code_of(&err)
+        }
+    };
+    // Do not wait for stray blocking tasks (a follow stream, a signal listener) at exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code.as_u8())
+}

@@ -1,0 +1,1 @@
+//! (standin: to be implemented)
