@@ -176,8 +176,20 @@ fn convert(ctx: &Ctx, e: &serde_saphyr::Error) -> ConfigError {
 fn strip_position(s: &str) -> String {
     let first = s.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-        Some((_, msg)) => msg.to_string(),
-        None => first.to_string(),
+    let msg = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((_, msg)) => msg,
+        None => first,
+    };
+    // Some messages repeat the position at the end (`invalid boolean at line 2, column 5`).
+    let msg = match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(", column ") => &msg[..i],
+        _ => msg,
+    };
+    // Raw integers are read as i64 and floats as f64; name the kind, not the Rust type.
+    match msg {
+        "invalid i64" | "invalid u64" => "not an integer".to_string(),
+        "invalid f64" => "not a number".to_string(),
+        "invalid boolean" | "invalid bool" => "not true or false".to_string(),
+        other => other.to_string(),
     }
 }
