@@ -18,9 +18,14 @@ pub enum Origin {
     Default,
 }
 
-/// A configuration error. `Display` renders the whole diagnostic.
+/// A configuration error. `Display` renders the whole diagnostic; the parts are reachable
+/// through `Deref` (`err.field`, `err.origin`). Boxed to keep `Result`s small.
 #[derive(Debug, Clone)]
-pub struct ConfigError {
+pub struct ConfigError(Box<ErrorDetail>);
+
+/// The parts of a `ConfigError`.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail {
     /// The configuration file, when the error is in one.
     pub file: Option<PathBuf>,
     /// Where the bad value came from (file position, flag, default).
@@ -34,7 +39,38 @@ pub struct ConfigError {
     pub snippet: Option<String>,
 }
 
+impl std::ops::Deref for ConfigError {
+    type Target = ErrorDetail;
+    fn deref(&self) -> &ErrorDetail {
+        &self.0
+    }
+}
+
+impl From<ErrorDetail> for ConfigError {
+    fn from(d: ErrorDetail) -> Self {
+        ConfigError(Box::new(d))
+    }
+}
+
 impl ConfigError {
+    /// An error with no help lines and no snippet.
+    pub fn new(
+        file: Option<PathBuf>,
+        origin: Origin,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        ErrorDetail {
+            file,
+            origin,
+            field: field.to_string(),
+            message: message.into(),
+            help: vec![],
+            snippet: None,
+        }
+        .into()
+    }
+
     /// The 1-based (line, column) when the error is in the file.
     pub fn position(&self) -> Option<(u64, u64)> {
         match self.origin {
@@ -114,7 +150,7 @@ impl Ctx {
             Origin::File { line, column } => snippet(&self.text, line, column),
             _ => None,
         };
-        ConfigError {
+        ErrorDetail {
             file: self.file.clone(),
             origin,
             field: path.to_string(),
@@ -122,13 +158,14 @@ impl Ctx {
             help: vec![],
             snippet,
         }
+        .into()
     }
 }
 
 impl ConfigError {
     /// Add a help line.
     pub fn help(mut self, h: impl Into<String>) -> Self {
-        self.help.push(h.into());
+        self.0.help.push(h.into());
         self
     }
 }
@@ -191,10 +228,10 @@ pub fn path_at(text: &str, line: u64, column: u64) -> String {
         }
         let key = key_of(content);
         stack.retain(|(ind, _)| *ind < indent);
-        if let Some(k) = key {
-            if ln < line || column as usize > indent {
-                stack.push((indent, k));
-            }
+        if let Some(k) = key
+            && (ln < line || column as usize > indent)
+        {
+            stack.push((indent, k));
         }
         if ln == line {
             break;

@@ -21,13 +21,14 @@ pub type Lookup<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;
 
 /// The file to read: `explicit` (must exist), else `./vbench.yaml` in `cwd` if present.
 pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<Option<PathBuf>, ConfigError> {
-    let missing = |p: &Path, why: String| ConfigError {
-        file: Some(p.to_path_buf()),
-        origin: Origin::Flag("--config"),
-        field: String::new(),
-        message: format!("cannot use configuration file {}: {why}", p.display()),
-        help: vec!["run `vbench init` to write a commented default file".into()],
-        snippet: None,
+    let missing = |p: &Path, why: String| {
+        ConfigError::new(
+            Some(p.to_path_buf()),
+            Origin::Flag("--config"),
+            "",
+            format!("cannot use configuration file {}: {why}", p.display()),
+        )
+        .help("run `vbench init` to write a commented default file")
     };
     match explicit {
         Some(p) => match std::fs::metadata(p) {
@@ -50,21 +51,14 @@ pub fn load_file(
 ) -> Result<Config, ConfigError> {
     let (text, file) = match path {
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| ConfigError {
-                file: Some(p.to_path_buf()),
-                origin: Origin::Default,
-                field: String::new(),
-                message: format!("cannot read: {e}"),
-                help: vec![],
-                snippet: None,
-            })?;
-            let text = String::from_utf8(bytes).map_err(|e| ConfigError {
-                file: Some(p.to_path_buf()),
-                origin: Origin::Default,
-                field: String::new(),
-                message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-                help: vec![],
-                snippet: None,
+            let fail =
+                |msg: String| ConfigError::new(Some(p.to_path_buf()), Origin::Default, "", msg);
+            let bytes = std::fs::read(p).map_err(|e| fail(format!("cannot read: {e}")))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                fail(format!(
+                    "not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                ))
             })?;
             (text, Some(p.to_path_buf()))
         }

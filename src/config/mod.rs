@@ -14,7 +14,7 @@ pub mod template;
 mod units;
 mod validate;
 
-pub use error::{ConfigError, Origin};
+pub use error::{ConfigError, ErrorDetail, Origin};
 pub use expand::{ExpandError, expand};
 pub use load::{from_text, load_file, locate};
 pub use redact::{REDACTED, is_secret_name, redact_args, redact_env};
