@@ -85,9 +85,8 @@ impl fmt::Display for ConfigError {
         let file = self.file.as_ref().map(|p| p.display().to_string());
         match (&self.origin, file) {
             (Origin::File { line, column }, Some(file)) => write!(f, "{file}:{line}:{column}: ")?,
-            (Origin::File { .. }, None) | (Origin::Default, None) => {
-                f.write_str("configuration: ")?
-            }
+            (Origin::File { line, column }, None) => write!(f, "configuration:{line}:{column}: ")?,
+            (Origin::Default, None) => f.write_str("configuration: ")?,
             (Origin::Default, Some(file)) => write!(f, "{file}: ")?,
             (Origin::Flag(flag), _) => write!(f, "{flag}: ")?,
         }
