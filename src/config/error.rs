@@ -169,13 +169,48 @@ impl ConfigError {
     }
 }
 
-/// `   12 | source line` and a caret line under `column`.
+/// `   12 | source line` and a caret line under `column`. A line that sets a secret-named
+/// key (`HF_TOKEN: hf_…`) or carries a secret flag is shown with its value hidden: error
+/// output must not leak what `vbench config` would redact.
 fn snippet(text: &str, line: u64, column: u64) -> Option<String> {
-    let src = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let raw = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let src = hide_secret(raw);
     let num = line.to_string();
     let pad = " ".repeat(num.len());
     let caret_pad = " ".repeat(column.saturating_sub(1) as usize);
     Some(format!(" {num} | {src}\n {pad} | {caret_pad}^"))
+}
+
+fn hide_secret(raw: &str) -> String {
+    let indent = raw.len() - raw.trim_start_matches([' ', '-']).len();
+    let content = &raw[indent..];
+    if let Some(key) = key_of(content)
+        && super::redact::is_secret_name(&key)
+        && let Some(colon) = content.find(':')
+    {
+        return format!(
+            "{}{}: {}",
+            &raw[..indent],
+            &content[..colon],
+            super::redact::REDACTED
+        );
+    }
+    let lower = raw.to_ascii_lowercase();
+    if ["key", "token", "secret", "password", "passwd"]
+        .iter()
+        .any(|w| lower.contains(w))
+        && raw.contains("--")
+    {
+        // A list of argv items on one line: keep only the part before the first secret flag.
+        let cut = ["key", "token", "secret", "password", "passwd"]
+            .iter()
+            .filter_map(|w| lower.find(w))
+            .min()
+            .unwrap_or(0);
+        let cut = raw[..cut].rfind("--").unwrap_or(cut);
+        return format!("{}{}", &raw[..cut], super::redact::REDACTED);
+    }
+    raw.to_string()
 }
 
 /// Levenshtein distance (small inputs: config keys).
@@ -295,6 +330,32 @@ mod tests {
         assert_eq!(path_at(y, 9, 9), "sweeps.long.input_lens");
         assert_eq!(path_at(y, 5, 1), "sweeps");
         assert_eq!(path_at("# c\nrun:\n  # x\n  seed: a\n", 4, 9), "run.seed");
+    }
+
+    #[test]
+    fn snippets_hide_secret_values() {
+        assert_eq!(hide_secret("    HF_TOKEN: hf_abc"), "    HF_TOKEN: ***");
+        assert_eq!(
+            hide_secret("  extra_args: [--port, \"1\", --api-key, sk-1]"),
+            "  extra_args: [--port, \"1\", ***"
+        );
+        assert_eq!(hide_secret("  model: org/m"), "  model: org/m");
+        let ctx = Ctx {
+            file: None,
+            text: "env:\n  MY_KEY: [oops-secret]\n".into(),
+            ..Default::default()
+        };
+        let s = ctx
+            .error_at(
+                Origin::File {
+                    line: 2,
+                    column: 11,
+                },
+                "env.MY_KEY",
+                "expected string scalar",
+            )
+            .to_string();
+        assert!(!s.contains("oops-secret"), "{s}");
     }
 
     #[test]
