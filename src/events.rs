@@ -26,17 +26,9 @@ pub enum Event {
     /// A long-running stage began (`stage` is a short id, `detail` human text).
     StageStarted { stage: String, detail: String },
     /// A stage made progress (live status line).
-    StageProgress {
-        stage: String,
-        detail: String,
-        elapsed_s: f64,
-    },
+    StageProgress { stage: String, detail: String, elapsed_s: f64 },
     /// A stage finished.
-    StageFinished {
-        stage: String,
-        detail: String,
-        elapsed_s: f64,
-    },
+    StageFinished { stage: String, detail: String, elapsed_s: f64 },
 }
 
 impl fmt::Display for Event {
@@ -48,16 +40,8 @@ impl fmt::Display for Event {
                 Level::Error => write!(f, "error: {text}"),
             },
             Event::StageStarted { stage, detail } => write!(f, "{stage}: {detail}"),
-            Event::StageProgress {
-                stage,
-                detail,
-                elapsed_s,
-            } => write!(f, "{stage}: {detail} ({elapsed_s:.0}s)"),
-            Event::StageFinished {
-                stage,
-                detail,
-                elapsed_s,
-            } => write!(f, "{stage}: {detail} in {elapsed_s:.1}s"),
+            Event::StageProgress { stage, detail, elapsed_s } => write!(f, "{stage}: {detail} ({elapsed_s:.0}s)"),
+            Event::StageFinished { stage, detail, elapsed_s } => write!(f, "{stage}: {detail} in {elapsed_s:.1}s"),
         }
     }
 }
@@ -75,17 +59,11 @@ impl<F: Fn(Event) + Send + Sync> Sink for F {
 
 /// Helpers for emitting common events.
 pub fn info(sink: &dyn Sink, text: impl Into<String>) {
-    sink.emit(Event::Message {
-        level: Level::Info,
-        text: text.into(),
-    });
+    sink.emit(Event::Message { level: Level::Info, text: text.into() });
 }
 
 pub fn warn(sink: &dyn Sink, text: impl Into<String>) {
-    sink.emit(Event::Message {
-        level: Level::Warn,
-        text: text.into(),
-    });
+    sink.emit(Event::Message { level: Level::Warn, text: text.into() });
 }
 
 /// A sink that keeps every event (for tests).

@@ -39,9 +39,7 @@ pub const LABEL_TEST: &str = "vbench.test";
 /// Errors of the Docker layer, each naming the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error(
-        "cannot reach the Docker Engine at {host}: {detail} (is dockerd running? is DOCKER_HOST right?)"
-    )]
+    #[error("cannot reach the Docker Engine at {host}: {detail} (is dockerd running? is DOCKER_HOST right?)")]
     Unreachable { host: String, detail: String },
     #[error("{what} not found")]
     NotFound { what: String },
@@ -54,11 +52,7 @@ pub enum DockerError {
     #[error("{op} did not finish within {after:?}")]
     Deadline { op: String, after: Duration },
     #[error("refused to unpack {entry:?} from {origin}: {why}")]
-    UnsafeArchive {
-        origin: String,
-        entry: String,
-        why: String,
-    },
+    UnsafeArchive { origin: String, entry: String, why: String },
     #[error("failed to {op}: {source}")]
     Io {
         op: String,

@@ -11,9 +11,7 @@ pub struct JsonLines {
 
 impl JsonLines {
     pub fn stdout() -> Self {
-        Self {
-            out: Mutex::new(Box::new(std::io::stdout())),
-        }
+        Self { out: Mutex::new(Box::new(std::io::stdout())) }
     }
 }
 

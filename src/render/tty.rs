@@ -12,9 +12,7 @@ pub struct Terminal {
 
 impl Terminal {
     pub fn new() -> Self {
-        Self {
-            status: Mutex::new(None),
-        }
+        Self { status: Mutex::new(None) }
     }
 }
 
@@ -31,9 +29,7 @@ impl Sink for Terminal {
             Event::StageStarted { .. } | Event::StageProgress { .. } => {
                 let bar = status.get_or_insert_with(|| {
                     let b = ProgressBar::new_spinner();
-                    b.set_style(
-                        ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
-                    );
+                    b.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
                     b.enable_steady_tick(std::time::Duration::from_millis(120));
                     b
                 });
