@@ -5,7 +5,8 @@
 //! expanded into points, context-length skipping), `argv` (the `vllm bench serve` command line
 //! of one point), `estimate` (time estimates), `manifest` (the run's state on disk), `lock`
 //! (one run at a time per results directory), `validate` (judging a result file), `signals`
-//! (Ctrl-C/SIGTERM into a cancellation token), `runner` (the per-point loop).
+//! (Ctrl-C/SIGTERM into a cancellation token), `runner` (the per-point loop), `session`
+//! (sweep selection, config hash, new manifests, the dry-run table).
 
 pub mod argv;
 pub mod estimate;
@@ -14,6 +15,7 @@ pub mod manifest;
 pub mod plan;
 pub mod presets;
 pub mod runner;
+pub mod session;
 pub mod signals;
 pub mod validate;
 
