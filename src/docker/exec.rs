@@ -17,7 +17,8 @@ use super::{Docker, DockerError, Result, api, within};
 /// Runs `argv` in its own session (so it leads a new process group) and records its PID.
 /// The PID file and the argv arrive as positionals (`$1`, then `$@`): nothing the caller
 /// gives is ever spliced into shell text.
-const TRACKED_WRAPPER: &str = r#"f=$1; shift; setsid "$@" & echo $! > "$f"; wait $!"#;
+/// `wait`'s stderr is silenced: some shells report "Terminated" there when the job is killed.
+const TRACKED_WRAPPER: &str = r#"f=$1; shift; setsid "$@" & echo $! > "$f"; wait $! 2>/dev/null"#;
 
 /// Lists live (non-zombie) members of process group `$pid` via /proc, so a zombie waiting
 /// for its reaper does not count as running. Works in dash, bash and busybox sh.
