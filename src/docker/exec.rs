@@ -233,7 +233,8 @@ impl Docker {
         })
     }
 
-    /// Run to completion and collect (exit code, stdout, stderr).
+    /// Run to completion and collect (exit code, stdout, stderr); every line, the last one
+    /// included, ends with `\n` in the collected text.
     pub async fn exec_capture(
         &self,
         container: &str,
@@ -372,10 +373,10 @@ impl Docker {
                 .inspect_exec(exec_id)
                 .await
                 .map_err(api(op.clone()))?;
-            if info.running != Some(true) {
-                if let Some(code) = info.exit_code {
-                    return Ok(code);
-                }
+            if info.running != Some(true)
+                && let Some(code) = info.exit_code
+            {
+                return Ok(code);
             }
             if Instant::now() >= give_up {
                 return Err(DockerError::Deadline {

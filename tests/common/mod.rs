@@ -213,14 +213,12 @@ pub async fn busybox_image() -> &'static str {
         }
         let ctx = context_tar(&entries).expect("build the busybox context tar");
         let content = format!("{:x}", Sha256::digest(&ctx));
-        if let Some(img) = d
+        let present = d
             .inspect_image(BUSYBOX_IMAGE)
             .await
-            .expect("inspect the busybox image")
-        {
-            if img.labels.get(CONTENT_LABEL) == Some(&content) {
-                return;
-            }
+            .expect("inspect the busybox image");
+        if present.is_some_and(|img| img.labels.get(CONTENT_LABEL) == Some(&content)) {
+            return;
         }
         let mut labels = Labels::from([(LABEL_TEST.to_string(), "1".to_string())]);
         labels.insert(CONTENT_LABEL.to_string(), content);
