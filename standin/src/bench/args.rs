@@ -479,3 +479,94 @@ min_p={}, temperature={}, served_model_name={}, ready_check_timeout_sec={}, skip
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help_text() -> String {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let shared = std::env::var("VBENCH_SHARED")
+            .map(std::path::PathBuf::from)
+            .ok()
+            .into_iter()
+            .chain([
+                manifest.join("../../shared"),
+                manifest.join("../shared"),
+                std::path::PathBuf::from("/work/shared"),
+            ]);
+        for dir in shared {
+            let p = dir.join("fixtures/vllm-0.33/vllm_bench_serve_help_all.txt");
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                return t;
+            }
+        }
+        panic!("vllm_bench_serve_help_all.txt not found (set VBENCH_SHARED)");
+    }
+
+    /// Every option line of the real help (`  --flag METAVAR`, `  --a, --b`) is in the table with
+    /// the same arity, and the table has nothing the real client lacks.
+    #[test]
+    fn flag_table_equals_the_real_help() {
+        let mut seen = Vec::new();
+        for line in help_text().lines() {
+            let Some(rest) = line.strip_prefix("  -") else {
+                continue;
+            };
+            let spec = format!("-{}", rest.split("  ").next().unwrap_or(""));
+            for part in spec.split(", ") {
+                let mut words = part.split_whitespace();
+                let name = words.next().unwrap();
+                let metavar: Vec<&str> = words.collect();
+                let flag = FLAGS
+                    .iter()
+                    .find(|f| f.names.contains(&name))
+                    .unwrap_or_else(|| panic!("{name} of the real help is missing"));
+                let want = match metavar.as_slice() {
+                    [] => Kind::Switch,
+                    [m, ..] if m.starts_with('[') => Kind::AnyNumber, // `[KEY=VALUE ...]`
+                    [_] => Kind::Value,
+                    [_, m, ..] if m.starts_with('[') => Kind::Many, // `X [X ...]`
+                    other => panic!("{name}: unexpected metavar {other:?}"),
+                };
+                assert_eq!(flag.kind, want, "{name}");
+                seen.push(name.to_string());
+            }
+        }
+        for f in FLAGS {
+            for n in f.names {
+                assert!(seen.iter().any(|s| s == n), "{n} is not in the real help");
+            }
+        }
+        assert!(seen.len() > 100, "parsed {} flags", seen.len());
+    }
+
+    #[test]
+    fn defaults_are_the_real_0_33_defaults() {
+        let o = match parse(&[]) {
+            Ok(o) => o,
+            Err(_) => panic!("empty command line must parse"),
+        };
+        assert_eq!(
+            (o.backend.as_str(), o.dataset_name.as_str(), o.num_prompts),
+            ("openai", "random", 1000)
+        );
+        assert_eq!(
+            (
+                o.random_input_len,
+                o.random_output_len,
+                o.random_range_ratio.as_str()
+            ),
+            (1024, 128, "0.0")
+        );
+        assert!(
+            o.request_rate.is_infinite() && o.burstiness == 1.0 && o.ready_check_timeout_sec == 0
+        );
+        assert_eq!(
+            (o.endpoint.as_str(), o.host.as_str(), o.port),
+            ("/v1/completions", "127.0.0.1", 8000)
+        );
+        assert_eq!(o.metric_percentiles, "99");
+        assert!(o.request_id_prefix.starts_with("bench-") && o.request_id_prefix.len() == 15);
+    }
+}

@@ -26,7 +26,11 @@ pub fn shared_dir() -> PathBuf {
         return PathBuf::from(p);
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for cand in [manifest.join("../../shared"), manifest.join("../shared"), PathBuf::from("/work/shared")] {
+    for cand in [
+        manifest.join("../../shared"),
+        manifest.join("../shared"),
+        PathBuf::from("/work/shared"),
+    ] {
         if cand.join("fixtures").is_dir() {
             return cand;
         }
@@ -48,7 +52,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(purpose: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let p = std::env::temp_dir().join(format!("vbt-{purpose}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -90,7 +97,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -111,11 +121,18 @@ pub struct FakeServer {
 impl FakeServer {
     pub fn start(mode: Mode) -> FakeServer {
         let recorded = Arc::new(Mutex::new(Vec::new()));
-        let shared = Shared { mode, recorded: recorded.clone() };
+        let shared = Shared {
+            mode,
+            recorded: recorded.clone(),
+        };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -132,8 +149,15 @@ impl FakeServer {
             });
             rt.shutdown_timeout(Duration::from_secs(2));
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("fake server did not start within 10 s");
-        FakeServer { addr, recorded, stop: Some(stop_tx), thread: Some(thread) }
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("fake server did not start within 10 s");
+        FakeServer {
+            addr,
+            recorded,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -164,20 +188,40 @@ async fn models(State(st): State<Shared>, uri: Uri, headers: HeaderMap) -> axum:
 }
 
 fn record(st: &Shared, uri: &Uri, headers: &HeaderMap, body: Value) {
-    let headers = headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    st.recorded.lock().unwrap().push(Recorded { path: uri.path().to_string(), headers, body });
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    st.recorded.lock().unwrap().push(Recorded {
+        path: uri.path().to_string(),
+        headers,
+        body,
+    });
 }
 
-async fn completions(State(st): State<Shared>, uri: Uri, headers: HeaderMap, body: String) -> Response {
+async fn completions(
+    State(st): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let received = tokio::time::Instant::now();
     let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     record(&st, &uri, &headers, parsed.clone());
     let chat = uri.path().ends_with("chat/completions");
     let n = parsed
-        .get(if chat { "max_completion_tokens" } else { "max_tokens" })
+        .get(if chat {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        })
         .and_then(Value::as_u64)
         .unwrap_or(16) as usize;
-    let prompt_tokens = parsed.get("prompt").and_then(Value::as_str).map(|p| p.split_whitespace().count()).unwrap_or(0);
+    let prompt_tokens = parsed
+        .get("prompt")
+        .and_then(Value::as_str)
+        .map(|p| p.split_whitespace().count())
+        .unwrap_or(0);
     match st.mode {
         Mode::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap();
@@ -199,7 +243,10 @@ async fn completions(State(st): State<Shared>, uri: Uri, headers: HeaderMap, bod
         Mode::Stream { ttft_ms, itl_ms } => {
             let stream = futures_util::stream::unfold(0usize, move |i| async move {
                 let text = if i < n {
-                    tokio::time::sleep_until(received + Duration::from_millis(ttft_ms + itl_ms * i as u64)).await;
+                    tokio::time::sleep_until(
+                        received + Duration::from_millis(ttft_ms + itl_ms * i as u64),
+                    )
+                    .await;
                     let choice = if chat {
                         json!({"index": 0, "delta": {"content": format!(" tok{i}")}, "logprobs": null, "finish_reason": null})
                     } else {
@@ -215,7 +262,10 @@ async fn completions(State(st): State<Shared>, uri: Uri, headers: HeaderMap, bod
                 } else {
                     return None;
                 };
-                Some((Ok::<Bytes, Infallible>(Bytes::from(format!("data: {text}\n\n"))), i + 1))
+                Some((
+                    Ok::<Bytes, Infallible>(Bytes::from(format!("data: {text}\n\n"))),
+                    i + 1,
+                ))
             });
             sse(Body::from_stream(stream))
         }
@@ -223,7 +273,11 @@ async fn completions(State(st): State<Shared>, uri: Uri, headers: HeaderMap, bod
 }
 
 fn sse(body: Body) -> Response {
-    Response::builder().status(200).header("content-type", "text/event-stream").body(body).unwrap()
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/event-stream")
+        .body(body)
+        .unwrap()
 }
 
 /// What one run of the binary produced.
@@ -237,7 +291,10 @@ pub struct RunOutput {
 /// Run `vllm bench serve ARGS…` with a deadline; `OPENAI_API_KEY` is removed unless given.
 pub fn run_bench(args: &[&str], envs: &[(&str, &str)], deadline: Duration) -> RunOutput {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vllm"));
-    cmd.arg("bench").arg("serve").args(args).env_remove("OPENAI_API_KEY");
+    cmd.arg("bench")
+        .arg("serve")
+        .args(args)
+        .env_remove("OPENAI_API_KEY");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -245,7 +302,11 @@ pub fn run_bench(args: &[&str], envs: &[(&str, &str)], deadline: Duration) -> Ru
     let start = Instant::now();
     let mut child = cmd.spawn().expect("spawning the vllm stand-in binary");
     loop {
-        if child.try_wait().expect("waiting for vllm bench serve").is_some() {
+        if child
+            .try_wait()
+            .expect("waiting for vllm bench serve")
+            .is_some()
+        {
             break;
         }
         if start.elapsed() > deadline {
@@ -271,10 +332,14 @@ pub fn run_bench(args: &[&str], envs: &[(&str, &str)], deadline: Duration) -> Ru
 
 /// Parse a result file written by the client (one JSON object, key order preserved).
 pub fn read_result(path: &Path) -> serde_json::Map<String, Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(m)) => m,
-        other => panic!("{} is not one JSON object: {other:?}\n{text}", path.display()),
+        other => panic!(
+            "{} is not one JSON object: {other:?}\n{text}",
+            path.display()
+        ),
     }
 }
 
