@@ -362,3 +362,69 @@ fn auto_filename_result_dir_creation_fractional_percentiles_and_append() {
         assert_eq!(v["max_concurrency"], Value::Null);
     }
 }
+
+#[test]
+fn goodput_and_skip_tokenizer_init_change_the_keys_as_in_0_33() {
+    let server = FakeServer::start(Mode::Stream {
+        ttft_ms: 5,
+        itl_ms: 1,
+    });
+    let dir = TempDir::new("bench-goodput");
+    let base = server.base_url();
+    let d = dir.path().to_str().unwrap();
+    let common = [
+        "--base-url",
+        &base,
+        "--model",
+        "m",
+        "--random-input-len",
+        "4",
+        "--random-output-len",
+        "3",
+    ];
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend([
+        "--num-prompts",
+        "3",
+        "--save-result",
+        "--result-dir",
+        d,
+        "--result-filename",
+        "g.json",
+    ]);
+    args.extend(["--goodput", "ttft:10000", "e2el:10000"]);
+    let out = run_bench(&args, &[], DEADLINE);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let r = read_result(&dir.join("g.json"));
+    assert_eq!(type_name(&r["request_goodput"]), "float");
+    assert_eq!(
+        r["request_goodput"], r["request_throughput"],
+        "every request meets a 10 s SLO"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("Request goodput (req/s):"))
+    );
+
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend([
+        "--num-prompts",
+        "2",
+        "--save-result",
+        "--result-dir",
+        d,
+        "--result-filename",
+        "s.json",
+    ]);
+    args.extend(["--skip-tokenizer-init", "--percentile-metrics", "ttft,e2el"]);
+    let out = run_bench(&args, &[], DEADLINE);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let r = read_result(&dir.join("s.json"));
+    assert_eq!(r["tokenizer_id"], Value::Null);
+    assert!(
+        !r.contains_key("mean_ttft_ms"),
+        "no token metrics without a tokenizer"
+    );
+    assert!(r.contains_key("mean_e2el_ms"));
+}

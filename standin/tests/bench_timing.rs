@@ -68,6 +68,10 @@ fn ttft_tpot_itl_e2el_and_queue_times_match_the_servers_known_timings() {
         (239.0..330.0).contains(&e2el),
         "mean E2EL {e2el} ms, expected 240 ms"
     );
+    eprintln!(
+        "measured (ms): TTFT {ttft:.3}, TPOT {tpot:.3}, ITL {itl:.3}, E2EL {e2el:.3}\n{}",
+        out.stdout
+    );
     assert!(f("std_ttft_ms") >= 0.0 && f("p99_ttft_ms") >= f("median_ttft_ms"));
 
     assert_eq!(r["output_lens"], serde_json::json!([20, 20, 20, 20]));
