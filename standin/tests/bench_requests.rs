@@ -143,6 +143,8 @@ fn sampling_flags_extra_body_headers_and_api_key_are_sent_like_the_real_client()
         r#"{"min_tokens": 1, "temperature": 0.5}"#,
         "--header",
         "x-extra=a=b",
+        "Authorization=Bearer from-header",
+        "x-request-id=overridden",
         "--request-id-prefix",
         "run7-",
         "--logprobs",
@@ -157,7 +159,14 @@ fn sampling_flags_extra_body_headers_and_api_key_are_sent_like_the_real_client()
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     for r in &reqs {
-        assert_eq!(r.header("authorization"), Some("Bearer sk-test"));
+        // --header replaces the key from the environment; the request id replaces --header's.
+        assert_eq!(r.header("authorization"), Some("Bearer from-header"));
+        let ids = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "x-request-id")
+            .count();
+        assert_eq!(ids, 1, "one x-request-id header");
         assert_eq!(r.header("x-extra"), Some("a=b"));
         assert!(r.header("x-request-id").unwrap().starts_with("run7-"));
         let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
@@ -271,4 +280,31 @@ fn openai_chat_backend_posts_messages_to_chat_completions() {
     let r = read_result(&dir.join("c.json"));
     assert_eq!(r["completed"], 2);
     assert_eq!(r["generated_texts"][0], " tok0 tok1 tok2");
+}
+
+#[test]
+fn the_api_key_from_the_environment_is_sent_as_a_bearer_token() {
+    let server = FakeServer::start(Mode::Stream {
+        ttft_ms: 1,
+        itl_ms: 1,
+    });
+    let base = server.base_url();
+    let args = [
+        "--base-url",
+        &base,
+        "--model",
+        "m",
+        "--random-input-len",
+        "3",
+        "--random-output-len",
+        "2",
+        "--num-prompts",
+        "1",
+    ];
+    let out = run_bench(&args, &[("OPENAI_API_KEY", "sk-test")], DEADLINE);
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer sk-test")
+    );
 }

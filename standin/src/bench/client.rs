@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::clock::PerfClock;
@@ -107,6 +108,31 @@ impl Client {
         Value::Object(m)
     }
 
+    /// Headers with the real precedence: `Content-Type` and `Authorization: Bearer
+    /// $OPENAI_API_KEY`, then `--header` pairs replacing them, then `x-request-id` over all.
+    fn request_headers(&self, request_id: Option<&str>) -> Result<HeaderMap, String> {
+        let mut h = HeaderMap::new();
+        let mut set = |k: &str, v: &str| -> Result<(), String> {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| format!("ValueError: invalid header name {k:?}: {e}"))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| format!("ValueError: invalid value for header {k:?}: {e}"))?;
+            h.insert(name, value);
+            Ok(())
+        };
+        set("Content-Type", "application/json")?;
+        if let Ok(key) = std::env::var("OPENAI_API_KEY") {
+            set("Authorization", &format!("Bearer {key}"))?;
+        }
+        for (k, v) in &self.headers {
+            set(k, v)?;
+        }
+        if let Some(id) = request_id {
+            set("x-request-id", id)?;
+        }
+        Ok(h)
+    }
+
     /// Send one request and time it. Never fails: failures are recorded in the output.
     pub async fn send(&self, input: &RequestInput) -> RequestOutput {
         let mut out = RequestOutput {
@@ -114,19 +140,14 @@ impl Client {
             ..Default::default()
         };
         let body = self.body(input);
-        let mut req = self
-            .http
-            .post(&self.api_url)
-            .header("Content-Type", "application/json");
-        if let Ok(key) = std::env::var("OPENAI_API_KEY") {
-            req = req.header("Authorization", format!("Bearer {key}"));
-        }
-        for (k, v) in &self.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        if let Some(id) = &input.request_id {
-            req = req.header("x-request-id", id.as_str());
-        }
+        let headers = match self.request_headers(input.request_id.as_deref()) {
+            Ok(h) => h,
+            Err(e) => {
+                out.error = e;
+                return out;
+            }
+        };
+        let req = self.http.post(&self.api_url).headers(headers);
         let bytes = match serde_json::to_vec(&body) {
             Ok(b) => b,
             Err(e) => {
