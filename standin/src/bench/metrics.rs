@@ -28,7 +28,7 @@ impl Stat {
         sorted.sort_by(f64::total_cmp);
         Stat {
             mean: mean(&data) * 1000.0,
-            median: percentile_sorted(&sorted, 50.0) * 1000.0,
+            median: median_sorted(&sorted) * 1000.0,
             std: std(&data) * 1000.0,
             percentiles: percentiles
                 .iter()
@@ -46,6 +46,16 @@ pub fn mean(xs: &[f64]) -> f64 {
 pub fn std(xs: &[f64]) -> f64 {
     let m = mean(xs);
     (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / xs.len() as f64).sqrt()
+}
+
+/// `np.median`: the middle value, or the mean of the two middle values.
+pub fn median_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 /// `np.percentile(xs, p)` (method "linear") on sorted data, with numpy's two-sided lerp.
@@ -261,6 +271,8 @@ mod tests {
     fn percentiles_match_numpy_linear() {
         let xs = [1.0, 2.0, 3.0, 4.0];
         assert_eq!(percentile_sorted(&xs, 50.0), 2.5);
+        assert_eq!(median_sorted(&xs), 2.5);
+        assert_eq!(median_sorted(&[1.0, 5.0, 9.0]), 5.0);
         assert!((percentile_sorted(&xs, 99.0) - 3.97).abs() < 1e-12);
         assert_eq!(percentile_sorted(&xs, 0.0), 1.0);
         assert_eq!(percentile_sorted(&xs, 100.0), 4.0);
