@@ -4,13 +4,14 @@
 //! test double, and says so on stderr.
 //!
 //! Submodules: `args` (command line), `dataset` (random prompts), `rng` (seeded randomness),
-//! `client` (one request: HTTP + SSE + timing), `metrics` (statistics), `report` (console
+//! `client` (one request: HTTP + SSE + timing), `driver` (release, concurrency, duration), `metrics` (statistics), `report` (console
 //! block), `result` (JSON file), `pyfmt` (Python text forms), `clock` (perf_counter / dates).
 
 mod args;
 mod client;
 mod clock;
 mod dataset;
+mod driver;
 mod metrics;
 mod pyfmt;
 mod report;
@@ -20,10 +21,9 @@ mod rng;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 
 use args::Options;
-use client::{Api, Client, RequestInput, RequestOutput};
+use client::{Api, Client, RequestOutput};
 use clock::PerfClock;
 use rng::Rng;
 
@@ -302,7 +302,7 @@ determined on the server side and can be model/API specific. For the old behavio
         ignore_eos: o.ignore_eos,
         clock,
     });
-    let run = benchmark(&o, client, &samples, &mut rng).await?;
+    let run = driver::benchmark(&o, client, &samples, &mut rng).await?;
 
     let selected = report::selected(
         &percentile_metrics,
@@ -372,192 +372,4 @@ determined on the server side and can be model/API specific. For the old behavio
         result::write(&obj, name, o.result_dir.as_deref(), o.append_result)?;
     }
     Ok(())
-}
-
-struct Run {
-    outputs: Vec<RequestOutput>,
-    duration: f64,
-}
-
-/// Request rate for request `i` of `n` (ramp-up or fixed).
-fn current_rate(o: &Options, i: usize, n: usize) -> f64 {
-    match (
-        o.ramp_up_strategy.as_deref(),
-        o.ramp_up_start_rps,
-        o.ramp_up_end_rps,
-    ) {
-        (Some(strategy), Some(start), Some(end)) => {
-            let progress = i as f64 / (n.saturating_sub(1).max(1)) as f64;
-            let (start, end) = (start as f64, end as f64);
-            if strategy == "linear" {
-                start + (end - start) * progress
-            } else {
-                start * (end / start).powf(progress)
-            }
-        }
-        _ => o.request_rate,
-    }
-}
-
-/// Release times (seconds after the start) of every request, as `get_request` computes them:
-/// 0 for an infinite rate, else gamma(burstiness, 1/(rate·burstiness)) gaps, cumulated and, at
-/// a fixed rate, rescaled so the last one lands at n/rate.
-fn release_times(o: &Options, n: usize, rng: &mut Rng) -> Result<Vec<f64>, String> {
-    let mut delays = Vec::with_capacity(n);
-    for i in 0..n {
-        let rate = current_rate(o, i, n);
-        if rate.is_nan() || rate <= 0.0 {
-            return Err(format!(
-                "AssertionError: Obtained non-positive request rate {}.",
-                pyfmt::float(rate)
-            ));
-        }
-        delays.push(if rate.is_infinite() {
-            0.0
-        } else if o.burstiness.is_infinite() {
-            1.0 / rate
-        } else {
-            rng.gamma(o.burstiness, 1.0 / (rate * o.burstiness))
-        });
-    }
-    for i in 1..n {
-        delays[i] += delays[i - 1];
-    }
-    if o.ramp_up_strategy.is_none() && delays.last().is_some_and(|&d| d != 0.0) {
-        let factor = (n as f64 / o.request_rate) / delays[n - 1];
-        for d in &mut delays {
-            *d *= factor;
-        }
-    }
-    Ok(delays)
-}
-
-async fn benchmark(
-    o: &Options,
-    client: Arc<Client>,
-    samples: &[dataset::Sample],
-    rng: &mut Rng,
-) -> Result<Run, String> {
-    println!("Starting initial single prompt test run...");
-    let first = &samples[0];
-    let test_input = RequestInput {
-        prompt: first.prompt.clone(),
-        prompt_len: first.prompt_len,
-        output_len: first.expected_output_len,
-        request_id: None,
-        model: None,
-    };
-    if o.ready_check_timeout_sec > 0 {
-        let deadline = tokio::time::Instant::now()
-            + std::time::Duration::from_secs(o.ready_check_timeout_sec as u64);
-        let last = loop {
-            let out = client.send(&test_input).await;
-            if out.success {
-                break out;
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                break out;
-            }
-            tokio::time::sleep_until((now + std::time::Duration::from_secs(5)).min(deadline)).await;
-        };
-        if !last.success {
-            return Err(format!(
-                "ValueError: Initial test run failed - Please make sure benchmark arguments are correctly specified. Error: {}",
-                last.error
-            ));
-        }
-        println!("Initial test run completed.");
-    } else {
-        println!("Skipping endpoint ready check.");
-    }
-    let semaphore = o.max_concurrency.map(|c| Arc::new(Semaphore::new(c)));
-    if o.num_warmups > 0 {
-        println!("Warming up with {} requests...", o.num_warmups);
-        let tasks: Vec<_> = (0..o.num_warmups)
-            .map(|_| spawn_request(client.clone(), semaphore.clone(), test_input.clone()))
-            .collect();
-        for t in tasks {
-            let _ = t.await;
-        }
-        println!("Warmup run completed.");
-    }
-    println!("Starting main benchmark run...");
-    let distribution = if o.burstiness == 1.0 {
-        "Poisson process"
-    } else {
-        "Gamma distribution"
-    };
-    match (&o.ramp_up_strategy, o.ramp_up_start_rps, o.ramp_up_end_rps) {
-        (Some(s), Some(a), Some(b)) => {
-            println!("Traffic ramp-up strategy: {s}.");
-            println!("Will increase RPS from {a} to {b} RPS over the duration of the benchmark.");
-        }
-        _ => println!("Traffic request rate: {}", pyfmt::float(o.request_rate)),
-    }
-    println!(
-        "Burstiness factor: {} ({distribution})",
-        pyfmt::float(o.burstiness)
-    );
-    println!(
-        "Maximum request concurrency: {}",
-        o.max_concurrency
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "None".into())
-    );
-
-    let releases = release_times(o, samples.len(), rng)?;
-    let lora: Vec<Option<String>> = samples
-        .iter()
-        .map(|_| {
-            o.lora_modules
-                .as_ref()
-                .filter(|l| !l.is_empty())
-                .map(|l| l[rng.int_inclusive(0, l.len() as u64 - 1) as usize].clone())
-        })
-        .collect();
-    let start = tokio::time::Instant::now();
-    let t0 = client.clock.now();
-    let mut tasks = Vec::with_capacity(samples.len());
-    for (i, s) in samples.iter().enumerate() {
-        if releases[i] > 0.0 {
-            tokio::time::sleep_until(start + std::time::Duration::from_secs_f64(releases[i])).await;
-        }
-        let input = RequestInput {
-            prompt: s.prompt.clone(),
-            prompt_len: s.prompt_len,
-            output_len: s.expected_output_len,
-            request_id: Some(s.request_id.clone()),
-            model: lora[i].clone(),
-        };
-        tasks.push(spawn_request(client.clone(), semaphore.clone(), input));
-    }
-    let mut outputs = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        outputs.push(
-            t.await
-                .map_err(|e| format!("RuntimeError: a request task failed: {e}"))?,
-        );
-    }
-    let duration = client.clock.now() - t0;
-    Ok(Run { outputs, duration })
-}
-
-/// One request task: wait for the concurrency semaphore (that wait is the queue time), then send.
-fn spawn_request(
-    client: Arc<Client>,
-    semaphore: Option<Arc<Semaphore>>,
-    input: RequestInput,
-) -> tokio::task::JoinHandle<RequestOutput> {
-    tokio::spawn(async move {
-        let q0 = client.clock.now();
-        let _permit = match semaphore {
-            Some(s) => s.acquire_owned().await.ok(),
-            None => None,
-        };
-        let queue_time = client.clock.now() - q0;
-        let mut out = client.send(&input).await;
-        out.queue_time = queue_time;
-        out
-    })
 }
