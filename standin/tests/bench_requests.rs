@@ -307,4 +307,6 @@ fn the_api_key_from_the_environment_is_sent_as_a_bearer_token() {
         server.requests()[0].header("authorization"),
         Some("Bearer sk-test")
     );
+    // Without --disable-tqdm the tqdm bar is drawn on stderr, as the real client does.
+    assert!(out.stderr.contains("100%|██████████| 1/1 ["), "{}", out.stderr);
 }

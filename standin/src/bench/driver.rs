@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use super::args::Options;
 use super::client::{Client, RequestInput, RequestOutput};
 use super::dataset;
+use super::progress::Progress;
 use super::pyfmt;
 use super::rng::Rng;
 
@@ -113,11 +114,22 @@ pub async fn benchmark(
     let semaphore = o.max_concurrency.map(|c| Arc::new(Semaphore::new(c)));
     if o.num_warmups > 0 {
         println!("Warming up with {} requests...", o.num_warmups);
+        let pbar = (!o.disable_tqdm).then(|| Arc::new(Progress::new(o.num_warmups)));
         let tasks: Vec<_> = (0..o.num_warmups)
-            .map(|_| spawn_request(client.clone(), semaphore.clone(), test_input.clone()))
+            .map(|_| {
+                spawn_request(
+                    client.clone(),
+                    semaphore.clone(),
+                    pbar.clone(),
+                    test_input.clone(),
+                )
+            })
             .collect();
         for t in tasks {
             let _ = t.await;
+        }
+        if let Some(p) = &pbar {
+            p.close();
         }
         println!("Warmup run completed.");
     }
@@ -155,6 +167,7 @@ pub async fn benchmark(
                 .map(|l| l[rng.int_inclusive(0, l.len() as u64 - 1) as usize].clone())
         })
         .collect();
+    let pbar = (!o.disable_tqdm).then(|| Arc::new(Progress::new(samples.len())));
     let start = tokio::time::Instant::now();
     let t0 = client.clock.now();
     let mut tasks = Vec::with_capacity(samples.len());
@@ -169,7 +182,12 @@ pub async fn benchmark(
             request_id: Some(s.request_id.clone()),
             model: lora[i].clone(),
         };
-        tasks.push(spawn_request(client.clone(), semaphore.clone(), input));
+        tasks.push(spawn_request(
+            client.clone(),
+            semaphore.clone(),
+            pbar.clone(),
+            input,
+        ));
     }
     let mut outputs = Vec::with_capacity(tasks.len());
     for t in tasks {
@@ -177,6 +195,9 @@ pub async fn benchmark(
             t.await
                 .map_err(|e| format!("RuntimeError: a request task failed: {e}"))?,
         );
+    }
+    if let Some(p) = &pbar {
+        p.close();
     }
     let duration = client.clock.now() - t0;
     Ok(Run { outputs, duration })
@@ -186,6 +207,7 @@ pub async fn benchmark(
 fn spawn_request(
     client: Arc<Client>,
     semaphore: Option<Arc<Semaphore>>,
+    pbar: Option<Arc<Progress>>,
     input: RequestInput,
 ) -> tokio::task::JoinHandle<RequestOutput> {
     tokio::spawn(async move {
@@ -197,6 +219,9 @@ fn spawn_request(
         let queue_time = client.clock.now() - q0;
         let mut out = client.send(&input).await;
         out.queue_time = queue_time;
+        if let Some(p) = pbar {
+            p.update();
+        }
         out
     })
 }

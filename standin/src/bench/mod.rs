@@ -4,7 +4,7 @@
 //! test double, and says so on stderr.
 //!
 //! Submodules: `args` (command line), `dataset` (random prompts), `rng` (seeded randomness),
-//! `client` (one request: HTTP + SSE + timing), `driver` (release, concurrency, duration), `metrics` (statistics), `report` (console
+//! `client` (one request: HTTP + SSE + timing), `driver` (release, concurrency, duration), `progress` (tqdm bar), `metrics` (statistics), `report` (console
 //! block), `result` (JSON file), `pyfmt` (Python text forms), `clock` (perf_counter / dates).
 
 mod args;
@@ -13,6 +13,7 @@ mod clock;
 mod dataset;
 mod driver;
 mod metrics;
+mod progress;
 mod pyfmt;
 mod report;
 mod result;
