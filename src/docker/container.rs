@@ -47,7 +47,10 @@ impl Docker {
 
     /// Attach to `spec.name` if it exists (starting it if stopped), else create it from `spec`
     /// (joining `spec.network`) and start it. Returns the running state.
-    pub async fn ensure_container(&self, spec: &ContainerSpec) -> Result<(ContainerState, Ensured)> {
+    pub async fn ensure_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<(ContainerState, Ensured)> {
         let _ = spec;
         todo!()
     }

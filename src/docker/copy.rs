@@ -9,7 +9,12 @@ use super::{Docker, Result};
 impl Docker {
     /// Copy `path` (file or directory) out of `container` into `dest_dir` on the host.
     /// Returns the host paths written.
-    pub async fn copy_out(&self, container: &str, path: &str, dest_dir: &Path) -> Result<Vec<PathBuf>> {
+    pub async fn copy_out(
+        &self,
+        container: &str,
+        path: &str,
+        dest_dir: &Path,
+    ) -> Result<Vec<PathBuf>> {
         let _ = (container, path, dest_dir);
         todo!()
     }
@@ -21,7 +26,12 @@ impl Docker {
     }
 
     /// Write files (name, bytes, mode) into the existing directory `dest_dir` of `container`.
-    pub async fn copy_in(&self, container: &str, dest_dir: &str, files: &[(String, Vec<u8>, u32)]) -> Result<()> {
+    pub async fn copy_in(
+        &self,
+        container: &str,
+        dest_dir: &str,
+        files: &[(String, Vec<u8>, u32)],
+    ) -> Result<()> {
         let _ = (container, dest_dir, files);
         todo!()
     }

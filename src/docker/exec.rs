@@ -55,7 +55,11 @@ impl Docker {
     }
 
     /// Run to completion and collect (exit code, stdout, stderr).
-    pub async fn exec_capture(&self, container: &str, spec: &ExecSpec) -> Result<(ExecOutcome, String, String)> {
+    pub async fn exec_capture(
+        &self,
+        container: &str,
+        spec: &ExecSpec,
+    ) -> Result<(ExecOutcome, String, String)> {
         let _ = (container, spec);
         todo!()
     }
@@ -68,7 +72,12 @@ impl Docker {
 
     /// SIGTERM the process group recorded in `pidfile`, SIGKILL after `grace`; returns true if
     /// a process was running. Afterwards no process of that group remains.
-    pub async fn stop_tracked(&self, container: &str, pidfile: &str, grace: Duration) -> Result<bool> {
+    pub async fn stop_tracked(
+        &self,
+        container: &str,
+        pidfile: &str,
+        grace: Duration,
+    ) -> Result<bool> {
         let _ = (container, pidfile, grace);
         todo!()
     }

@@ -6,9 +6,19 @@ use super::{Docker, Labels, Result};
 /// One entry of a build context.
 #[derive(Debug, Clone)]
 pub enum ContextEntry {
-    File { path: String, data: Vec<u8>, mode: u32 },
-    Dir { path: String, mode: u32 },
-    Symlink { path: String, target: String },
+    File {
+        path: String,
+        data: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        path: String,
+        mode: u32,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
 }
 
 /// A present image.

@@ -16,7 +16,11 @@ pub struct LogOptions {
 
 impl Docker {
     /// A stream of log lines; ends when the container stops (with `follow`) or the log ends.
-    pub fn logs(&self, container: &str, opts: &LogOptions) -> BoxStream<'static, Result<OutputLine>> {
+    pub fn logs(
+        &self,
+        container: &str,
+        opts: &LogOptions,
+    ) -> BoxStream<'static, Result<OutputLine>> {
         let _ = (container, opts);
         todo!()
     }
