@@ -32,7 +32,14 @@ pub const NVIDIA_ARGS: &[&str] = &[
 ];
 
 /// The `rocm-smi` query (JSON).
-pub const ROCM_ARGS: &[&str] = &["rocm-smi", "--showuse", "--showmemuse", "--showpower", "--showtemp", "--json"];
+pub const ROCM_ARGS: &[&str] = &[
+    "rocm-smi",
+    "--showuse",
+    "--showmemuse",
+    "--showpower",
+    "--showtemp",
+    "--json",
+];
 
 /// `[N/A]`, `[Not Supported]`, empty → None.
 fn num(s: &str) -> Option<f64> {
@@ -43,14 +50,26 @@ fn num(s: &str) -> Option<f64> {
 /// power.draw,temperature.gpu,driver_version --format=csv,noheader,nounits`.
 pub fn parse_nvidia_csv(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample>> {
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
         if f.len() < 7 {
-            anyhow::bail!("nvidia-smi output line {}: expected at least 7 comma-separated fields, got {}: {line:?}", n + 1, f.len());
+            anyhow::bail!(
+                "nvidia-smi output line {}: expected at least 7 comma-separated fields, got {}: {line:?}",
+                n + 1,
+                f.len()
+            );
         }
-        let index = f[0]
-            .parse()
-            .map_err(|_| anyhow::anyhow!("nvidia-smi output line {}: GPU index {:?} is not a number", n + 1, f[0]))?;
+        let index = f[0].parse().map_err(|_| {
+            anyhow::anyhow!(
+                "nvidia-smi output line {}: GPU index {:?} is not a number",
+                n + 1,
+                f[0]
+            )
+        })?;
         out.push(GpuSample {
             index,
             name: f[1].to_string(),
@@ -59,7 +78,10 @@ pub fn parse_nvidia_csv(text: &str, source: &str) -> anyhow::Result<Vec<GpuSampl
             mem_total_mib: num(f[4]),
             power_w: num(f[5]),
             temp_c: num(f[6]),
-            driver: f.get(7).filter(|d| !d.is_empty() && !d.starts_with('[')).map(|d| d.to_string()),
+            driver: f
+                .get(7)
+                .filter(|d| !d.is_empty() && !d.starts_with('['))
+                .map(|d| d.to_string()),
             source: source.to_string(),
         });
     }
@@ -69,34 +91,57 @@ pub fn parse_nvidia_csv(text: &str, source: &str) -> anyhow::Result<Vec<GpuSampl
 /// Parse `rocm-smi … --json`: `{"card0": {"GPU use (%)": "3", …}, …}`. Key wordings differ
 /// across ROCm releases, so each value is looked up by several names or a prefix.
 pub fn parse_rocm_json(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample>> {
-    let v: serde_json::Value =
-        serde_json::from_str(text.trim()).map_err(|e| anyhow::anyhow!("rocm-smi --json output is not JSON: {e}"))?;
-    let obj = v.as_object().ok_or_else(|| anyhow::anyhow!("rocm-smi --json output is not a JSON object"))?;
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| anyhow::anyhow!("rocm-smi --json output is not JSON: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| anyhow::anyhow!("rocm-smi --json output is not a JSON object"))?;
     let mut out = Vec::new();
     for (key, card) in obj {
-        let Some(index) = key.strip_prefix("card").and_then(|i| i.parse::<u32>().ok()) else { continue };
-        let Some(card) = card.as_object() else { continue };
+        let Some(index) = key.strip_prefix("card").and_then(|i| i.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Some(card) = card.as_object() else {
+            continue;
+        };
         let get = |names: &[&str]| -> Option<f64> {
-            names.iter().find_map(|n| card.get(*n)).and_then(|x| match x {
-                serde_json::Value::String(s) => num(s),
-                serde_json::Value::Number(n) => n.as_f64(),
-                _ => None,
-            })
+            names
+                .iter()
+                .find_map(|n| card.get(*n))
+                .and_then(|x| match x {
+                    serde_json::Value::String(s) => num(s),
+                    serde_json::Value::Number(n) => n.as_f64(),
+                    _ => None,
+                })
         };
         let prefixed = |prefix: &str| -> Option<f64> {
-            card.iter().filter(|(k, _)| k.starts_with(prefix)).find_map(|(_, x)| x.as_str().and_then(num))
+            card.iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .find_map(|(_, x)| x.as_str().and_then(num))
         };
         let total_b = get(&["VRAM Total Memory (B)"]);
         let used_b = get(&["VRAM Total Used Memory (B)"]);
-        let mem_pct = get(&["GPU Memory Allocated (VRAM%)", "GPU memory use (%)", "GPU Memory use (%)"]);
+        let mem_pct = get(&[
+            "GPU Memory Allocated (VRAM%)",
+            "GPU memory use (%)",
+            "GPU Memory use (%)",
+        ]);
         let mib = |b: f64| b / (1024.0 * 1024.0);
         let mem_total_mib = total_b.map(mib);
-        let mem_used_mib = used_b.map(mib).or_else(|| Some(mem_total_mib? * mem_pct? / 100.0));
-        let name = ["Card Series", "Card series", "Card Model", "Card model", "Device Name"]
-            .iter()
-            .find_map(|n| card.get(*n).and_then(|x| x.as_str()))
-            .unwrap_or("AMD GPU")
-            .to_string();
+        let mem_used_mib = used_b
+            .map(mib)
+            .or_else(|| Some(mem_total_mib? * mem_pct? / 100.0));
+        let name = [
+            "Card Series",
+            "Card series",
+            "Card Model",
+            "Card model",
+            "Device Name",
+        ]
+        .iter()
+        .find_map(|n| card.get(*n).and_then(|x| x.as_str()))
+        .unwrap_or("AMD GPU")
+        .to_string();
         out.push(GpuSample {
             index,
             name,
@@ -110,9 +155,15 @@ pub fn parse_rocm_json(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample
             ])
             .or_else(|| prefixed("Average Graphics Package Power"))
             .or_else(|| prefixed("Current Socket Graphics Package Power")),
-            temp_c: get(&["Temperature (Sensor edge) (C)", "Temperature (Sensor junction) (C)"])
-                .or_else(|| prefixed("Temperature")),
-            driver: card.get("Driver version").and_then(|x| x.as_str()).map(str::to_string),
+            temp_c: get(&[
+                "Temperature (Sensor edge) (C)",
+                "Temperature (Sensor junction) (C)",
+            ])
+            .or_else(|| prefixed("Temperature")),
+            driver: card
+                .get("Driver version")
+                .and_then(|x| x.as_str())
+                .map(str::to_string),
             source: source.to_string(),
         });
     }
@@ -170,7 +221,10 @@ pub async fn sample(docker: &Docker, container: &str) -> anyhow::Result<Vec<GpuS
 pub async fn sample_host() -> anyhow::Result<Vec<GpuSample>> {
     for tool in [Tool::Nvidia, Tool::Rocm] {
         let args = tool.args();
-        let run = tokio::process::Command::new(args[0]).args(&args[1..]).kill_on_drop(true).output();
+        let run = tokio::process::Command::new(args[0])
+            .args(&args[1..])
+            .kill_on_drop(true)
+            .output();
         if let Ok(Ok(out)) = tokio::time::timeout(PROBE_DEADLINE, run).await
             && out.status.success()
         {
@@ -190,8 +244,15 @@ pub fn render_table(samples: &[GpuSample]) -> String {
     }
     let f = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |x| format!("{x:.digits$}"));
     let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    t.set_header(["GPU", "name", "util %", "mem used MiB", "mem total MiB", "power W", "temp °C"]);
+    t.set_header([
+        "GPU",
+        "name",
+        "util %",
+        "mem used MiB",
+        "mem total MiB",
+        "power W",
+        "temp °C",
+    ]);
     for s in samples {
         t.add_row([
             s.index.to_string(),
@@ -264,9 +325,16 @@ mod tests {
 
     #[test]
     fn table_has_every_gpu() {
-        let s = parse_nvidia_csv("0, A, 1, 2, 3, 4, 5\n1, B, 1, 2, 3, 4, 5\n", "nvidia-smi (host)").expect("parses");
+        let s = parse_nvidia_csv(
+            "0, A, 1, 2, 3, 4, 5\n1, B, 1, 2, 3, 4, 5\n",
+            "nvidia-smi (host)",
+        )
+        .expect("parses");
         let t = render_table(&s);
-        assert!(t.contains("A") && t.contains("B") && t.contains("nvidia-smi (host)"), "{t}");
+        assert!(
+            t.contains("A") && t.contains("B") && t.contains("nvidia-smi (host)"),
+            "{t}"
+        );
         assert!(render_table(&[]).contains("no GPU"));
     }
 }

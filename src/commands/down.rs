@@ -8,6 +8,15 @@ pub async fn cmd(g: &Global, args: DownArgs) -> anyhow::Result<Code> {
     let cfg = crate::config::load(g, &args.overrides)?;
     let docker = super::up::connect(g).await?;
     let sink = crate::render::sink_for(super::output_mode(g));
-    server::down(&docker, &cfg, &DownOptions { remove: args.remove, force: args.force }, sink.as_ref()).await?;
+    server::down(
+        &docker,
+        &cfg,
+        &DownOptions {
+            remove: args.remove,
+            force: args.force,
+        },
+        sink.as_ref(),
+    )
+    .await?;
     Ok(Code::Ok)
 }

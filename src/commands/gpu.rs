@@ -10,7 +10,11 @@ pub async fn cmd(g: &Global, watch: Option<f64>, o: &Overrides) -> anyhow::Resul
     let cfg = crate::config::load(g, o)?;
     let every = match watch {
         Some(s) if !(s.is_finite() && s >= 0.1) => {
-            return Err(Failure::new(Code::Usage, format!("--watch {s}: give a number of seconds ≥ 0.1")).into());
+            return Err(Failure::new(
+                Code::Usage,
+                format!("--watch {s}: give a number of seconds ≥ 0.1"),
+            )
+            .into());
         }
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
@@ -20,17 +24,28 @@ pub async fn cmd(g: &Global, watch: Option<f64>, o: &Overrides) -> anyhow::Resul
     let in_container = matches!(docker.inspect_container(server).await, Ok(Some(s)) if s.running);
     let json = super::output_mode(g) == OutputMode::Json;
     loop {
-        let samples =
-            if in_container { crate::gpu::sample(&docker, server).await? } else { crate::gpu::sample_host().await? };
+        let samples = if in_container {
+            crate::gpu::sample(&docker, server).await?
+        } else {
+            crate::gpu::sample_host().await?
+        };
         if json {
-            println!("{}", serde_json::json!({"event": "gpu_sample", "ts": jiff::Timestamp::now().to_string(), "gpus": samples}));
+            println!(
+                "{}",
+                serde_json::json!({"event": "gpu_sample", "ts": jiff::Timestamp::now().to_string(), "gpus": samples})
+            );
         } else {
             if every.is_some() {
-                println!("{}", jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC"));
+                println!(
+                    "{}",
+                    jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC")
+                );
             }
             println!("{}", crate::gpu::render_table(&samples));
         }
-        let Some(every) = every else { return Ok(Code::Ok) };
+        let Some(every) = every else {
+            return Ok(Code::Ok);
+        };
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = tokio::signal::ctrl_c() => return Ok(Code::Ok),

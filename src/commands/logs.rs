@@ -24,14 +24,22 @@ pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
         Which::Client => cfg.client.container.clone(),
     };
     if docker.inspect_container(&container).await?.is_none() {
-        return Err(Failure::new(Code::Setup, format!("container {container} does not exist")).into());
+        return Err(
+            Failure::new(Code::Setup, format!("container {container} does not exist")).into(),
+        );
     }
-    if args.which == Which::Server && since.is_none() {
-        if let Some(bytes) = docker.read_file(&container, SERVE_LOG).await? {
-            return follow_file(&docker, &container, &bytes, &args).await;
-        }
+    if args.which == Which::Server
+        && since.is_none()
+        && let Some(bytes) = docker.read_file(&container, SERVE_LOG).await?
+    {
+        return follow_file(&docker, &container, &bytes, &args).await;
     }
-    let opts = LogOptions { follow: args.follow, tail: args.tail, since, strip_ansi: !args.color };
+    let opts = LogOptions {
+        follow: args.follow,
+        tail: args.tail,
+        since,
+        strip_ansi: !args.color,
+    };
     let mut stream = docker.logs(&container, &opts);
     let mut out = std::io::stdout().lock();
     loop {
@@ -49,11 +57,24 @@ pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
 
 /// Print the serve log's last `--tail` lines, then (with `-f`) poll for new bytes every
 /// second with `tail -c +N` until Ctrl-C or the container stops.
-async fn follow_file(docker: &Docker, container: &str, initial: &[u8], args: &LogsArgs) -> anyhow::Result<Code> {
+async fn follow_file(
+    docker: &Docker,
+    container: &str,
+    initial: &[u8],
+    args: &LogsArgs,
+) -> anyhow::Result<Code> {
     let text = String::from_utf8_lossy(initial);
     let lines: Vec<&str> = text.lines().collect();
-    let skip = args.tail.map_or(0, |n| lines.len().saturating_sub(n as usize));
-    let show = |l: &str| if args.color { l.to_string() } else { clean_line(l) };
+    let skip = args
+        .tail
+        .map_or(0, |n| lines.len().saturating_sub(n as usize));
+    let show = |l: &str| {
+        if args.color {
+            l.to_string()
+        } else {
+            clean_line(l)
+        }
+    };
     let mut out = std::io::stdout();
     for l in &lines[skip..] {
         if writeln!(out, "{}", show(l)).is_err() {
@@ -75,7 +96,12 @@ async fn follow_file(docker: &Docker, container: &str, initial: &[u8], args: &Lo
             return Ok(Code::Ok);
         }
         let spec = ExecSpec {
-            argv: vec!["tail".into(), "-c".into(), format!("+{}", offset + 1), SERVE_LOG.into()],
+            argv: vec![
+                "tail".into(),
+                "-c".into(),
+                format!("+{}", offset + 1),
+                SERVE_LOG.into(),
+            ],
             deadline: Some(Duration::from_secs(10)),
             ..Default::default()
         };
@@ -99,7 +125,14 @@ async fn follow_file(docker: &Docker, container: &str, initial: &[u8], args: &Lo
 /// `--since`: RFC 3339, UNIX seconds, or a duration ago (`90s`, `10m`, `2h`, `1d`).
 pub fn parse_since(s: &str) -> anyhow::Result<i64> {
     let s = s.trim();
-    let bad = || Failure::new(Code::Usage, format!("--since {s:?}: give RFC 3339 (2026-11-28T10:00:00Z), UNIX seconds, or a duration like 10m"));
+    let bad = || {
+        Failure::new(
+            Code::Usage,
+            format!(
+                "--since {s:?}: give RFC 3339 (2026-11-28T10:00:00Z), UNIX seconds, or a duration like 10m"
+            ),
+        )
+    };
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
     }

@@ -9,10 +9,16 @@ pub async fn cmd(g: &Global, args: UpArgs) -> anyhow::Result<Code> {
     server::labels_from_env();
     let docker = super::up::connect(g).await?;
     let sink = crate::render::sink_for(super::output_mode(g));
-    let opts = UpOptions { restart: args.restart, standin: args.standin };
+    let opts = UpOptions {
+        restart: args.restart,
+        standin: args.standin,
+    };
     let info = server::up(&docker, &cfg, &opts, sink.as_ref()).await?;
     if super::output_mode(g) == OutputMode::Json {
-        println!("{}", serde_json::json!({"event": "server_ready", "server": info}));
+        println!(
+            "{}",
+            serde_json::json!({"event": "server_ready", "server": info})
+        );
     } else {
         println!(
             "{} {} (vLLM {}, max_model_len {}) at {} (from the host: {}){}",
@@ -22,7 +28,11 @@ pub async fn cmd(g: &Global, args: UpArgs) -> anyhow::Result<Code> {
             info.max_model_len,
             info.url_in_network,
             info.url_from_host,
-            if args.standin { " — CPU stand-in, not a GPU measurement" } else { "" }
+            if args.standin {
+                " — CPU stand-in, not a GPU measurement"
+            } else {
+                ""
+            }
         );
     }
     Ok(Code::Ok)

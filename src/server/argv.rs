@@ -42,7 +42,11 @@ pub fn serve_argv(s: &ServerConfig) -> Vec<String> {
 /// `0.9` stays `0.9`, `1.0` becomes `1.0` (never `1`): the form a person would type.
 fn fmt_float(f: f64) -> String {
     let s = f.to_string();
-    if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") }
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 /// The argv the tracked launcher runs: a POSIX shell that starts `vllm serve` (passed as
@@ -57,18 +61,28 @@ pub fn launcher_argv(serve: &[String]) -> Vec<String> {
 
 /// The exit status the launcher logged, if the process has ended.
 pub fn logged_exit_status(lines: &[String]) -> Option<i64> {
-    lines.iter().rev().find_map(|l| l.strip_prefix(EXIT_MARKER)?.trim().parse().ok())
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix(EXIT_MARKER)?.trim().parse().ok())
 }
 
 /// argv with secret flag values and any known secret value replaced by `***`.
 pub fn redact(argv: &[String], secrets: &[String]) -> Vec<String> {
     crate::config::redact_args(argv)
         .into_iter()
-        .map(|a| secrets.iter().filter(|s| s.len() >= 4).fold(a, |a, s| a.replace(s.as_str(), crate::config::REDACTED)))
+        .map(|a| {
+            secrets
+                .iter()
+                .filter(|s| s.len() >= 4)
+                .fold(a, |a, s| a.replace(s.as_str(), crate::config::REDACTED))
+        })
         .collect()
 }
 
 /// The model id the server will list in `/v1/models` (`--served-model-name`, else the model).
 pub fn expected_model_id(s: &ServerConfig) -> String {
-    s.served_model_name.clone().unwrap_or_else(|| s.model.clone())
+    s.served_model_name
+        .clone()
+        .unwrap_or_else(|| s.model.clone())
 }

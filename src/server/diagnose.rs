@@ -55,8 +55,12 @@ impl LogCause {
             LogCause::ModelNotFound => {
                 "model not found or not accessible: check the model id/path, the HF cache mount, and HF_TOKEN for gated models"
             }
-            LogCause::PortInUse => "the server port is already in use inside the container: another server is running there, or pick another port",
-            LogCause::BadServeArguments => "vllm serve refused its arguments: check extra_args against `vllm serve --help`",
+            LogCause::PortInUse => {
+                "the server port is already in use inside the container: another server is running there, or pick another port"
+            }
+            LogCause::BadServeArguments => {
+                "vllm serve refused its arguments: check extra_args against `vllm serve --help`"
+            }
             LogCause::NoGpu => {
                 "no GPU visible to vLLM: check the GPU preset (nvidia runtime / --gpus, or /dev/kfd and /dev/dri for ROCm) and the driver"
             }
@@ -77,22 +81,46 @@ pub struct Finding {
 /// Signatures (substrings of ANSI-stripped lines), from contract §4. Case-sensitive: these are
 /// the exact wordings of vLLM, PyTorch, huggingface_hub and argparse.
 const SIGNATURES: &[(LogCause, &str)] = &[
-    (LogCause::NoKvCacheMemory, "No available memory for the cache blocks"),
-    (LogCause::NoKvCacheMemory, "which is larger than the available KV cache memory"),
+    (
+        LogCause::NoKvCacheMemory,
+        "No available memory for the cache blocks",
+    ),
+    (
+        LogCause::NoKvCacheMemory,
+        "which is larger than the available KV cache memory",
+    ),
     (LogCause::GpuOutOfMemory, "CUDA out of memory"),
     (LogCause::GpuOutOfMemory, "HIP out of memory"),
     (LogCause::GpuOutOfMemory, "torch.OutOfMemoryError"),
-    (LogCause::GpuOutOfMemory, "is less than desired GPU memory utilization"),
-    (LogCause::MaxModelLenTooLarge, "is greater than the derived max_model_len"),
-    (LogCause::ModelNotFound, "Invalid repository ID or local directory specified"),
+    (
+        LogCause::GpuOutOfMemory,
+        "is less than desired GPU memory utilization",
+    ),
+    (
+        LogCause::MaxModelLenTooLarge,
+        "is greater than the derived max_model_len",
+    ),
+    (
+        LogCause::ModelNotFound,
+        "Invalid repository ID or local directory specified",
+    ),
     (LogCause::ModelNotFound, "RepositoryNotFoundError"),
     (LogCause::ModelNotFound, "GatedRepoError"),
     (LogCause::ModelNotFound, "LocalEntryNotFoundError"),
     (LogCause::ModelNotFound, "401 Client Error"),
-    (LogCause::ModelNotFound, "is not a local folder and is not a valid model identifier"),
+    (
+        LogCause::ModelNotFound,
+        "is not a local folder and is not a valid model identifier",
+    ),
     (LogCause::PortInUse, "Address already in use"),
-    (LogCause::BadServeArguments, "error: unrecognized arguments:"),
-    (LogCause::BadServeArguments, "error: the following arguments are required"),
+    (
+        LogCause::BadServeArguments,
+        "error: unrecognized arguments:",
+    ),
+    (
+        LogCause::BadServeArguments,
+        "error: the following arguments are required",
+    ),
     (LogCause::BadServeArguments, ": error: argument "),
     (LogCause::NoGpu, "Failed to infer device type"),
     (LogCause::NoGpu, "No CUDA GPUs are available"),
@@ -152,18 +180,22 @@ fn with_next(lines: &[String], i: usize) -> Option<String> {
 }
 
 fn matches_at(lines: &[String], i: usize, needle: &str) -> bool {
-    lines[i].contains(needle) || with_next(lines, i).is_some_and(|j| j.contains(needle) && !lines[i + 1].contains(needle))
+    lines[i].contains(needle)
+        || with_next(lines, i).is_some_and(|j| j.contains(needle) && !lines[i + 1].contains(needle))
 }
 
 /// The first fatal signature in the (ANSI-stripped) lines, in log order: the earliest one is
 /// the root cause (later ones, like `Engine core initialization failed`, are consequences).
 pub fn classify(lines: &[String]) -> Option<Finding> {
     (0..lines.len()).find_map(|i| {
-        SIGNATURES.iter().find(|(_, needle)| matches_at(lines, i, needle)).map(|(cause, _)| Finding {
-            cause: *cause,
-            line: i,
-            text: lines[i].clone(),
-        })
+        SIGNATURES
+            .iter()
+            .find(|(_, needle)| matches_at(lines, i, needle))
+            .map(|(cause, _)| Finding {
+                cause: *cause,
+                line: i,
+                text: lines[i].clone(),
+            })
     })
 }
 
@@ -188,7 +220,10 @@ pub enum Outcome {
     /// The `vllm serve` process is gone (exit status when the launcher logged it).
     Exited { status: Option<i64> },
     /// The container stopped (or was OOM-killed by the kernel).
-    ContainerDied { exit_code: Option<i64>, oom_killed: bool },
+    ContainerDied {
+        exit_code: Option<i64>,
+        oom_killed: bool,
+    },
     /// A readiness stage did not finish in time.
     Deadline {
         stage: String,
@@ -200,7 +235,10 @@ pub enum Outcome {
 }
 
 mod secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }
@@ -275,7 +313,10 @@ impl Diagnosis {
             m.push_str(&format!("\n  log: {}", e.trim()));
         }
         if !self.tail.is_empty() {
-            m.push_str(&format!("\n--- last {} lines of the serve log ---", self.tail.len()));
+            m.push_str(&format!(
+                "\n--- last {} lines of the serve log ---",
+                self.tail.len()
+            ));
             for l in &self.tail {
                 m.push_str("\n  ");
                 m.push_str(l);

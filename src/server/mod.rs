@@ -17,6 +17,25 @@ pub mod spec;
 pub mod status;
 pub mod wait;
 
+/// Bridge to `crate::standin` (the stand-in images), which lands separately.
+mod standin_images {
+    use crate::docker::Docker;
+    use crate::events::Sink;
+
+    pub const SERVER_IMAGE: &str = "vbench/vllm-standin-server:latest";
+    pub const CLIENT_IMAGE: &str = "vbench/vllm-standin-client:latest";
+
+    pub async fn ensure(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
+        let _ = sink;
+        for image in [SERVER_IMAGE, CLIENT_IMAGE] {
+            if docker.inspect_image(image).await?.is_none() {
+                anyhow::bail!("image {image} is missing: run `vbench images build`");
+            }
+        }
+        Ok(())
+    }
+}
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -95,7 +114,11 @@ pub fn labels_from_env() {
 }
 
 pub(crate) fn extra_labels() -> Labels {
-    EXTRA_LABELS.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default()
+    EXTRA_LABELS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_default()
 }
 
 /// The model the stand-in serves when the configuration still names the production default.
@@ -107,8 +130,8 @@ pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 pub fn standin_config(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     let defaults = Config::default();
-    c.server.image = crate::standin::SERVER_IMAGE.to_string();
-    c.client.image = crate::standin::CLIENT_IMAGE.to_string();
+    c.server.image = standin_images::SERVER_IMAGE.to_string();
+    c.client.image = standin_images::CLIENT_IMAGE.to_string();
     c.server.gpu = GpuMode::None;
     c.server.tensor_parallel_size = 1;
     if c.server.model == defaults.server.model {
@@ -145,7 +168,11 @@ pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<Stri
 /// The container's first IPv4 address, asked of the container itself (`hostname -i` reads the
 /// `/etc/hosts` entry Docker writes for it).
 async fn container_ip(docker: &Docker, container: &str) -> anyhow::Result<String> {
-    let spec = ExecSpec { argv: vec!["hostname".into(), "-i".into()], deadline: Some(Duration::from_secs(10)), ..Default::default() };
+    let spec = ExecSpec {
+        argv: vec!["hostname".into(), "-i".into()],
+        deadline: Some(Duration::from_secs(10)),
+        ..Default::default()
+    };
     let (_, out, err) = docker
         .exec_capture(container, &spec)
         .await
@@ -180,11 +207,18 @@ pub async fn running(docker: &Docker, container: &str) -> anyhow::Result<Running
 
 /// `vllm serve` processes in the container that vbench's PID file does not track (started by
 /// hand or by another tool): `(pid, command line)`.
-pub async fn untracked_serve_processes(docker: &Docker, container: &str) -> anyhow::Result<Vec<(u32, String)>> {
+pub async fn untracked_serve_processes(
+    docker: &Docker,
+    container: &str,
+) -> anyhow::Result<Vec<(u32, String)>> {
     // Reads /proc directly (no ps/pgrep in minimal images). The pattern is split in two
     // quoted halves so this scanner's own command line does not match itself.
     let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in *"vllm"" serve"*|*"vllm.entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
-    let spec = ExecSpec { argv: vec!["sh".into(), "-c".into(), script.into()], deadline: Some(Duration::from_secs(15)), ..Default::default() };
+    let spec = ExecSpec {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        deadline: Some(Duration::from_secs(15)),
+        ..Default::default()
+    };
     let (_, out, _) = docker
         .exec_capture(container, &spec)
         .await
@@ -200,10 +234,21 @@ pub async fn untracked_serve_processes(docker: &Docker, container: &str) -> anyh
 
 /// Bring `vllm serve` up (or reuse it) and prove it ready. Errors carry an `exit::Failure`
 /// with the diagnosed code (10–19, 20 for a mismatch, 3 for set-up).
-pub async fn up(docker: &Docker, cfg: &Config, opts: &UpOptions, sink: &dyn Sink) -> anyhow::Result<ServerInfo> {
-    let cfg = if opts.standin { standin_config(cfg) } else { cfg.clone() };
+pub async fn up(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &UpOptions,
+    sink: &dyn Sink,
+) -> anyhow::Result<ServerInfo> {
+    let cfg = if opts.standin {
+        standin_config(cfg)
+    } else {
+        cfg.clone()
+    };
     if opts.standin {
-        crate::standin::ensure_images(docker, sink).await.map_err(|e| setup(format!("cannot build the stand-in images: {e:#}")))?;
+        standin_images::ensure(docker, sink)
+            .await
+            .map_err(|e| setup(format!("cannot build the stand-in images: {e:#}")))?;
     }
     let server = &cfg.server.container;
     let gpu = spec::detect(docker, &cfg);
@@ -213,23 +258,44 @@ pub async fn up(docker: &Docker, cfg: &Config, opts: &UpOptions, sink: &dyn Sink
         .ensure_network(&cfg.network, &spec::labels("network"))
         .await
         .map_err(|e| setup(format!("cannot create network {}: {e}", cfg.network)))?;
-    let (state, how) = docker
-        .ensure_container(&cspec)
-        .await
-        .map_err(|e| setup(format!("cannot create or start the server container {server}: {e}")))?;
+    let (state, how) = docker.ensure_container(&cspec).await.map_err(|e| {
+        setup(format!(
+            "cannot create or start the server container {server}: {e}"
+        ))
+    })?;
     match how {
-        Ensured::Created => events::info(sink, format!("created server container {server} ({}, GPU preset {gpu:?})", cspec.image)),
-        Ensured::Started => events::info(sink, format!("started existing server container {server}")),
+        Ensured::Created => events::info(
+            sink,
+            format!(
+                "created server container {server} ({}, GPU preset {gpu:?})",
+                cspec.image
+            ),
+        ),
+        Ensured::Started => {
+            events::info(sink, format!("started existing server container {server}"))
+        }
         Ensured::Attached => events::info(
             sink,
-            format!("attached to running server container {server}{}", if state.created_by_vbench { "" } else { " (not created by vbench)" }),
+            format!(
+                "attached to running server container {server}{}",
+                if state.created_by_vbench {
+                    ""
+                } else {
+                    " (not created by vbench)"
+                }
+            ),
         ),
     }
     if how != Ensured::Created {
         docker
             .connect_network(server, &cfg.network)
             .await
-            .map_err(|e| setup(format!("cannot connect {server} to network {}: {e}", cfg.network)))?;
+            .map_err(|e| {
+                setup(format!(
+                    "cannot connect {server} to network {}: {e}",
+                    cfg.network
+                ))
+            })?;
     }
 
     let desired = argv::serve_argv(&cfg.server);
@@ -238,10 +304,21 @@ pub async fn up(docker: &Docker, cfg: &Config, opts: &UpOptions, sink: &dyn Sink
     let mut reused = false;
     if now.alive {
         if now.args.as_ref() == Some(&shown) {
-            events::info(sink, format!("vllm serve is already running in {server} with the same arguments: reusing it"));
+            events::info(
+                sink,
+                format!(
+                    "vllm serve is already running in {server} with the same arguments: reusing it"
+                ),
+            );
             reused = true;
         } else if opts.restart {
-            events::info(sink, format!("stopping the running vllm serve in {server} (--restart): {}", show_args(&now.args)));
+            events::info(
+                sink,
+                format!(
+                    "stopping the running vllm serve in {server} (--restart): {}",
+                    show_args(&now.args)
+                ),
+            );
             docker
                 .stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE)
                 .await
@@ -260,7 +337,10 @@ pub async fn up(docker: &Docker, cfg: &Config, opts: &UpOptions, sink: &dyn Sink
     } else {
         let foreign = untracked_serve_processes(docker, server).await?;
         if !foreign.is_empty() {
-            let list: Vec<String> = foreign.iter().map(|(p, c)| format!("pid {p}: {}", cfg.scrub(c))).collect();
+            let list: Vec<String> = foreign
+                .iter()
+                .map(|(p, c)| format!("pid {p}: {}", cfg.scrub(c)))
+                .collect();
             return Err(Failure::new(
                 Code::ServerMismatch,
                 format!(
@@ -291,15 +371,25 @@ pub async fn up(docker: &Docker, cfg: &Config, opts: &UpOptions, sink: &dyn Sink
         Ok(r) => r,
         Err(diag) => {
             // A half-started server holds GPU memory and the port: stop it; its log stays.
-            let _ = docker.stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE).await;
+            let _ = docker
+                .stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE)
+                .await;
             let mut msg = cfg.scrub(&diag.message());
-            msg.push_str(&format!("\nfull log: {} (in the container: {})", host_log.display(), argv::SERVE_LOG));
+            msg.push_str(&format!(
+                "\nfull log: {} (in the container: {})",
+                host_log.display(),
+                argv::SERVE_LOG
+            ));
             return Err(Failure::new(diag.code, msg).into());
         }
     };
     let info = ServerInfo {
         model_id: ready.model.id.clone(),
-        root: ready.model.root.clone().unwrap_or_else(|| cfg.server.model.clone()),
+        root: ready
+            .model
+            .root
+            .clone()
+            .unwrap_or_else(|| cfg.server.model.clone()),
         max_model_len: ready.model.max_model_len.unwrap_or(0),
         version: ready.version.clone(),
         url_in_network: url_in_network(&cfg),
@@ -308,14 +398,32 @@ pub async fn up(docker: &Docker, cfg: &Config, opts: &UpOptions, sink: &dyn Sink
         record_path: PathBuf::new(),
     };
     let gpus = crate::gpu::sample(docker, server).await.unwrap_or_default();
-    let rec = record::ServerRecord::new(docker, &cfg, &info, &shown, gpu, gpus, &host_log, ready.elapsed).await;
-    let path = rec.write(&cfg.results_dir).with_context(|| "cannot write the server record")?;
+    let rec = record::ServerRecord::new(
+        docker,
+        &cfg,
+        &info,
+        &shown,
+        gpu,
+        gpus,
+        &host_log,
+        ready.elapsed,
+    )
+    .await;
+    let path = rec
+        .write(&cfg.results_dir)
+        .with_context(|| "cannot write the server record")?;
     events::info(sink, format!("server record: {}", path.display()));
-    Ok(ServerInfo { record_path: path, ..info })
+    Ok(ServerInfo {
+        record_path: path,
+        ..info
+    })
 }
 
 fn show_args(a: &Option<Vec<String>>) -> String {
-    a.as_ref().map_or("(arguments unknown: no record in the container)".to_string(), |a| a.join(" "))
+    a.as_ref().map_or(
+        "(arguments unknown: no record in the container)".to_string(),
+        |a| a.join(" "),
+    )
 }
 
 fn setup(msg: String) -> anyhow::Error {
@@ -330,18 +438,41 @@ fn host_log_path(cfg: &Config) -> anyhow::Result<PathBuf> {
 }
 
 /// Record the argv, then start the launcher detached and tracked.
-async fn launch(docker: &Docker, cfg: &Config, desired: &[String], shown: &[String]) -> anyhow::Result<()> {
+async fn launch(
+    docker: &Docker,
+    cfg: &Config,
+    desired: &[String],
+    shown: &[String],
+) -> anyhow::Result<()> {
     let server = &cfg.server.container;
     let args_json = serde_json::to_vec(shown).context("cannot encode the serve argv")?;
-    let name = argv::SERVE_ARGS.rsplit('/').next().unwrap_or("vbench-serve.args").to_string();
+    let name = argv::SERVE_ARGS
+        .rsplit('/')
+        .next()
+        .unwrap_or("vbench-serve.args")
+        .to_string();
     docker
         .copy_in(server, "/tmp", &[(name, args_json, 0o644)])
         .await
-        .map_err(|e| setup(format!("cannot write {} in {server}: {e}", argv::SERVE_ARGS)))?;
+        .map_err(|e| {
+            setup(format!(
+                "cannot write {} in {server}: {e}",
+                argv::SERVE_ARGS
+            ))
+        })?;
     let mut env = spec::env_pairs(&cfg.server.env);
     // Machine-read log: no colour, no block buffering.
-    env.extend(["PYTHONUNBUFFERED=1".to_string(), "NO_COLOR=1".to_string(), "VLLM_LOGGING_COLOR=0".to_string()]);
-    let exec = ExecSpec { argv: argv::launcher_argv(desired), env, pidfile: Some(argv::SERVE_PIDFILE.to_string()), ..Default::default() };
+    env.extend([
+        "PYTHONUNBUFFERED=1".to_string(),
+        "NO_COLOR=1".to_string(),
+        "VLLM_LOGGING_COLOR=0".to_string(),
+    ]);
+    let exec = ExecSpec {
+        argv: argv::launcher_argv(desired),
+        env,
+        pidfile: Some(argv::SERVE_PIDFILE.to_string()),
+        ..Default::default()
+    };
     docker
         .exec_detached(server, &exec)
         .await
@@ -352,19 +483,40 @@ async fn launch(docker: &Docker, cfg: &Config, desired: &[String], shown: &[Stri
 /// Is the server still serving? Process, container and one `/health` probe (≤5 s).
 pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
     let server = &cfg.server.container;
-    let state = docker.inspect_container(server).await.with_context(|| format!("cannot inspect {server}"))?;
+    let state = docker
+        .inspect_container(server)
+        .await
+        .with_context(|| format!("cannot inspect {server}"))?;
     let Some(state) = state.filter(|s| s.running) else {
-        return Ok(Health { process_alive: false, container_running: false, healthy: false, detail: format!("container {server} is not running") });
+        return Ok(Health {
+            process_alive: false,
+            container_running: false,
+            healthy: false,
+            detail: format!("container {server} is not running"),
+        });
     };
     let _ = state;
-    let alive = docker.tracked_alive(server, argv::SERVE_PIDFILE).await.with_context(|| format!("cannot check vllm serve in {server}"))?;
+    let alive = docker
+        .tracked_alive(server, argv::SERVE_PIDFILE)
+        .await
+        .with_context(|| format!("cannot check vllm serve in {server}"))?;
     if !alive {
-        return Ok(Health { process_alive: false, container_running: true, healthy: false, detail: "vllm serve is not running".into() });
+        return Ok(Health {
+            process_alive: false,
+            container_running: true,
+            healthy: false,
+            detail: "vllm serve is not running".into(),
+        });
     }
     let url = url_from_host(docker, cfg).await?;
     let (healthy, detail) = match probe::health(&url, probe::PROBE_TIMEOUT).await {
         Ok(()) => (true, "GET /health = 200".to_string()),
         Err(e) => (false, format!("GET /health: {e}")),
     };
-    Ok(Health { process_alive: true, container_running: true, healthy, detail })
+    Ok(Health {
+        process_alive: true,
+        container_running: true,
+        healthy,
+        detail,
+    })
 }

@@ -10,7 +10,10 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     // Never through a proxy: the server is on loopback or a local bridge.
-    Ok(reqwest::Client::builder().timeout(timeout.max(Duration::from_millis(200))).no_proxy().build()?)
+    Ok(reqwest::Client::builder()
+        .timeout(timeout.max(Duration::from_millis(200)))
+        .no_proxy()
+        .build()?)
 }
 
 /// Short reason for a failed request (`connection refused`, `timed out`, `HTTP 503`).
@@ -32,8 +35,16 @@ fn why(e: &reqwest::Error) -> String {
 
 /// `GET /health` must answer 200.
 pub async fn health(base: &str, timeout: Duration) -> anyhow::Result<()> {
-    let r = client(timeout)?.get(format!("{base}/health")).send().await.map_err(|e| anyhow::anyhow!(why(&e)))?;
-    if r.status().as_u16() == 200 { Ok(()) } else { anyhow::bail!("HTTP {}", r.status().as_u16()) }
+    let r = client(timeout)?
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(why(&e)))?;
+    if r.status().as_u16() == 200 {
+        Ok(())
+    } else {
+        anyhow::bail!("HTTP {}", r.status().as_u16())
+    }
 }
 
 /// `GET /v1/models` → its `data` list.
@@ -42,23 +53,41 @@ pub async fn models(base: &str, timeout: Duration) -> anyhow::Result<Vec<ModelCa
     struct List {
         data: Vec<ModelCard>,
     }
-    let r = client(timeout)?.get(format!("{base}/v1/models")).send().await.map_err(|e| anyhow::anyhow!(why(&e)))?;
+    let r = client(timeout)?
+        .get(format!("{base}/v1/models"))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(why(&e)))?;
     if !r.status().is_success() {
         anyhow::bail!("GET /v1/models: HTTP {}", r.status().as_u16());
     }
-    let text = r.text().await.map_err(|e| anyhow::anyhow!("GET /v1/models: {}", why(&e)))?;
-    let list: List = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("GET /v1/models: unexpected body ({e}): {}", clip(&text)))?;
+    let text = r
+        .text()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET /v1/models: {}", why(&e)))?;
+    let list: List = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("GET /v1/models: unexpected body ({e}): {}", clip(&text)))?;
     Ok(list.data)
 }
 
 /// `GET /version` → `{"version": "0.33.0"}`.
 pub async fn version(base: &str, timeout: Duration) -> anyhow::Result<String> {
-    let r = client(timeout)?.get(format!("{base}/version")).send().await.map_err(|e| anyhow::anyhow!(why(&e)))?;
+    let r = client(timeout)?
+        .get(format!("{base}/version"))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(why(&e)))?;
     if !r.status().is_success() {
         anyhow::bail!("GET /version: HTTP {}", r.status().as_u16());
     }
-    let v: serde_json::Value = r.json().await.map_err(|e| anyhow::anyhow!("GET /version: {}", why(&e)))?;
-    v.get("version").and_then(|v| v.as_str()).map(str::to_string).ok_or_else(|| anyhow::anyhow!("GET /version: no `version` field"))
+    let v: serde_json::Value = r
+        .json()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET /version: {}", why(&e)))?;
+    v.get("version")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("GET /version: no `version` field"))
 }
 
 fn clip(s: &str) -> String {

@@ -39,7 +39,9 @@ impl Stage {
     pub fn doing(self) -> &'static str {
         match self {
             Stage::Launch => "starting vllm serve",
-            Stage::LogMilestone => "loading the model (waiting for `Application startup complete.`)",
+            Stage::LogMilestone => {
+                "loading the model (waiting for `Application startup complete.`)"
+            }
             Stage::Health => "waiting for GET /health = 200",
             Stage::Models => "waiting for GET /v1/models to list the model",
             Stage::Version => "reading GET /version",
@@ -83,7 +85,10 @@ pub struct ModelCard {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ContainerLife {
     Running,
-    Stopped { exit_code: Option<i64>, oom_killed: bool },
+    Stopped {
+        exit_code: Option<i64>,
+        oom_killed: bool,
+    },
 }
 
 /// What the driver saw in one tick. Probes not made this tick are `None`.
@@ -102,7 +107,14 @@ pub struct Observation {
 
 impl Observation {
     pub fn new(container: ContainerLife, process_alive: bool, new_lines: Vec<String>) -> Self {
-        Self { container, process_alive, new_lines, health_ok: None, models: None, version: None }
+        Self {
+            container,
+            process_alive,
+            new_lines,
+            health_ok: None,
+            models: None,
+            version: None,
+        }
     }
 }
 
@@ -170,15 +182,24 @@ impl Machine {
         if self.done {
             return Step::Wait;
         }
-        self.lines.extend(obs.new_lines);
-        if let ContainerLife::Stopped { exit_code, oom_killed } = obs.container {
-            return self.fail(Outcome::ContainerDied { exit_code, oom_killed });
+        self.lines.extend(obs.new_lines.iter().cloned());
+        if let ContainerLife::Stopped {
+            exit_code,
+            oom_killed,
+        } = obs.container
+        {
+            return self.fail(Outcome::ContainerDied {
+                exit_code,
+                oom_killed,
+            });
         }
         let exit_status = super::argv::logged_exit_status(&self.lines);
         // Right after launch the PID file may not be written yet: "not alive" only counts
         // once the process was seen, or when the launcher logged its exit.
         if !obs.process_alive && (self.stage > Stage::Launch || exit_status.is_some()) {
-            return self.fail(Outcome::Exited { status: exit_status });
+            return self.fail(Outcome::Exited {
+                status: exit_status,
+            });
         }
         if diagnose::classify(&self.lines).is_some() {
             let since = *self.fatal_since.get_or_insert(now);
@@ -190,8 +211,15 @@ impl Machine {
             return step;
         }
         if self.remaining(now).is_zero() {
-            let after = if now >= self.overall { self.overall } else { self.stage.limit().unwrap_or(self.overall) };
-            return self.fail(Outcome::Deadline { stage: self.stage.name().to_string(), after });
+            let after = if now >= self.overall {
+                self.overall
+            } else {
+                self.stage.limit().unwrap_or(self.overall)
+            };
+            return self.fail(Outcome::Deadline {
+                stage: self.stage.name().to_string(),
+                after,
+            });
         }
         Step::Wait
     }
@@ -205,7 +233,9 @@ impl Machine {
                 } else if obs.health_ok == Some(true) {
                     // A logging setup that hides uvicorn's line must not hang us: /health is
                     // the proof that matters.
-                    Some("GET /health answered 200 (milestone line not seen in the log)".to_string())
+                    Some(
+                        "GET /health answered 200 (milestone line not seen in the log)".to_string(),
+                    )
                 } else {
                     None
                 }
@@ -218,13 +248,16 @@ impl Machine {
                         Some(format!(
                             "GET /v1/models lists {} (max_model_len {})",
                             card.id,
-                            card.max_model_len.map_or("unknown".to_string(), |l| l.to_string())
+                            card.max_model_len
+                                .map_or("unknown".to_string(), |l| l.to_string())
                         ))
                     }
                     None => {
                         let ids: Vec<&str> = list.iter().map(|m| m.id.as_str()).collect();
-                        self.models_note =
-                            Some(format!("/v1/models lists {ids:?}, not {:?}", self.expected_model));
+                        self.models_note = Some(format!(
+                            "/v1/models lists {ids:?}, not {:?}",
+                            self.expected_model
+                        ));
                         None
                     }
                 },
@@ -241,7 +274,8 @@ impl Machine {
                 }
                 Some(None) => {
                     // Old servers have no /version: the banner line still names it.
-                    let v = diagnose::logged_version(&self.lines).unwrap_or_else(|| "unknown".to_string());
+                    let v = diagnose::logged_version(&self.lines)
+                        .unwrap_or_else(|| "unknown".to_string());
                     self.version = Some(v.clone());
                     Some(format!("version {v} (GET /version failed)"))
                 }
@@ -273,7 +307,11 @@ mod tests {
     use super::*;
 
     fn obs(alive: bool, lines: &[&str]) -> Observation {
-        Observation::new(ContainerLife::Running, alive, lines.iter().map(|s| s.to_string()).collect())
+        Observation::new(
+            ContainerLife::Running,
+            alive,
+            lines.iter().map(|s| s.to_string()).collect(),
+        )
     }
 
     fn secs(s: u64) -> Duration {
@@ -284,23 +322,64 @@ mod tests {
     fn walks_every_stage_to_ready() {
         let mut m = Machine::new("m", secs(600));
         assert!(matches!(m.observe(secs(0), obs(false, &[])), Step::Wait));
-        assert!(matches!(m.observe(secs(1), obs(true, &["INFO loading"])), Step::Advanced { to: Stage::LogMilestone, .. }));
+        assert!(matches!(
+            m.observe(secs(1), obs(true, &["INFO loading"])),
+            Step::Advanced {
+                to: Stage::LogMilestone,
+                ..
+            }
+        ));
         assert_eq!(m.observe(secs(2), obs(true, &[])), Step::Wait);
-        let s = m.observe(secs(3), obs(true, &["(APIServer pid=1) INFO:     Application startup complete."]));
-        assert!(matches!(s, Step::Advanced { to: Stage::Health, .. }), "{s:?}");
+        let s = m.observe(
+            secs(3),
+            obs(
+                true,
+                &["(APIServer pid=1) INFO:     Application startup complete."],
+            ),
+        );
+        assert!(
+            matches!(
+                s,
+                Step::Advanced {
+                    to: Stage::Health,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
         let mut o = obs(true, &[]);
         o.health_ok = Some(false);
         assert_eq!(m.observe(secs(4), o), Step::Wait);
         let mut o = obs(true, &[]);
         o.health_ok = Some(true);
-        assert!(matches!(m.observe(secs(5), o), Step::Advanced { to: Stage::Models, .. }));
+        assert!(matches!(
+            m.observe(secs(5), o),
+            Step::Advanced {
+                to: Stage::Models,
+                ..
+            }
+        ));
         let mut o = obs(true, &[]);
-        o.models = Some(Ok(vec![ModelCard { id: "other".into(), root: None, max_model_len: None }]));
+        o.models = Some(Ok(vec![ModelCard {
+            id: "other".into(),
+            root: None,
+            max_model_len: None,
+        }]));
         assert_eq!(m.observe(secs(6), o), Step::Wait);
         assert!(m.models_note.as_deref().unwrap_or("").contains("other"));
         let mut o = obs(true, &[]);
-        o.models = Some(Ok(vec![ModelCard { id: "m".into(), root: Some("/models/m".into()), max_model_len: Some(2048) }]));
-        assert!(matches!(m.observe(secs(7), o), Step::Advanced { to: Stage::Version, .. }));
+        o.models = Some(Ok(vec![ModelCard {
+            id: "m".into(),
+            root: Some("/models/m".into()),
+            max_model_len: Some(2048),
+        }]));
+        assert!(matches!(
+            m.observe(secs(7), o),
+            Step::Advanced {
+                to: Stage::Version,
+                ..
+            }
+        ));
         let mut o = obs(true, &[]);
         o.version = Some(Some("0.33.0".into()));
         assert_eq!(m.observe(secs(8), o), Step::Ready);
@@ -312,14 +391,26 @@ mod tests {
     fn process_exit_fails_at_once_with_logged_status() {
         let mut m = Machine::new("m", secs(600));
         m.observe(secs(0), obs(true, &[]));
-        let s = m.observe(secs(1), obs(false, &["boom", "[vbench] vllm serve exited with status 1"]));
+        let s = m.observe(
+            secs(1),
+            obs(false, &["boom", "[vbench] vllm serve exited with status 1"]),
+        );
         assert_eq!(s, Step::Failed(Outcome::Exited { status: Some(1) }));
     }
 
     #[test]
     fn instant_exit_before_the_pidfile_is_seen_is_still_an_exit() {
         let mut m = Machine::new("m", secs(600));
-        let s = m.observe(secs(0), obs(false, &["vllm: error: unrecognized arguments: --bogus", "[vbench] vllm serve exited with status 2"]));
+        let s = m.observe(
+            secs(0),
+            obs(
+                false,
+                &[
+                    "vllm: error: unrecognized arguments: --bogus",
+                    "[vbench] vllm serve exited with status 2",
+                ],
+            ),
+        );
         assert_eq!(s, Step::Failed(Outcome::Exited { status: Some(2) }));
     }
 
@@ -328,8 +419,17 @@ mod tests {
         let mut m = Machine::new("m", secs(600));
         m.observe(secs(0), obs(true, &[]));
         let mut o = obs(false, &[]);
-        o.container = ContainerLife::Stopped { exit_code: Some(137), oom_killed: false };
-        assert_eq!(m.observe(secs(1), o), Step::Failed(Outcome::ContainerDied { exit_code: Some(137), oom_killed: false }));
+        o.container = ContainerLife::Stopped {
+            exit_code: Some(137),
+            oom_killed: false,
+        };
+        assert_eq!(
+            m.observe(secs(1), o),
+            Step::Failed(Outcome::ContainerDied {
+                exit_code: Some(137),
+                oom_killed: false
+            })
+        );
     }
 
     #[test]
@@ -339,7 +439,10 @@ mod tests {
         assert_eq!(m.observe(secs(9), obs(true, &[])), Step::Wait);
         assert_eq!(
             m.observe(secs(10), obs(true, &[])),
-            Step::Failed(Outcome::Deadline { stage: "log milestone".into(), after: secs(10) })
+            Step::Failed(Outcome::Deadline {
+                stage: "log milestone".into(),
+                after: secs(10)
+            })
         );
     }
 
@@ -347,27 +450,54 @@ mod tests {
     fn stage_deadline_before_overall() {
         let mut m = Machine::new("m", secs(3600));
         m.observe(secs(0), obs(true, &[]));
-        m.observe(secs(1), obs(true, &["INFO:     Application startup complete."]));
+        m.observe(
+            secs(1),
+            obs(true, &["INFO:     Application startup complete."]),
+        );
         let mut o = obs(true, &[]);
         o.health_ok = Some(false);
         assert_eq!(m.observe(secs(100), o.clone()), Step::Wait);
-        assert_eq!(m.observe(secs(121), o), Step::Failed(Outcome::Deadline { stage: "health".into(), after: secs(120) }));
+        assert_eq!(
+            m.observe(secs(121), o),
+            Step::Failed(Outcome::Deadline {
+                stage: "health".into(),
+                after: secs(120)
+            })
+        );
     }
 
     #[test]
     fn launch_that_never_shows_up_hits_the_launch_deadline() {
         let mut m = Machine::new("m", secs(3600));
         assert_eq!(m.observe(secs(5), obs(false, &[])), Step::Wait);
-        assert_eq!(m.observe(secs(30), obs(false, &[])), Step::Failed(Outcome::Deadline { stage: "launch".into(), after: secs(30) }));
+        assert_eq!(
+            m.observe(secs(30), obs(false, &[])),
+            Step::Failed(Outcome::Deadline {
+                stage: "launch".into(),
+                after: secs(30)
+            })
+        );
     }
 
     #[test]
     fn fatal_signature_with_live_process_fails_after_grace() {
         let mut m = Machine::new("m", secs(3600));
         m.observe(secs(0), obs(true, &[]));
-        assert_eq!(m.observe(secs(1), obs(true, &["ValueError: No available memory for the cache blocks. Try"])), Step::Wait);
+        assert_eq!(
+            m.observe(
+                secs(1),
+                obs(
+                    true,
+                    &["ValueError: No available memory for the cache blocks. Try"]
+                )
+            ),
+            Step::Wait
+        );
         assert_eq!(m.observe(secs(5), obs(true, &[])), Step::Wait);
-        assert_eq!(m.observe(secs(11), obs(true, &[])), Step::Failed(Outcome::FatalLogged));
+        assert_eq!(
+            m.observe(secs(11), obs(true, &[])),
+            Step::Failed(Outcome::FatalLogged)
+        );
     }
 
     #[test]
@@ -376,7 +506,14 @@ mod tests {
         m.observe(secs(0), obs(true, &[]));
         let mut o = obs(true, &[]);
         o.health_ok = Some(true);
-        assert!(matches!(m.observe(secs(1), o), Step::Advanced { from: Stage::LogMilestone, to: Stage::Health, .. }));
+        assert!(matches!(
+            m.observe(secs(1), o),
+            Step::Advanced {
+                from: Stage::LogMilestone,
+                to: Stage::Health,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -388,7 +525,11 @@ mod tests {
         o.health_ok = Some(true);
         m.observe(secs(1), o);
         let mut o = obs(true, &[]);
-        o.models = Some(Ok(vec![ModelCard { id: "m".into(), root: None, max_model_len: Some(1) }]));
+        o.models = Some(Ok(vec![ModelCard {
+            id: "m".into(),
+            root: None,
+            max_model_len: Some(1),
+        }]));
         m.observe(secs(1), o);
         let mut o = obs(true, &[]);
         o.version = Some(None);

@@ -16,7 +16,9 @@ use crate::gpu::GpuSample;
 
 /// A UTC timestamp for file names: `20261128T133000Z`.
 pub fn stamp() -> String {
-    jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,11 +103,17 @@ impl ServerRecord {
     ) -> Self {
         let server = &cfg.server.container;
         let state = docker.inspect_container(server).await.ok().flatten();
-        let image_ref = state.as_ref().map_or(cfg.server.image.clone(), |s| s.image.clone());
+        let image_ref = state
+            .as_ref()
+            .map_or(cfg.server.image.clone(), |s| s.image.clone());
         let image_info = docker.inspect_image(&image_ref).await.ok().flatten();
         let image = ImageFacts {
             reference: image_ref,
-            id: state.as_ref().map(|s| s.image_id.clone()).or(image_info.as_ref().map(|i| i.id.clone())).unwrap_or_default(),
+            id: state
+                .as_ref()
+                .map(|s| s.image_id.clone())
+                .or(image_info.as_ref().map(|i| i.id.clone()))
+                .unwrap_or_default(),
             digests: image_info.map(|i| i.digests).unwrap_or_default(),
         };
         let e = &docker.info;
@@ -147,7 +155,8 @@ impl ServerRecord {
     /// half-written record) and return its path.
     pub fn write(&self, results_dir: &Path) -> anyhow::Result<PathBuf> {
         let dir = results_dir.join("server");
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut path = dir.join(format!("server-{}.json", stamp()));
         // Two `up`s in one second must not overwrite each other.
         let mut n = 1;
@@ -158,7 +167,8 @@ impl ServerRecord {
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self).context("cannot encode the server record")?;
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
         Ok(path)
     }
 }

@@ -34,13 +34,20 @@ pub fn render_gid(etc_group: &str) -> Option<String> {
 
 /// The preset for this host and configuration.
 pub fn detect(docker: &Docker, cfg: &Config) -> GpuPreset {
-    resolve_gpu(cfg.server.gpu, docker.has_nvidia_runtime(), std::path::Path::new("/dev/kfd").exists())
+    resolve_gpu(
+        cfg.server.gpu,
+        docker.has_nvidia_runtime(),
+        std::path::Path::new("/dev/kfd").exists(),
+    )
 }
 
 /// `KEY=VALUE` pairs; empty values are left out (an unset `${HF_TOKEN:-}` must not set
 /// `HF_TOKEN=` and hide a token the image might provide).
 pub fn env_pairs(env: &BTreeMap<String, String>) -> Vec<String> {
-    env.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect()
+    env.iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
 }
 
 /// Labels for what vbench creates: managed, role, plus the process-wide extra labels.
@@ -120,7 +127,10 @@ mod tests {
     fn amd_spec_adds_render_gid_and_others_do_not() {
         let cfg = Config::default();
         let g = "render:x:109:\n";
-        assert_eq!(server_spec(&cfg, GpuPreset::Amd, g).group_add, vec!["109".to_string()]);
+        assert_eq!(
+            server_spec(&cfg, GpuPreset::Amd, g).group_add,
+            vec!["109".to_string()]
+        );
         assert!(server_spec(&cfg, GpuPreset::Nvidia, g).group_add.is_empty());
     }
 
@@ -133,8 +143,14 @@ mod tests {
         assert_eq!(s.publish, None);
         assert_eq!(s.env, vec!["A=1".to_string()]);
         assert!(s.keepalive && s.init);
-        assert_eq!(s.labels.get(LABEL_MANAGED).map(String::as_str), Some("true"));
+        assert_eq!(
+            s.labels.get(LABEL_MANAGED).map(String::as_str),
+            Some("true")
+        );
         cfg.server.publish_port = Some(18000);
-        assert_eq!(server_spec(&cfg, GpuPreset::None, "").publish, Some((8000, 18000)));
+        assert_eq!(
+            server_spec(&cfg, GpuPreset::None, "").publish,
+            Some((8000, 18000))
+        );
     }
 }

@@ -48,7 +48,10 @@ pub struct StatusReport {
 }
 
 async fn container(docker: &Docker, name: &str) -> anyhow::Result<ContainerReport> {
-    let st = docker.inspect_container(name).await.map_err(|e| anyhow::anyhow!("cannot inspect {name}: {e}"))?;
+    let st = docker
+        .inspect_container(name)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot inspect {name}: {e}"))?;
     let Some(st) = st else {
         return Ok(ContainerReport {
             name: name.into(),
@@ -61,7 +64,13 @@ async fn container(docker: &Docker, name: &str) -> anyhow::Result<ContainerRepor
             created_by_vbench: None,
         });
     };
-    let digests = docker.inspect_image(&st.image_id).await.ok().flatten().map(|i| i.digests).unwrap_or_default();
+    let digests = docker
+        .inspect_image(&st.image_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|i| i.digests)
+        .unwrap_or_default();
     Ok(ContainerReport {
         name: name.into(),
         exists: true,
@@ -129,7 +138,14 @@ pub async fn gather(docker: &Docker, cfg: &Config) -> anyhow::Result<StatusRepor
     } else {
         serve.health_detail = format!("container {} is not running", cfg.server.container);
     }
-    Ok(StatusReport { server, client, network: cfg.network.clone(), serve, gpus, gpu_error })
+    Ok(StatusReport {
+        server,
+        client,
+        network: cfg.network.clone(),
+        serve,
+        gpus,
+        gpu_error,
+    })
 }
 
 fn yes_no(b: Option<bool>) -> &'static str {
@@ -155,17 +171,32 @@ impl StatusReport {
                 c.name,
                 c.status.as_deref().unwrap_or("?"),
                 c.image.as_deref().unwrap_or("?"),
-                c.image_id.as_deref().map(|i| i.chars().take(19).collect::<String>()).unwrap_or_default(),
-                c.image_digests.first().map(|d| format!(", {d}")).unwrap_or_default(),
+                c.image_id
+                    .as_deref()
+                    .map(|i| i.chars().take(19).collect::<String>())
+                    .unwrap_or_default(),
+                c.image_digests
+                    .first()
+                    .map(|d| format!(", {d}"))
+                    .unwrap_or_default(),
                 yes_no(c.created_by_vbench),
             );
         }
         let v = &self.serve;
-        let _ = writeln!(s, "vllm serve: {}", if v.running { "running" } else { "not running" });
+        let _ = writeln!(
+            s,
+            "vllm serve: {}",
+            if v.running { "running" } else { "not running" }
+        );
         if let Some(a) = &v.args {
             let _ = writeln!(s, "  arguments: {}", a.join(" "));
         }
-        let _ = writeln!(s, "  health: {} ({})", if v.healthy { "healthy" } else { "not healthy" }, v.health_detail);
+        let _ = writeln!(
+            s,
+            "  health: {} ({})",
+            if v.healthy { "healthy" } else { "not healthy" },
+            v.health_detail
+        );
         if let Some(u) = &v.url_from_host {
             let _ = writeln!(s, "  url (host): {u}");
         }

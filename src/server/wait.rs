@@ -40,7 +40,11 @@ pub struct LogFollower {
 
 impl LogFollower {
     pub fn new(host: Option<PathBuf>) -> Self {
-        Self { offset: 0, partial: String::new(), host }
+        Self {
+            offset: 0,
+            partial: String::new(),
+            host,
+        }
     }
 
     /// Start from the current end of the log (reusing a running server: its old lines are
@@ -58,7 +62,12 @@ impl LogFollower {
     pub async fn poll(&mut self, docker: &Docker, container: &str, running: bool) -> Vec<String> {
         let chunk = if running {
             let spec = ExecSpec {
-                argv: vec!["tail".into(), "-c".into(), format!("+{}", self.offset + 1), SERVE_LOG.into()],
+                argv: vec![
+                    "tail".into(),
+                    "-c".into(),
+                    format!("+{}", self.offset + 1),
+                    SERVE_LOG.into(),
+                ],
                 deadline: Some(Duration::from_secs(10)),
                 ..Default::default()
             };
@@ -68,7 +77,10 @@ impl LogFollower {
             }
         } else {
             match docker.read_file(container, SERVE_LOG).await {
-                Ok(Some(bytes)) => String::from_utf8_lossy(bytes.get(self.offset as usize..).unwrap_or_default()).into_owned(),
+                Ok(Some(bytes)) => {
+                    String::from_utf8_lossy(bytes.get(self.offset as usize..).unwrap_or_default())
+                        .into_owned()
+                }
                 _ => String::new(),
             }
         };
@@ -82,7 +94,10 @@ impl LogFollower {
         }
         self.offset += chunk.len() as u64;
         if let Some(path) = &self.host
-            && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+            && let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
         {
             // The host copy is best effort: a full disk must not fail the start-up.
             let _ = f.write_all(chunk.as_bytes());
@@ -120,18 +135,36 @@ pub async fn wait_ready(
     let start = Instant::now();
     let mut m = Machine::new(t.expected_model.clone(), t.overall);
     let mut stage_started = Duration::ZERO;
-    sink.emit(Event::StageStarted { stage: STAGE.into(), detail: Stage::Launch.doing().into() });
+    sink.emit(Event::StageStarted {
+        stage: STAGE.into(),
+        detail: Stage::Launch.doing().into(),
+    });
     let mut last_line = String::new();
     loop {
         let container = match docker.inspect_container(&t.container).await {
             Ok(Some(s)) if s.running => ContainerLife::Running,
-            Ok(Some(s)) => ContainerLife::Stopped { exit_code: s.exit_code, oom_killed: s.oom_killed },
-            Ok(None) => ContainerLife::Stopped { exit_code: None, oom_killed: false },
-            Err(e) => return Err(anyhow::anyhow!("cannot inspect the server container {}: {e}", t.container)),
+            Ok(Some(s)) => ContainerLife::Stopped {
+                exit_code: s.exit_code,
+                oom_killed: s.oom_killed,
+            },
+            Ok(None) => ContainerLife::Stopped {
+                exit_code: None,
+                oom_killed: false,
+            },
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot inspect the server container {}: {e}",
+                    t.container
+                ));
+            }
         };
         let running = container == ContainerLife::Running;
         // Process first, log second: a process that just died has flushed its last lines.
-        let alive = running && docker.tracked_alive(&t.container, SERVE_PIDFILE).await.unwrap_or(false);
+        let alive = running
+            && docker
+                .tracked_alive(&t.container, SERVE_PIDFILE)
+                .await
+                .unwrap_or(false);
         let raw = follower.poll(docker, &t.container, running).await;
         let mut lines: Vec<String> = raw.iter().map(|l| diagnose::clean_line(l)).collect();
         if !alive && let Some(rest) = follower.rest() {
@@ -145,9 +178,19 @@ pub async fn wait_ready(
         if alive {
             match m.stage {
                 Stage::Launch => {}
-                Stage::LogMilestone | Stage::Health => obs.health_ok = Some(probe::health(&t.base_url, budget).await.is_ok()),
-                Stage::Models => obs.models = Some(probe::models(&t.base_url, budget).await.map_err(|e| e.to_string())),
-                Stage::Version => obs.version = Some(probe::version(&t.base_url, budget).await.ok()),
+                Stage::LogMilestone | Stage::Health => {
+                    obs.health_ok = Some(probe::health(&t.base_url, budget).await.is_ok())
+                }
+                Stage::Models => {
+                    obs.models = Some(
+                        probe::models(&t.base_url, budget)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
+                }
+                Stage::Version => {
+                    obs.version = Some(probe::version(&t.base_url, budget).await.ok())
+                }
             }
         }
         let now = start.elapsed();
@@ -159,8 +202,16 @@ pub async fn wait_ready(
                     _ if tail.is_empty() => m.stage.doing().to_string(),
                     _ => format!("{} | {tail}", m.stage.doing()),
                 };
-                sink.emit(Event::StageProgress { stage: STAGE.into(), detail, elapsed_s: now.as_secs_f64() });
-                let tick = if m.stage == Stage::Launch { Duration::from_millis(300) } else { Duration::from_secs(1) };
+                sink.emit(Event::StageProgress {
+                    stage: STAGE.into(),
+                    detail,
+                    elapsed_s: now.as_secs_f64(),
+                });
+                let tick = if m.stage == Stage::Launch {
+                    Duration::from_millis(300)
+                } else {
+                    Duration::from_secs(1)
+                };
                 let left = m.remaining(start.elapsed());
                 tokio::time::sleep(tick.min(left)).await;
             }
@@ -171,7 +222,10 @@ pub async fn wait_ready(
                     elapsed_s: (now - stage_started).as_secs_f64(),
                 });
                 stage_started = now;
-                sink.emit(Event::StageStarted { stage: STAGE.into(), detail: to.doing().into() });
+                sink.emit(Event::StageStarted {
+                    stage: STAGE.into(),
+                    detail: to.doing().into(),
+                });
             }
             Step::Ready => {
                 sink.emit(Event::StageFinished {
@@ -179,9 +233,17 @@ pub async fn wait_ready(
                     detail: format!("ready: {} serves {}", t.base_url, t.expected_model),
                     elapsed_s: now.as_secs_f64(),
                 });
-                let model = m.model.clone().unwrap_or(ModelCard { id: t.expected_model.clone(), root: None, max_model_len: None });
+                let model = m.model.clone().unwrap_or(ModelCard {
+                    id: t.expected_model.clone(),
+                    root: None,
+                    max_model_len: None,
+                });
                 let version = m.version.clone().unwrap_or_else(|| "unknown".into());
-                return Ok(Ok(Ready { model, version, elapsed: now }));
+                return Ok(Ok(Ready {
+                    model,
+                    version,
+                    elapsed: now,
+                }));
             }
             Step::Failed(outcome) => {
                 // The last lines may still be in flight: one more read before judging.
@@ -210,8 +272,14 @@ mod tests {
         let mut f = LogFollower::new(Some(host.clone()));
         assert_eq!(f.take("a\nb"), vec!["a".to_string()]);
         assert_eq!(f.rest().as_deref(), Some("b"));
-        assert_eq!(f.take("c\n\nd\n"), vec!["bc".to_string(), String::new(), "d".to_string()]);
+        assert_eq!(
+            f.take("c\n\nd\n"),
+            vec!["bc".to_string(), String::new(), "d".to_string()]
+        );
         assert_eq!(f.offset, 8);
-        assert_eq!(std::fs::read_to_string(&host).expect("host log"), "a\nbc\n\nd\n");
+        assert_eq!(
+            std::fs::read_to_string(&host).expect("host log"),
+            "a\nbc\n\nd\n"
+        );
     }
 }
