@@ -96,12 +96,10 @@ async fn follow_file(
             return Ok(Code::Ok);
         }
         let spec = ExecSpec {
-            argv: vec![
-                "tail".into(),
-                "-c".into(),
-                format!("+{}", offset + 1),
-                SERVE_LOG.into(),
-            ],
+            argv: crate::server::argv::sh(
+                r#"tail -c "+$1" "$2""#,
+                &[&(offset + 1).to_string(), SERVE_LOG],
+            ),
             deadline: Some(Duration::from_secs(10)),
             ..Default::default()
         };

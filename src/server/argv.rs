@@ -86,3 +86,17 @@ pub fn expected_model_id(s: &ServerConfig) -> String {
         .clone()
         .unwrap_or_else(|| s.model.clone())
 }
+
+/// `sh -c <script> sh <args…>`: tools such as `tail` or `mkdir` run through the shell, which
+/// finds them on PATH in real images and as busybox applets in the FROM-scratch stand-in
+/// images; arguments arrive as `$1…`, never spliced into the script.
+pub fn sh(script: &str, args: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        script.to_string(),
+        "sh".to_string(),
+    ];
+    v.extend(args.iter().map(|a| a.to_string()));
+    v
+}

@@ -48,7 +48,7 @@ pub async fn ensure_client(
             })?;
     }
     let mkdir = ExecSpec {
-        argv: vec!["mkdir".into(), "-p".into(), cfg.client.result_dir.clone()],
+        argv: super::argv::sh(r#"mkdir -p "$1""#, &[&cfg.client.result_dir]),
         deadline: Some(Duration::from_secs(30)),
         ..Default::default()
     };

@@ -121,6 +121,11 @@ pub(crate) fn extra_labels() -> Labels {
         .unwrap_or_default()
 }
 
+/// Make sure the CPU stand-in images exist (built locally, no registry).
+pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
+    standin_images::ensure(docker, sink).await
+}
+
 /// The model the stand-in serves when the configuration still names the production default.
 pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 
@@ -169,7 +174,7 @@ pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<Stri
 /// `/etc/hosts` entry Docker writes for it).
 async fn container_ip(docker: &Docker, container: &str) -> anyhow::Result<String> {
     let spec = ExecSpec {
-        argv: vec!["hostname".into(), "-i".into()],
+        argv: argv::sh("hostname -i", &[]),
         deadline: Some(Duration::from_secs(10)),
         ..Default::default()
     };
@@ -246,7 +251,7 @@ pub async fn up(
         cfg.clone()
     };
     if opts.standin {
-        standin_images::ensure(docker, sink)
+        ensure_standin_images(docker, sink)
             .await
             .map_err(|e| setup(format!("cannot build the stand-in images: {e:#}")))?;
     }

@@ -62,12 +62,10 @@ impl LogFollower {
     pub async fn poll(&mut self, docker: &Docker, container: &str, running: bool) -> Vec<String> {
         let chunk = if running {
             let spec = ExecSpec {
-                argv: vec![
-                    "tail".into(),
-                    "-c".into(),
-                    format!("+{}", self.offset + 1),
-                    SERVE_LOG.into(),
-                ],
+                argv: super::argv::sh(
+                    r#"tail -c "+$1" "$2""#,
+                    &[&(self.offset + 1).to_string(), SERVE_LOG],
+                ),
                 deadline: Some(Duration::from_secs(10)),
                 ..Default::default()
             };
