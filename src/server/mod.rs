@@ -377,7 +377,7 @@ pub async fn up(
         Err(diag) => {
             // A half-started server holds GPU memory and the port: stop it; its log stays.
             let _ = docker
-                .stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE)
+                .stop_tracked(server, argv::SERVE_PIDFILE, FAILED_STOP_GRACE)
                 .await;
             let mut msg = cfg.scrub(&diag.message());
             msg.push_str(&format!(
@@ -484,6 +484,10 @@ async fn launch(
         .map_err(|e| setup(format!("cannot start vllm serve in {server}: {e}")))?;
     Ok(())
 }
+
+/// SIGTERM → SIGKILL grace for a server that failed to start (it serves nothing; a hung one
+/// may ignore SIGTERM, and the diagnosis must not wait 30 s for it).
+const FAILED_STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Is the server still serving? Process, container and one `/health` probe (≤5 s).
 pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {

@@ -70,6 +70,24 @@ pub async fn models(base: &str, timeout: Duration) -> anyhow::Result<Vec<ModelCa
     Ok(list.data)
 }
 
+/// `POST /v1/completions` with one token: proof that the engine generates. Any 2xx counts.
+pub async fn complete_one(base: &str, model: &str, timeout: Duration) -> anyhow::Result<()> {
+    let body =
+        serde_json::json!({"model": model, "prompt": "Hello", "max_tokens": 1, "temperature": 0.0});
+    let r = client(timeout)?
+        .post(format!("{base}/v1/completions"))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("POST /v1/completions: {}", why(&e)))?;
+    let status = r.status().as_u16();
+    if r.status().is_success() {
+        return Ok(());
+    }
+    let text = r.text().await.unwrap_or_default();
+    anyhow::bail!("POST /v1/completions: HTTP {status}: {}", clip(&text))
+}
+
 /// `GET /version` → `{"version": "0.33.0"}`.
 pub async fn version(base: &str, timeout: Duration) -> anyhow::Result<String> {
     let r = client(timeout)?

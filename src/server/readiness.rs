@@ -20,6 +20,9 @@ pub enum Stage {
     Health,
     /// Waiting for `GET /v1/models` to list the model.
     Models,
+    /// One completion of one token: the engine really generates (a hung engine still
+    /// answers `/health`).
+    Generate,
     /// Reading `GET /version`.
     Version,
 }
@@ -31,6 +34,7 @@ impl Stage {
             Stage::LogMilestone => "log milestone",
             Stage::Health => "health",
             Stage::Models => "models",
+            Stage::Generate => "test request",
             Stage::Version => "version",
         }
     }
@@ -44,6 +48,7 @@ impl Stage {
             }
             Stage::Health => "waiting for GET /health = 200",
             Stage::Models => "waiting for GET /v1/models to list the model",
+            Stage::Generate => "sending one test request (1 token)",
             Stage::Version => "reading GET /version",
         }
     }
@@ -56,6 +61,7 @@ impl Stage {
             Stage::LogMilestone => None,
             Stage::Health => Some(Duration::from_secs(120)),
             Stage::Models => Some(Duration::from_secs(60)),
+            Stage::Generate => Some(Duration::from_secs(120)),
             Stage::Version => Some(Duration::from_secs(30)),
         }
     }
@@ -65,7 +71,8 @@ impl Stage {
             Stage::Launch => Some(Stage::LogMilestone),
             Stage::LogMilestone => Some(Stage::Health),
             Stage::Health => Some(Stage::Models),
-            Stage::Models => Some(Stage::Version),
+            Stage::Models => Some(Stage::Generate),
+            Stage::Generate => Some(Stage::Version),
             Stage::Version => None,
         }
     }
@@ -101,6 +108,8 @@ pub struct Observation {
     pub health_ok: Option<bool>,
     /// `Some(Ok(list))` when `/v1/models` answered, `Some(Err(why))` when it did not.
     pub models: Option<Result<Vec<ModelCard>, String>>,
+    /// `Some(Ok(()))` when the test completion succeeded.
+    pub generated: Option<Result<(), String>>,
     /// `Some(Some(v))` when `/version` answered, `Some(None)` when the probe failed.
     pub version: Option<Option<String>>,
 }
@@ -113,6 +122,7 @@ impl Observation {
             new_lines,
             health_ok: None,
             models: None,
+            generated: None,
             version: None,
         }
     }
@@ -267,6 +277,14 @@ impl Machine {
                 }
                 None => None,
             },
+            Stage::Generate => match &obs.generated {
+                Some(Ok(())) => Some("POST /v1/completions answered".to_string()),
+                Some(Err(e)) => {
+                    self.models_note = Some(e.clone());
+                    None
+                }
+                None => None,
+            },
             Stage::Version => match &obs.version {
                 Some(Some(v)) => {
                     self.version = Some(v.clone());
@@ -373,6 +391,18 @@ mod tests {
             root: Some("/models/m".into()),
             max_model_len: Some(2048),
         }]));
+        assert!(matches!(
+            m.observe(secs(7), o),
+            Step::Advanced {
+                to: Stage::Generate,
+                ..
+            }
+        ));
+        let mut o = obs(true, &[]);
+        o.generated = Some(Err("timed out".into()));
+        assert_eq!(m.observe(secs(7), o), Step::Wait);
+        let mut o = obs(true, &[]);
+        o.generated = Some(Ok(()));
         assert!(matches!(
             m.observe(secs(7), o),
             Step::Advanced {
@@ -530,6 +560,9 @@ mod tests {
             root: None,
             max_model_len: Some(1),
         }]));
+        m.observe(secs(1), o);
+        let mut o = obs(true, &[]);
+        o.generated = Some(Ok(()));
         m.observe(secs(1), o);
         let mut o = obs(true, &[]);
         o.version = Some(None);

@@ -122,6 +122,16 @@ fn sh(script: &str) -> ExecSpec {
 
 const STAGE: &str = "up";
 
+/// Per-attempt timeout of the test completion.
+const GENERATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The model id to send the test request to: what `/v1/models` listed.
+fn m_model(m: &Machine, t: &Target) -> String {
+    m.model
+        .as_ref()
+        .map_or_else(|| t.expected_model.clone(), |c| c.id.clone())
+}
+
 /// Wait until ready or until the start fails. The outer error is an infrastructure failure
 /// (Docker unreachable); the inner `Err` is a diagnosed failed start.
 pub async fn wait_ready(
@@ -182,6 +192,15 @@ pub async fn wait_ready(
                 Stage::Models => {
                     obs.models = Some(
                         probe::models(&t.base_url, budget)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
+                }
+                Stage::Generate => {
+                    // The first request may be slower than a probe; still within the deadline.
+                    let budget = m.remaining(start.elapsed()).min(GENERATE_TIMEOUT);
+                    obs.generated = Some(
+                        probe::complete_one(&t.base_url, &m_model(&m, t), budget)
                             .await
                             .map_err(|e| e.to_string()),
                     )
@@ -248,11 +267,16 @@ pub async fn wait_ready(
                 let more = follower.poll(docker, &t.container, running).await;
                 m.lines.extend(more.iter().map(|l| diagnose::clean_line(l)));
                 let diag = diagnose::diagnose(outcome, &m.lines);
-                sink.emit(Event::StageFinished {
-                    stage: STAGE.into(),
-                    detail: format!("failed: {}", diag.summary),
-                    elapsed_s: now.as_secs_f64(),
-                });
+                // Not a StageFinished: renderers show that as success. The error itself is
+                // printed once, by main, with the log tail.
+                crate::events::warn(
+                    sink,
+                    format!(
+                        "vllm serve start-up failed after {:.1}s at stage `{}`",
+                        now.as_secs_f64(),
+                        m.stage.name()
+                    ),
+                );
                 return Ok(Err(diag));
             }
         }
