@@ -216,9 +216,11 @@ pub async fn untracked_serve_processes(
     docker: &Docker,
     container: &str,
 ) -> anyhow::Result<Vec<(u32, String)>> {
-    // Reads /proc directly (no ps/pgrep in minimal images). The pattern is split in two
-    // quoted halves so this scanner's own command line does not match itself.
-    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in *"vllm"" serve"*|*"vllm.entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
+    // Reads /proc directly (no ps/pgrep in minimal images). Only the server itself counts
+    // (argv[0] is `vllm` or a path to it, or python running vllm's entrypoint), not the
+    // shells that launched it. The patterns are split in quoted halves so this scanner's own
+    // command line does not match itself.
+    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in "vllm"" serve"*|*/"vllm"" serve"*|*python*"vllm.entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
     let spec = ExecSpec {
         argv: vec!["sh".into(), "-c".into(), script.into()],
         deadline: Some(Duration::from_secs(15)),

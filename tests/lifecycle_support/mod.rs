@@ -60,10 +60,17 @@ pub async fn sh(d: &Docker, container: &str, script: &str) -> (Option<i64>, Stri
     (o.exit_code, out)
 }
 
-/// `vllm serve` lines of `ps` in the container (the scanner's own line excluded).
+/// `vllm serve` processes in the container, from `ps`.
 pub async fn serve_processes(d: &Docker, container: &str) -> Vec<String> {
-    let (_, out) = sh(d, container, "ps -o pid,args 2>/dev/null || ps").await;
-    out.lines().filter(|l| l.contains("vllm serve") && !l.contains("ps -o")).map(str::to_string).collect()
+    let (_, out) = sh(d, container, "ps -o pid,args").await;
+    // `PID ARGS`: the server's argv[0] is `vllm` (or a path to it); its launcher shells are not it.
+    out.lines()
+        .filter(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            f.next().is_some_and(|a0| a0 == "vllm" || a0.ends_with("/vllm")) && f.next() == Some("serve")
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// The exit code an error carries.
