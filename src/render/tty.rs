@@ -14,7 +14,10 @@ pub struct Terminal {
 
 impl Terminal {
     pub fn new() -> Self {
-        Self { status: Mutex::new(None), sweep: Mutex::new(None) }
+        Self {
+            status: Mutex::new(None),
+            sweep: Mutex::new(None),
+        }
     }
 }
 
@@ -27,8 +30,10 @@ impl Default for Terminal {
 fn sweep_bar(points: usize) -> ProgressBar {
     let b = ProgressBar::new(points as u64);
     // ETA from indicatif's rate over finished points: rough on mixed sweeps, honest as a range.
-    let style = ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg} {elapsed_precise} elapsed, ETA {eta}")
-        .expect("valid template");
+    let style = ProgressStyle::with_template(
+        "{spinner} [{pos}/{len}] {wide_msg} {elapsed_precise} elapsed, ETA {eta}",
+    )
+    .expect("valid template");
     b.set_style(style);
     b.enable_steady_tick(std::time::Duration::from_millis(200));
     b
@@ -46,7 +51,12 @@ impl Sink for Terminal {
                 *sweep = Some(sweep_bar(*points));
                 return;
             }
-            Event::PointStarted { name, num_prompts, concurrency, .. } => {
+            Event::PointStarted {
+                name,
+                num_prompts,
+                concurrency,
+                ..
+            } => {
                 if let Some(bar) = &*sweep {
                     bar.set_message(format!("{name} ({num_prompts} prompts, C={concurrency})"));
                     return;
@@ -86,7 +96,9 @@ impl Sink for Terminal {
             Event::StageStarted { .. } | Event::StageProgress { .. } => {
                 let bar = status.get_or_insert_with(|| {
                     let b = ProgressBar::new_spinner();
-                    b.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+                    b.set_style(
+                        ProgressStyle::with_template("{spinner} {msg}").expect("valid template"),
+                    );
                     b.enable_steady_tick(std::time::Duration::from_millis(120));
                     b
                 });

@@ -6,12 +6,14 @@
 //! of one point), `estimate` (time estimates), `manifest` (the run's state on disk), `lock`
 //! (one run at a time per results directory), `validate` (judging a result file), `signals`
 //! (Ctrl-C/SIGTERM into a cancellation token), `runner` (the per-point loop), `session`
-//! (sweep selection, config hash, new manifests, the dry-run table).
+//! (sweep selection, config hash, new manifests, the dry-run table), `pipeline` (the
+//! whole `vbench run` / `demo` / `report` flow and its exit codes).
 
 pub mod argv;
 pub mod estimate;
 pub mod lock;
 pub mod manifest;
+pub mod pipeline;
 pub mod plan;
 pub mod presets;
 pub mod runner;

@@ -149,7 +149,7 @@ pub fn custom(sel: &SweepSelection) -> Result<Option<SweepConfig>, String> {
 
 /// `1024` → `1K`, `10240` → `10K`, `1000` → `1000`: the manual workflow's file-name form.
 pub fn tokens_label(n: u64) -> String {
-    if n >= K && n % K == 0 {
+    if n >= K && n.is_multiple_of(K) {
         format!("{}K", n / K)
     } else {
         n.to_string()

@@ -101,6 +101,7 @@ pub fn new_manifest(
 /// (runs / skipped + reason) and estimate, then the total.
 pub fn dry_run_table(plan: &Plan, history: &History, standin: bool, ts: &str) -> String {
     let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
     t.set_header(vec![
         "#", "point", "input", "output", "C", "prompts", "file", "estimate", "note",
     ]);
