@@ -98,8 +98,7 @@ async fn client(d: &Docker, cleanup: &Cleanup) -> String {
 
 /// A 3-point custom sweep manifest in `results`.
 fn manifest(results: &Path) -> Manifest {
-    let mut cfg = Config::default();
-    cfg.results_dir = results.to_path_buf();
+    let cfg = Config { results_dir: results.to_path_buf(), ..Default::default() };
     let mut s = presets::preset("demo").expect("demo");
     s.input_lens = vec![128];
     s.point_timeout = Some("30s".into());
