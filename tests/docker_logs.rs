@@ -84,6 +84,24 @@ async fn follow_sees_lines_as_they_come_and_ends_when_the_container_stops() {
         tail,
         vec!["\u{1b}[31mred\u{1b}[0m".to_string(), "oops".to_string()]
     );
+
+    // Nothing was logged after an hour from now.
+    let future = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 3600;
+    let later: Vec<_> = d
+        .logs(
+            &c,
+            &LogOptions {
+                since: Some(future as i64),
+                ..Default::default()
+            },
+        )
+        .collect()
+        .await;
+    assert!(later.is_empty(), "{later:?}");
 }
 
 #[tokio::test]

@@ -120,7 +120,7 @@ impl Docker {
 }
 
 /// Remove ANSI escape sequences (colours, cursor moves) from a line: CSI (`ESC [ … final`),
-/// OSC (`ESC ] … BEL` or `ESC ] … ESC \`), and two-byte `ESC x` sequences.
+/// OSC (`ESC ] … BEL` or `ESC ] … ESC \`), and other `ESC [intermediates] final` sequences.
 pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('\u{1b}') && !s.contains('\u{9b}') {
         return std::borrow::Cow::Borrowed(s);
@@ -146,7 +146,9 @@ pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
                         }
                     }
                 }
+                // `ESC`, intermediate bytes (`(`, `#`, …), one final byte: `ESC ( B`, `ESC 7`.
                 Some(_) => {
+                    while chars.next_if(|c| (' '..='/').contains(c)).is_some() {}
                     chars.next();
                 }
                 None => {}
