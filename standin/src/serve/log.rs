@@ -48,7 +48,6 @@ impl Proc {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
-    Warning,
     Error,
 }
 
@@ -56,14 +55,12 @@ impl Level {
     fn word(self) -> &'static str {
         match self {
             Level::Info => "INFO",
-            Level::Warning => "WARNING",
             Level::Error => "ERROR",
         }
     }
     fn colour(self) -> &'static str {
         match self {
             Level::Info => "\x1b[32m",
-            Level::Warning => "\x1b[33m",
             Level::Error => "\x1b[31m",
         }
     }
@@ -125,10 +122,6 @@ pub fn line(proc: Proc, level: Level, source: &str, msg: &str) {
 
 pub fn info(source: &str, msg: &str) {
     line(Proc::Api, Level::Info, source, msg);
-}
-
-pub fn warning(source: &str, msg: &str) {
-    line(Proc::Api, Level::Warning, source, msg);
 }
 
 /// A uvicorn line on stderr: `(APIServer pid=N) INFO:     Started server process [N]`.
