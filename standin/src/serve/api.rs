@@ -3,6 +3,10 @@
 //! endpoints (`/health`, `/version`, `/v1/models`, `/metrics`, `/tokenize`, `/detokenize`).
 //! Completions live in `completions.rs`.
 
+// Handlers return the finished error `Response` as `Err`: built once per failed request and
+// handed straight to axum, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

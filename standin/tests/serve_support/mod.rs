@@ -40,6 +40,8 @@ pub struct Server {
     pub out: Arc<Mutex<Vec<String>>>,
     pub base: String,
     pub port: u16,
+    /// The state file this server writes for the GPU monitors.
+    pub state_path: String,
 }
 
 fn unique_state_path() -> String {
@@ -64,9 +66,10 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let state_path = unique_state_path();
     cmd.env_remove("VLLM_API_KEY")
         .env("NO_COLOR", "1")
-        .env("VLLM_STANDIN_STATE", unique_state_path());
+        .env("VLLM_STANDIN_STATE", &state_path);
     for (k, v) in FAST.iter().chain(env) {
         cmd.env(k, v);
     }
@@ -97,6 +100,7 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         out,
         base: String::new(),
         port: 0,
+        state_path,
     }
 }
 
@@ -193,6 +197,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.state_path);
     }
 }
 
