@@ -220,7 +220,7 @@ pub async fn untracked_serve_processes(
     // (argv[0] is `vllm` or a path to it, or python running vllm's entrypoint), not the
     // shells that launched it. The patterns are split in quoted halves so this scanner's own
     // command line does not match itself.
-    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in "vllm"" serve"*|*/"vllm"" serve"*|*python*"vllm.entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
+    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in "vllm"" serve"*|*/"vllm"" serve"*|*python*"vllm"".entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
     let spec = ExecSpec {
         argv: vec!["sh".into(), "-c".into(), script.into()],
         deadline: Some(Duration::from_secs(15)),
