@@ -116,6 +116,32 @@ async fn fresh_up_reuse_restart_status_down() {
     let h = server::health(&d, &other).await.expect("health");
     assert!(h.healthy && h.process_alive && h.container_running, "{h:?}");
 
+    // The client container: created on the network, its result dir made, and it reaches the
+    // server by container name.
+    let client = server::ensure_client(&d, cfg, sup::sink().as_ref())
+        .await
+        .expect("client");
+    assert!(client.created_by_vbench && client.running);
+    let (rc, _) = sup::sh(
+        &d,
+        &cfg.client.container,
+        &format!("test -d {}", cfg.client.result_dir),
+    )
+    .await;
+    assert_eq!(rc, Some(0), "result dir exists in the client");
+    let (rc, out) = sup::sh(
+        &d,
+        &cfg.client.container,
+        &format!("wget -q -O - {}/v1/models", restarted.url_in_network),
+    )
+    .await;
+    assert_eq!(rc, Some(0), "client reaches the server by name: {out}");
+    assert!(out.contains("standin/other-model"), "{out}");
+    let again = server::ensure_client(&d, cfg, sup::sink().as_ref())
+        .await
+        .expect("client again");
+    assert_eq!(again.id, client.id, "attached, not recreated");
+
     // down: no vllm serve left; the final log is kept; --remove removes what vbench created.
     server::down(&d, &other, &DownOptions::default(), sup::sink().as_ref())
         .await
@@ -146,6 +172,13 @@ async fn fresh_up_reuse_restart_status_down() {
     )
     .await
     .expect("down --remove");
+    assert!(
+        d.inspect_container(&cfg.client.container)
+            .await
+            .expect("inspect")
+            .is_none(),
+        "the client vbench created is removed too"
+    );
     assert!(
         d.inspect_container(&cfg.server.container)
             .await
