@@ -89,6 +89,9 @@ async fn fresh_up_reuse_restart_status_down() {
     // Another model: refused without --restart, served with it.
     let mut other = cfg.clone();
     other.server.model = "standin/other-model".into();
+    // With an API key: the probes must authenticate, and the key must never be written.
+    let key = "sk-vbench-test-key-4242";
+    other.server.extra_args = vec!["--api-key".into(), key.into()];
     let err = server::up(&d, &other, &UpOptions::default(), sup::sink().as_ref())
         .await
         .expect_err("mismatch");
@@ -107,6 +110,19 @@ async fn fresh_up_reuse_restart_status_down() {
     .expect("restart");
     assert!(!restarted.reused);
     assert_eq!(restarted.model_id, "standin/other-model");
+    let rec = std::fs::read_to_string(&restarted.record_path).expect("record");
+    assert!(!rec.contains(key) && rec.contains("***"), "{rec}");
+    for e in std::fs::read_dir(st.results.path().join("logs"))
+        .expect("logs")
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path()).expect("host log");
+        assert!(
+            !text.contains(key),
+            "{} holds the API key",
+            e.path().display()
+        );
+    }
     assert_eq!(
         sup::serve_processes(&d, &cfg.server.container).await.len(),
         1,
@@ -132,7 +148,10 @@ async fn fresh_up_reuse_restart_status_down() {
     let (rc, out) = sup::sh(
         &d,
         &cfg.client.container,
-        &format!("wget -q -O - {}/v1/models", restarted.url_in_network),
+        &format!(
+            "wget -q -O - --header 'Authorization: Bearer {key}' {}/v1/models",
+            restarted.url_in_network
+        ),
     )
     .await;
     assert_eq!(rc, Some(0), "client reaches the server by name: {out}");

@@ -360,7 +360,7 @@ pub async fn up(
     }
 
     let host_log = host_log_path(&cfg)?;
-    let mut follower = wait::LogFollower::new(Some(host_log.clone()));
+    let mut follower = wait::LogFollower::new(Some(host_log.clone()), cfg.secret_values());
     if reused {
         follower.skip_existing(docker, server).await;
     } else {
@@ -370,7 +370,7 @@ pub async fn up(
     let url_host = url_from_host(docker, &cfg).await?;
     let target = wait::Target {
         container: server.clone(),
-        base_url: url_host.clone(),
+        endpoint: probe::Endpoint::new(url_host.clone(), argv::api_key(&cfg.server)),
         expected_model: argv::expected_model_id(&cfg.server),
         overall: cfg.server.startup_timeout,
     };
@@ -520,7 +520,7 @@ pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
         });
     }
     let url = url_from_host(docker, cfg).await?;
-    let (healthy, detail) = match probe::health(&url, probe::PROBE_TIMEOUT).await {
+    let (healthy, detail) = match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
         Ok(()) => (true, "GET /health = 200".to_string()),
         Err(e) => (false, format!("GET /health: {e}")),
     };
