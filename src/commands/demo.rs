@@ -14,7 +14,7 @@ pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Code> {
     let sink = crate::render::sink_for(mode);
     {
         let docker = super::up::connect(g).await?;
-        crate::server::ensure_standin_images(&docker, sink.as_ref())
+        crate::standin::ensure_images(&docker, "latest", sink.as_ref())
             .await
             .map_err(|e| crate::exit::Failure::new(Code::Setup, format!("{e:#}")))?;
     }
