@@ -101,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
         restart_server: false,
         cancel: CancellationToken::new(),
         sink: &sink,
+        gpu_container: None,
     };
     runner.prepare_client(&m).await?;
     let t0 = Instant::now();

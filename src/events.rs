@@ -68,7 +68,7 @@ impl fmt::Display for Event {
                 write!(f, "run {run_id}: {verb}, {points} of {total} point(s) to run ({run_dir})")
             }
             Event::PointStarted { i, n, name, num_prompts, concurrency, .. } => {
-                write!(f, "[{i}/{n}] {name}: running ({num_prompts} prompts, max concurrency {concurrency})")
+                write!(f, "[{i}/{n}] {name}: running ({num_prompts} prompt(s), max concurrency {concurrency})")
             }
             Event::PointFinished { i, n, name, status, ttft_ms, tpot_ms, throughput, elapsed_s, reason, .. } => {
                 write!(f, "[{i}/{n}] {name}: {status} in {elapsed_s:.1}s")?;

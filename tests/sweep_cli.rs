@@ -297,6 +297,19 @@ async fn a_run_exits_0_with_result_files_equal_to_the_clients_and_json_events() 
         assert_eq!(v["vbench_point"], p.point.id.as_str());
     }
     assert_eq!(host_files(s.results.path()).len(), 4);
+    // The stand-in's nvidia-smi answers: one GPU sample after every point.
+    assert_eq!(m.gpu_samples.len(), 4);
+    assert_eq!(
+        m.gpu_samples[0]["after_point"],
+        m.points[0].point.id.as_str()
+    );
+    // `vbench report` re-renders the run from its manifest.
+    let (st, out, err) = run_via(&s, &["report"], Duration::from_secs(30));
+    assert!(st.success(), "{err}");
+    assert!(
+        out.contains(&m.run_id) && out.contains("4 ok, 0 failed, 2 skipped"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

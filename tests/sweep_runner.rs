@@ -98,7 +98,10 @@ async fn client(d: &Docker, cleanup: &Cleanup) -> String {
 
 /// A 3-point custom sweep manifest in `results`.
 fn manifest(results: &Path) -> Manifest {
-    let cfg = Config { results_dir: results.to_path_buf(), ..Default::default() };
+    let cfg = Config {
+        results_dir: results.to_path_buf(),
+        ..Default::default()
+    };
     let mut s = presets::preset("demo").expect("demo");
     s.input_lens = vec![128];
     s.point_timeout = Some("30s".into());
@@ -135,6 +138,7 @@ fn runner<'a, S: ServerControl>(
         restart_server: false,
         cancel: CancellationToken::new(),
         sink,
+        gpu_container: None,
     }
 }
 

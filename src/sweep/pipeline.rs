@@ -234,8 +234,9 @@ pub async fn run(
             .collect(),
         server: live,
         restart_server: opts.restart_server,
-        cancel,
+        cancel: cancel.clone(),
         sink: sink.as_ref(),
+        gpu_container: Some(cfg.server.container.clone()),
     };
     runner
         .prepare_client(&m)

@@ -48,6 +48,8 @@ pub struct Runner<'a, S: ServerControl> {
     pub restart_server: bool,
     pub cancel: CancellationToken,
     pub sink: &'a dyn Sink,
+    /// Sample the GPUs (as seen from this container) after every point into the manifest.
+    pub gpu_container: Option<String>,
 }
 
 /// How the loop ended.
@@ -269,7 +271,10 @@ impl<S: ServerControl> Runner<'_, S> {
                     return self.end(m, RunEnd::ServerFailed(why));
                 }
                 match self.attempt(m, idx, i, n).await? {
-                    Attempt::Done => break,
+                    Attempt::Done => {
+                        self.sample_gpus(m, idx).await?;
+                        break;
+                    }
                     Attempt::Interrupted => return self.end(m, RunEnd::Interrupted),
                     Attempt::ServerDied(why) if self.restart_server && !restarted => {
                         events::warn(
@@ -291,6 +296,30 @@ impl<S: ServerControl> Runner<'_, S> {
             RunEnd::Finished
         };
         self.end(m, end)
+    }
+
+    /// GPU state right after a point (utilisation, memory, power, temperature), for the
+    /// record. A failed sample is a warning: it never fails the point.
+    async fn sample_gpus(&self, m: &mut Manifest, idx: usize) -> anyhow::Result<()> {
+        let Some(container) = &self.gpu_container else {
+            return Ok(());
+        };
+        match crate::gpu::sample(self.docker, container).await {
+            Ok(gpus) if gpus.is_empty() => {}
+            Ok(gpus) => {
+                m.gpu_samples.push(serde_json::json!({
+                    "after_point": m.points[idx].point.id,
+                    "ts": jiff::Timestamp::now().to_string(),
+                    "gpus": gpus,
+                }));
+                self.save(m)?;
+            }
+            Err(e) => events::warn(
+                self.sink,
+                format!("GPU sample after {}: {e:#}", m.points[idx].point.id),
+            ),
+        }
+        Ok(())
     }
 
     fn end(&self, m: &mut Manifest, end: RunEnd) -> anyhow::Result<RunEnd> {
