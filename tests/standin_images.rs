@@ -30,8 +30,6 @@ async fn sh(
 
 #[tokio::test]
 async fn images_build_and_a_client_benchmarks_the_server_by_container_name() {
-    // SAFETY-free: set before any thread of ours reads it; the harness builds the binary once.
-    let bin = standin_bin();
     let d = docker().await;
     let cleanup = Cleanup::new();
     let tag = unique("img");
@@ -40,13 +38,10 @@ async fn images_build_and_a_client_benchmarks_the_server_by_container_name() {
     cleanup.image(&refs.client);
     vbench::server::add_labels(&test_labels());
 
-    // Build (the binary comes from VBENCH_STANDIN_BIN or the build script; point at ours).
+    // Build: the library finds the stand-in binary itself (VBENCH_STANDIN_BIN, else the
+    // source tree's scripts/build-standin.sh) and busybox (VBENCH_BUSYBOX or /bin/busybox).
     let t = Instant::now();
     let sink = Collector::default();
-    // The library locates the binary itself; give it the one the harness built.
-    // SAFETY: std::env::set_var is unsafe in edition 2024 because other threads may read the
-    // environment; this test binary has one test and sets it before spawning anything.
-    unsafe { std::env::set_var("VBENCH_STANDIN_BIN", &bin) };
     let built = standin::build_images(&d, &tag, &sink)
         .await
         .expect("build the stand-in images");
