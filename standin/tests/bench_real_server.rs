@@ -47,7 +47,7 @@ fn health_ok(port: u16) -> bool {
 
 /// Start `vllm serve facebook/opt-125m EXTRA…` on a free port and wait (30 s at most) for
 /// `/health` to answer 200.
-fn start_server(extra: &[&str]) -> (Server, u16) {
+fn start_server(extra: &[&str], scratch: &TempDir) -> (Server, u16) {
     let port = free_port();
     let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_vllm"))
@@ -61,6 +61,8 @@ fn start_server(extra: &[&str]) -> (Server, u16) {
             ])
             .args(extra)
             .env("VLLM_STANDIN_LOAD_SECONDS", "0.2")
+            // Its GPU-monitor state file goes to this test's scratch dir, not the shared default.
+            .env("VLLM_STANDIN_STATE", scratch.join("state.json"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -82,8 +84,8 @@ fn start_server(extra: &[&str]) -> (Server, u16) {
 
 #[test]
 fn fixture_command_against_the_stand_in_server_completes_every_request() {
-    let (_server, port) = start_server(&[]);
     let dir = TempDir::new("bench-real-server");
+    let (_server, port) = start_server(&[], &dir);
     let base = format!("http://127.0.0.1:{port}");
     let args = [
         "--backend",
@@ -141,8 +143,8 @@ fn fixture_command_against_the_stand_in_server_completes_every_request() {
 
 #[test]
 fn without_model_and_with_prompts_over_max_model_len_the_run_records_bad_request() {
-    let (_server, port) = start_server(&["--max-model-len", "64"]);
     let dir = TempDir::new("bench-real-server-400");
+    let (_server, port) = start_server(&["--max-model-len", "64"], &dir);
     let base = format!("http://127.0.0.1:{port}");
     let args = [
         "--base-url",
