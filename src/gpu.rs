@@ -31,13 +31,17 @@ pub const NVIDIA_ARGS: &[&str] = &[
     "--format=csv,noheader,nounits",
 ];
 
-/// The `rocm-smi` query (JSON).
+/// The `rocm-smi` query (JSON; memory in bytes, product name and driver included).
 pub const ROCM_ARGS: &[&str] = &[
     "rocm-smi",
     "--showuse",
     "--showmemuse",
     "--showpower",
     "--showtemp",
+    "--showproductname",
+    "--showdriverversion",
+    "--showmeminfo",
+    "vram",
     "--json",
 ];
 
@@ -96,6 +100,12 @@ pub fn parse_rocm_json(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample
     let obj = v
         .as_object()
         .ok_or_else(|| anyhow::anyhow!("rocm-smi --json output is not a JSON object"))?;
+    // `--showdriverversion` puts the driver under `system`, not per card.
+    let system_driver = obj
+        .get("system")
+        .and_then(|s| s.get("Driver version"))
+        .and_then(|d| d.as_str())
+        .map(str::to_string);
     let mut out = Vec::new();
     for (key, card) in obj {
         let Some(index) = key.strip_prefix("card").and_then(|i| i.parse::<u32>().ok()) else {
@@ -163,7 +173,8 @@ pub fn parse_rocm_json(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample
             driver: card
                 .get("Driver version")
                 .and_then(|x| x.as_str())
-                .map(str::to_string),
+                .map(str::to_string)
+                .or_else(|| system_driver.clone()),
             source: source.to_string(),
         });
     }
@@ -316,6 +327,7 @@ mod tests {
         assert_eq!(s[1].power_w, Some(120.5));
         assert_eq!(s[1].temp_c, Some(38.0));
         assert_eq!(s[1].mem_used_mib, None);
+        assert_eq!(s[0].driver.as_deref(), Some("6.7.0"), "from `system`");
     }
 
     #[test]

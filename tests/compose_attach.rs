@@ -38,7 +38,10 @@ impl Project {
         for f in &self.files {
             c.arg("-f").arg(f);
         }
-        c.args(args).envs(self.env.iter().cloned()).output().expect("run compose")
+        c.args(args)
+            .envs(self.env.iter().cloned())
+            .output()
+            .expect("run compose")
     }
 }
 
@@ -52,7 +55,10 @@ impl Drop for Project {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,36 +82,97 @@ async fn up_attaches_to_compose_containers() {
     let project = Project {
         cmd: compose_cmd(),
         name: common::unique("proj").replace('-', ""),
-        files: vec![root.join("docker-compose.yml"), root.join("standin.override.yml"), labels],
+        files: vec![
+            root.join("docker-compose.yml"),
+            root.join("standin.override.yml"),
+            labels,
+        ],
         env: vec![
-            ("VBENCH_SERVER_CONTAINER".into(), cfg.server.container.clone()),
-            ("VBENCH_CLIENT_CONTAINER".into(), cfg.client.container.clone()),
+            (
+                "VBENCH_SERVER_CONTAINER".into(),
+                cfg.server.container.clone(),
+            ),
+            (
+                "VBENCH_CLIENT_CONTAINER".into(),
+                cfg.client.container.clone(),
+            ),
             ("VBENCH_NETWORK".into(), cfg.network.clone()),
             ("VBENCH_PORT".into(), port.to_string()),
-            ("VBENCH_STANDIN_SERVER_IMAGE".into(), cfg.server.image.clone()),
-            ("VBENCH_STANDIN_CLIENT_IMAGE".into(), cfg.client.image.clone()),
+            (
+                "VBENCH_STANDIN_SERVER_IMAGE".into(),
+                cfg.server.image.clone(),
+            ),
+            (
+                "VBENCH_STANDIN_CLIENT_IMAGE".into(),
+                cfg.client.image.clone(),
+            ),
             // The HF cache bind mount lands in the test's temp dir, not the real home.
             ("HOME".into(), home.display().to_string()),
         ],
     };
     let out = project.run(&["up", "-d"]);
-    assert!(out.status.success(), "compose up: {}", String::from_utf8_lossy(&out.stderr));
-    let before = d.inspect_container(&cfg.server.container).await.expect("inspect").expect("compose made it");
+    assert!(
+        out.status.success(),
+        "compose up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = d
+        .inspect_container(&cfg.server.container)
+        .await
+        .expect("inspect")
+        .expect("compose made it");
     assert!(!before.created_by_vbench);
 
-    let info = server::up(&d, &cfg, &UpOptions::default(), sup::sink().as_ref()).await.expect("up on compose containers");
+    let info = server::up(&d, &cfg, &UpOptions::default(), sup::sink().as_ref())
+        .await
+        .expect("up on compose containers");
     assert!(!info.reused);
     assert_eq!(info.url_from_host, format!("http://127.0.0.1:{port}"));
-    let after = d.inspect_container(&cfg.server.container).await.expect("inspect").expect("still there");
-    assert_eq!(before.id, after.id, "vbench must not recreate a container it did not create");
+    let after = d
+        .inspect_container(&cfg.server.container)
+        .await
+        .expect("inspect")
+        .expect("still there");
+    assert_eq!(
+        before.id, after.id,
+        "vbench must not recreate a container it did not create"
+    );
 
-    let client = server::ensure_client(&d, &cfg, sup::sink().as_ref()).await.expect("client");
+    let client = server::ensure_client(&d, &cfg, sup::sink().as_ref())
+        .await
+        .expect("client");
     assert!(!client.created_by_vbench);
 
-    server::down(&d, &cfg, &DownOptions { remove: true, force: false }, sup::sink().as_ref()).await.expect("down");
-    assert!(sup::serve_processes(&d, &cfg.server.container).await.is_empty());
-    let kept = d.inspect_container(&cfg.server.container).await.expect("inspect");
-    assert!(kept.is_some_and(|s| s.running), "down --remove must keep a container vbench did not create");
+    server::down(
+        &d,
+        &cfg,
+        &DownOptions {
+            remove: true,
+            force: false,
+        },
+        sup::sink().as_ref(),
+    )
+    .await
+    .expect("down");
+    assert!(
+        sup::serve_processes(&d, &cfg.server.container)
+            .await
+            .is_empty()
+    );
+    let kept = d
+        .inspect_container(&cfg.server.container)
+        .await
+        .expect("inspect");
+    assert!(
+        kept.is_some_and(|s| s.running),
+        "down --remove must keep a container vbench did not create"
+    );
     drop(project);
-    assert!(d.inspect_container(&cfg.server.container).await.expect("inspect").is_none(), "compose down removed it");
+    assert!(
+        d.inspect_container(&cfg.server.container)
+            .await
+            .expect("inspect")
+            .is_none(),
+        "compose down removed it"
+    );
 }

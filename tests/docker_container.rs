@@ -118,3 +118,33 @@ async fn stopping_an_absent_container_says_not_found() {
         other => panic!("expected NotFound, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn cleanup_guard_removes_containers_even_when_the_test_panics() {
+    let d = docker().await;
+    busybox_image().await;
+    let name = unique("guard");
+    let n = name.clone();
+    // A "test" on its own thread and runtime that creates a container and then fails.
+    let failed = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let d = docker().await;
+            let cleanup = Cleanup::new();
+            cleanup.container(&n);
+            d.ensure_container(&busybox_spec(&n, None))
+                .await
+                .expect("create");
+            panic!("deliberate failure after creating {n}");
+        })
+    })
+    .join();
+    assert!(failed.is_err(), "the inner test panicked");
+    assert!(
+        d.inspect_container(&name).await.expect("inspect").is_none(),
+        "{name} was left behind"
+    );
+}

@@ -47,14 +47,31 @@ async fn up_status_logs_follow_gpu_down() {
     let cfg = yaml(&st);
 
     let out = vbench(&cfg, &["--output", "plain", "up"]);
-    assert!(out.status.success(), "up: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "up: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ready:"));
 
     let out = vbench(&cfg, &["status", "--json"]);
-    assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
-    assert!(v["serve"]["max_model_len"].as_u64().is_some_and(|l| l > 0), "{v}");
-    assert!(v["serve"]["version"].as_str().is_some_and(|s| s.contains("standin")), "{v}");
+    assert!(
+        v["serve"]["max_model_len"].as_u64().is_some_and(|l| l > 0),
+        "{v}"
+    );
+    assert!(
+        v["serve"]["version"]
+            .as_str()
+            .is_some_and(|s| s.contains("standin")),
+        "{v}"
+    );
     assert_eq!(v["server"]["created_by_vbench"], true);
 
     // logs -f: a line appended to the serve log appears on stdout.
@@ -77,7 +94,12 @@ async fn up_status_logs_follow_gpu_down() {
     });
     let marker = format!("vbench-follow-marker-{}", std::process::id());
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    sup::sh(&d, &st.cfg.server.container, &format!("echo {marker} >> /tmp/vbench-serve.log")).await;
+    sup::sh(
+        &d,
+        &st.cfg.server.container,
+        &format!("echo {marker} >> /tmp/vbench-serve.log"),
+    )
+    .await;
     let mut seen = false;
     let until = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < until {
@@ -94,11 +116,24 @@ async fn up_status_logs_follow_gpu_down() {
 
     // gpu: the stand-in server has no GPU tools for a CPU container → a valid (maybe empty) list.
     let out = vbench(&cfg, &["gpu", "--json"]);
-    assert!(out.status.success(), "gpu: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gpu: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("gpu --json is JSON");
     assert!(v["gpus"].is_array(), "{v}");
 
     let out = vbench(&cfg, &["--output", "plain", "down", "--remove"]);
-    assert!(out.status.success(), "down: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(d.inspect_container(&st.cfg.server.container).await.expect("inspect").is_none());
+    assert!(
+        out.status.success(),
+        "down: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        d.inspect_container(&st.cfg.server.container)
+            .await
+            .expect("inspect")
+            .is_none()
+    );
 }

@@ -32,7 +32,7 @@ pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
         && since.is_none()
         && let Some(bytes) = docker.read_file(&container, SERVE_LOG).await?
     {
-        return follow_file(&docker, &container, &bytes, &args).await;
+        return follow_file(&docker, &container, &bytes, &args, &cfg.secret_values()).await;
     }
     let opts = LogOptions {
         follow: args.follow,
@@ -46,7 +46,7 @@ pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
         tokio::select! {
             item = stream.next() => match item {
                 Some(line) => {
-                    if writeln!(out, "{}", line?.text).is_err() { return Ok(Code::Ok) }
+                    if writeln!(out, "{}", cfg.scrub(&line?.text)).is_err() { return Ok(Code::Ok) }
                 }
                 None => return Ok(Code::Ok),
             },
@@ -62,6 +62,7 @@ async fn follow_file(
     container: &str,
     initial: &[u8],
     args: &LogsArgs,
+    secrets: &[String],
 ) -> anyhow::Result<Code> {
     let text = String::from_utf8_lossy(initial);
     let lines: Vec<&str> = text.lines().collect();
@@ -69,11 +70,8 @@ async fn follow_file(
         .tail
         .map_or(0, |n| lines.len().saturating_sub(n as usize));
     let show = |l: &str| {
-        if args.color {
-            l.to_string()
-        } else {
-            clean_line(l)
-        }
+        let l = crate::server::argv::scrub(l, secrets);
+        if args.color { l } else { clean_line(&l) }
     };
     let mut out = std::io::stdout();
     for l in &lines[skip..] {

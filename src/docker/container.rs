@@ -123,22 +123,32 @@ impl Docker {
         spec: &ContainerSpec,
     ) -> Result<(ContainerState, Ensured)> {
         let name = spec.name.as_str();
-        let how = match self.inspect_container(name).await? {
-            Some(st) if st.running => return Ok((st, Ensured::Attached)),
-            Some(_) => {
-                self.start_container(name).await?;
-                Ensured::Started
-            }
-            None => {
-                if self.create_container(spec).await? {
+        // Two rounds at most: the second only after losing a create race to someone else.
+        let mut how = None;
+        for _ in 0..2 {
+            match self.inspect_container(name).await? {
+                Some(st) if st.running => return Ok((st, Ensured::Attached)),
+                Some(_) => {
                     self.start_container(name).await?;
-                    Ensured::Created
-                } else {
-                    // Lost a race: someone created it between our inspect and create.
-                    return Box::pin(self.ensure_container(spec)).await;
+                    how = Some(Ensured::Started);
+                }
+                None => {
+                    if self.create_container(spec).await? {
+                        self.start_container(name).await?;
+                        how = Some(Ensured::Created);
+                    }
+                    // else: created by someone between our inspect and create; look again.
                 }
             }
-        };
+            if how.is_some() {
+                break;
+            }
+        }
+        let how = how.ok_or_else(|| {
+            DockerError::Other(format!(
+                "container {name}: the name is taken but the container cannot be inspected"
+            ))
+        })?;
         let st = self.inspect_container(name).await?.ok_or_else(|| {
             DockerError::Other(format!(
                 "container {name} vanished right after it was started"

@@ -5,7 +5,8 @@
 //! Submodules, one job each: `connect` (handle + engine facts), `spec` (pure container specs
 //! per GPU preset), `container` (create-or-attach, inspect, stop, remove), `network`,
 //! `exec` (argv execs with streamed lines, deadlines, stoppable processes), `logs`,
-//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context).
+//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context),
+//! `lines` (output frames → lines, shared by exec and logs).
 
 pub mod connect;
 pub mod container;

@@ -67,17 +67,37 @@ pub fn logged_exit_status(lines: &[String]) -> Option<i64> {
         .find_map(|l| l.strip_prefix(EXIT_MARKER)?.trim().parse().ok())
 }
 
+/// `text` with every known secret value (≥4 characters) replaced by `***`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(text.to_string(), |t, s| {
+            t.replace(s.as_str(), crate::config::REDACTED)
+        })
+}
+
 /// argv with secret flag values and any known secret value replaced by `***`.
 pub fn redact(argv: &[String], secrets: &[String]) -> Vec<String> {
     crate::config::redact_args(argv)
         .into_iter()
-        .map(|a| {
-            secrets
-                .iter()
-                .filter(|s| s.len() >= 4)
-                .fold(a, |a, s| a.replace(s.as_str(), crate::config::REDACTED))
-        })
+        .map(|a| scrub(&a, secrets))
         .collect()
+}
+
+/// The API key the server will demand: `--api-key K` / `--api-key=K` in extra_args, else
+/// `VLLM_API_KEY` in the server's environment.
+pub fn api_key(s: &ServerConfig) -> Option<String> {
+    let mut it = s.extra_args.iter();
+    while let Some(a) = it.next() {
+        if a == "--api-key" {
+            return it.next().cloned();
+        }
+        if let Some(k) = a.strip_prefix("--api-key=") {
+            return Some(k.to_string());
+        }
+    }
+    s.env.get("VLLM_API_KEY").filter(|k| !k.is_empty()).cloned()
 }
 
 /// The model id the server will list in `/v1/models` (`--served-model-name`, else the model).

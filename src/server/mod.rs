@@ -220,7 +220,7 @@ pub async fn untracked_serve_processes(
     // (argv[0] is `vllm` or a path to it, or python running vllm's entrypoint), not the
     // shells that launched it. The patterns are split in quoted halves so this scanner's own
     // command line does not match itself.
-    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in "vllm"" serve"*|*/"vllm"" serve"*|*python*"vllm.entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
+    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in "vllm"" serve"*|*/"vllm"" serve"*|*python*"vllm"".entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
     let spec = ExecSpec {
         argv: vec!["sh".into(), "-c".into(), script.into()],
         deadline: Some(Duration::from_secs(15)),
@@ -360,7 +360,7 @@ pub async fn up(
     }
 
     let host_log = host_log_path(&cfg)?;
-    let mut follower = wait::LogFollower::new(Some(host_log.clone()));
+    let mut follower = wait::LogFollower::new(Some(host_log.clone()), cfg.secret_values());
     if reused {
         follower.skip_existing(docker, server).await;
     } else {
@@ -370,7 +370,7 @@ pub async fn up(
     let url_host = url_from_host(docker, &cfg).await?;
     let target = wait::Target {
         container: server.clone(),
-        base_url: url_host.clone(),
+        endpoint: probe::Endpoint::new(url_host.clone(), argv::api_key(&cfg.server)),
         expected_model: argv::expected_model_id(&cfg.server),
         overall: cfg.server.startup_timeout,
     };
@@ -520,7 +520,7 @@ pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
         });
     }
     let url = url_from_host(docker, cfg).await?;
-    let (healthy, detail) = match probe::health(&url, probe::PROBE_TIMEOUT).await {
+    let (healthy, detail) = match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
         Ok(()) => (true, "GET /health = 200".to_string()),
         Err(e) => (false, format!("GET /health: {e}")),
     };

@@ -8,6 +8,31 @@ use super::readiness::ModelCard;
 /// Per-probe timeout (contract §8: ≤5 s per probe).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where the server answers, and the API key it wants (`vllm serve --api-key`, or
+/// `VLLM_API_KEY` in its environment; `/health` needs none, `/v1/*` do).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base: String,
+    pub api_key: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(base: impl Into<String>, api_key: Option<String>) -> Self {
+        Self { base: base.into(), api_key }
+    }
+
+    fn get(&self, path: &str, timeout: Duration) -> anyhow::Result<reqwest::RequestBuilder> {
+        Ok(self.auth(client(timeout)?.get(format!("{}{path}", self.base))))
+    }
+
+    fn auth(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.api_key {
+            Some(k) => r.bearer_auth(k),
+            None => r,
+        }
+    }
+}
+
 fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     // Never through a proxy: the server is on loopback or a local bridge.
     Ok(reqwest::Client::builder()
@@ -34,9 +59,8 @@ fn why(e: &reqwest::Error) -> String {
 }
 
 /// `GET /health` must answer 200.
-pub async fn health(base: &str, timeout: Duration) -> anyhow::Result<()> {
-    let r = client(timeout)?
-        .get(format!("{base}/health"))
+pub async fn health(ep: &Endpoint, timeout: Duration) -> anyhow::Result<()> {
+    let r = ep.get("/health", timeout)?
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;
@@ -48,13 +72,12 @@ pub async fn health(base: &str, timeout: Duration) -> anyhow::Result<()> {
 }
 
 /// `GET /v1/models` → its `data` list.
-pub async fn models(base: &str, timeout: Duration) -> anyhow::Result<Vec<ModelCard>> {
+pub async fn models(ep: &Endpoint, timeout: Duration) -> anyhow::Result<Vec<ModelCard>> {
     #[derive(serde::Deserialize)]
     struct List {
         data: Vec<ModelCard>,
     }
-    let r = client(timeout)?
-        .get(format!("{base}/v1/models"))
+    let r = ep.get("/v1/models", timeout)?
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;
@@ -71,11 +94,10 @@ pub async fn models(base: &str, timeout: Duration) -> anyhow::Result<Vec<ModelCa
 }
 
 /// `POST /v1/completions` with one token: proof that the engine generates. Any 2xx counts.
-pub async fn complete_one(base: &str, model: &str, timeout: Duration) -> anyhow::Result<()> {
+pub async fn complete_one(ep: &Endpoint, model: &str, timeout: Duration) -> anyhow::Result<()> {
     let body =
         serde_json::json!({"model": model, "prompt": "Hello", "max_tokens": 1, "temperature": 0.0});
-    let r = client(timeout)?
-        .post(format!("{base}/v1/completions"))
+    let r = ep.auth(client(timeout)?.post(format!("{}/v1/completions", ep.base)))
         .json(&body)
         .send()
         .await
@@ -89,9 +111,8 @@ pub async fn complete_one(base: &str, model: &str, timeout: Duration) -> anyhow:
 }
 
 /// `GET /version` → `{"version": "0.33.0"}`.
-pub async fn version(base: &str, timeout: Duration) -> anyhow::Result<String> {
-    let r = client(timeout)?
-        .get(format!("{base}/version"))
+pub async fn version(ep: &Endpoint, timeout: Duration) -> anyhow::Result<String> {
+    let r = ep.get("/version", timeout)?
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;

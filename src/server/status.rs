@@ -107,7 +107,8 @@ pub async fn gather(docker: &Docker, cfg: &Config) -> anyhow::Result<StatusRepor
         if r.alive {
             match super::url_from_host(docker, cfg).await {
                 Ok(url) => {
-                    match probe::health(&url, probe::PROBE_TIMEOUT).await {
+                    let ep = probe::Endpoint::new(url.clone(), super::argv::api_key(&cfg.server));
+                    match probe::health(&ep, probe::PROBE_TIMEOUT).await {
                         Ok(()) => {
                             serve.healthy = true;
                             serve.health_detail = "GET /health = 200".into();
@@ -115,14 +116,14 @@ pub async fn gather(docker: &Docker, cfg: &Config) -> anyhow::Result<StatusRepor
                         Err(e) => serve.health_detail = format!("GET /health: {e}"),
                     }
                     if serve.healthy {
-                        if let Ok(list) = probe::models(&url, probe::PROBE_TIMEOUT).await
+                        if let Ok(list) = probe::models(&ep, probe::PROBE_TIMEOUT).await
                             && let Some(m) = list.into_iter().next()
                         {
                             serve.model = Some(m.id);
                             serve.root = m.root;
                             serve.max_model_len = m.max_model_len;
                         }
-                        serve.version = probe::version(&url, probe::PROBE_TIMEOUT).await.ok();
+                        serve.version = probe::version(&ep, probe::PROBE_TIMEOUT).await.ok();
                     }
                     serve.url_from_host = Some(url);
                 }

@@ -16,7 +16,7 @@ use crate::events::{Event, Sink};
 /// What to wait for.
 pub struct Target {
     pub container: String,
-    pub base_url: String,
+    pub endpoint: probe::Endpoint,
     pub expected_model: String,
     pub overall: Duration,
 }
@@ -36,14 +36,18 @@ pub struct LogFollower {
     offset: u64,
     partial: String,
     host: Option<PathBuf>,
+    secrets: Vec<String>,
 }
 
 impl LogFollower {
-    pub fn new(host: Option<PathBuf>) -> Self {
+    /// `secrets` are replaced by `***` in the host copy (vLLM prints its non-default args,
+    /// which may include a token).
+    pub fn new(host: Option<PathBuf>, secrets: Vec<String>) -> Self {
         Self {
             offset: 0,
             partial: String::new(),
             host,
+            secrets,
         }
     }
 
@@ -91,18 +95,25 @@ impl LogFollower {
             return vec![];
         }
         self.offset += chunk.len() as u64;
+        self.partial.push_str(chunk);
+        let mut lines: Vec<String> = self.partial.split('\n').map(str::to_string).collect();
+        self.partial = lines.pop().unwrap_or_default();
         if let Some(path) = &self.host
+            && !lines.is_empty()
             && let Ok(mut f) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
         {
-            // The host copy is best effort: a full disk must not fail the start-up.
-            let _ = f.write_all(chunk.as_bytes());
+            // Whole lines only, so a secret is never split across two writes. Best effort:
+            // a full disk must not fail the start-up.
+            let mut text = String::new();
+            for l in &lines {
+                text.push_str(&super::argv::scrub(l, &self.secrets));
+                text.push('\n');
+            }
+            let _ = f.write_all(text.as_bytes());
         }
-        self.partial.push_str(chunk);
-        let mut lines: Vec<String> = self.partial.split('\n').map(str::to_string).collect();
-        self.partial = lines.pop().unwrap_or_default();
         lines
     }
 
@@ -187,11 +198,11 @@ pub async fn wait_ready(
             match m.stage {
                 Stage::Launch => {}
                 Stage::LogMilestone | Stage::Health => {
-                    obs.health_ok = Some(probe::health(&t.base_url, budget).await.is_ok())
+                    obs.health_ok = Some(probe::health(&t.endpoint, budget).await.is_ok())
                 }
                 Stage::Models => {
                     obs.models = Some(
-                        probe::models(&t.base_url, budget)
+                        probe::models(&t.endpoint, budget)
                             .await
                             .map_err(|e| e.to_string()),
                     )
@@ -200,13 +211,13 @@ pub async fn wait_ready(
                     // The first request may be slower than a probe; still within the deadline.
                     let budget = m.remaining(start.elapsed()).min(GENERATE_TIMEOUT);
                     obs.generated = Some(
-                        probe::complete_one(&t.base_url, &m_model(&m, t), budget)
+                        probe::complete_one(&t.endpoint, &m_model(&m, t), budget)
                             .await
                             .map_err(|e| e.to_string()),
                     )
                 }
                 Stage::Version => {
-                    obs.version = Some(probe::version(&t.base_url, budget).await.ok())
+                    obs.version = Some(probe::version(&t.endpoint, budget).await.ok())
                 }
             }
         }
@@ -247,7 +258,7 @@ pub async fn wait_ready(
             Step::Ready => {
                 sink.emit(Event::StageFinished {
                     stage: STAGE.into(),
-                    detail: format!("ready: {} serves {}", t.base_url, t.expected_model),
+                    detail: format!("ready: {} serves {}", t.endpoint.base, t.expected_model),
                     elapsed_s: now.as_secs_f64(),
                 });
                 let model = m.model.clone().unwrap_or(ModelCard {
@@ -291,17 +302,17 @@ mod tests {
     fn follower_splits_chunks_into_lines_across_boundaries() {
         let dir = tempfile::tempdir().expect("tempdir");
         let host = dir.path().join("server.log");
-        let mut f = LogFollower::new(Some(host.clone()));
+        let mut f = LogFollower::new(Some(host.clone()), vec!["s3cr3t".into()]);
         assert_eq!(f.take("a\nb"), vec!["a".to_string()]);
         assert_eq!(f.rest().as_deref(), Some("b"));
         assert_eq!(
-            f.take("c\n\nd\n"),
-            vec!["bc".to_string(), String::new(), "d".to_string()]
+            f.take("c\n\nd s3cr3t\n"),
+            vec!["bc".to_string(), String::new(), "d s3cr3t".to_string()]
         );
-        assert_eq!(f.offset, 8);
+        assert_eq!(f.offset, 15);
         assert_eq!(
             std::fs::read_to_string(&host).expect("host log"),
-            "a\nbc\n\nd\n"
+            "a\nbc\n\nd ***\n"
         );
     }
 }

@@ -29,20 +29,38 @@ pub fn stack(prefix: &str) -> Stack {
     cfg.network = unique(&format!("{prefix}-net"));
     cfg.server.publish_port = None;
     cfg.server.env.clear();
-    cfg.server.env.insert("VLLM_STANDIN_LOAD_SECONDS".into(), "0.5".into());
+    cfg.server
+        .env
+        .insert("VLLM_STANDIN_LOAD_SECONDS".into(), "0.5".into());
     cfg.server.startup_timeout = Duration::from_secs(60);
+    // Other stand-in images (e.g. a local build under test) can be named in the environment.
+    if let Ok(i) = std::env::var("VBENCH_STANDIN_SERVER_IMAGE") {
+        cfg.server.image = i;
+    }
+    if let Ok(i) = std::env::var("VBENCH_STANDIN_CLIENT_IMAGE") {
+        cfg.client.image = i;
+    }
     let results = tempfile::tempdir().expect("tempdir");
     cfg.results_dir = results.path().to_path_buf();
     let cleanup = Cleanup::new();
     cleanup.container(&cfg.server.container);
     cleanup.container(&cfg.client.container);
     cleanup.network(&cfg.network);
-    Stack { cfg, cleanup, results }
+    Stack {
+        cfg,
+        cleanup,
+        results,
+    }
 }
 
 /// Build (if missing) the stand-in images.
 pub async fn images(d: &Docker) {
-    vbench::server::ensure_standin_images(d, &Collector::default()).await.expect("stand-in images");
+    if std::env::var_os("VBENCH_STANDIN_SERVER_IMAGE").is_some() {
+        return;
+    }
+    vbench::server::ensure_standin_images(d, &Collector::default())
+        .await
+        .expect("stand-in images");
 }
 
 pub fn sink() -> Arc<Collector> {
@@ -67,7 +85,9 @@ pub async fn serve_processes(d: &Docker, container: &str) -> Vec<String> {
     out.lines()
         .filter(|l| {
             let mut f = l.split_whitespace().skip(1);
-            f.next().is_some_and(|a0| a0 == "vllm" || a0.ends_with("/vllm")) && f.next() == Some("serve")
+            f.next()
+                .is_some_and(|a0| a0 == "vllm" || a0.ends_with("/vllm"))
+                && f.next() == Some("serve")
         })
         .map(str::to_string)
         .collect()
