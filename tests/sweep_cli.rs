@@ -303,6 +303,22 @@ async fn a_run_exits_0_with_result_files_equal_to_the_clients_and_json_events() 
         m.gpu_samples[0]["after_point"],
         m.points[0].point.id.as_str()
     );
+    // A dry run next to the live server checks against its max_model_len and estimates from
+    // this run's measured times.
+    let (st, out, err) = run_via(
+        &s,
+        &["run", "--standin", "--dry-run"],
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "{err}");
+    assert!(
+        out.contains("checked against the server's max_model_len 2048"),
+        "{out}"
+    );
+    assert!(
+        out.contains("4 from earlier runs, 0 by the heuristic"),
+        "{out}"
+    );
     // `vbench report` re-renders the run from its manifest.
     let (st, out, err) = run_via(&s, &["report"], Duration::from_secs(30));
     assert!(st.success(), "{err}");

@@ -100,7 +100,8 @@ pub async fn run(
         None => session::select(cfg, &opts.selection).map_err(usage)?,
     };
     if opts.dry_run {
-        return dry_run(cfg, &sweeps, opts.standin);
+        let live = live_context(docker_host, cfg).await;
+        return dry_run(cfg, &sweeps, opts.standin, live);
     }
     if opts.resume.is_some()
         && (!opts.selection.sweeps.is_empty() || super::presets::has_custom(&opts.selection))
@@ -325,10 +326,48 @@ pub async fn run(
     Ok(code_for(&end))
 }
 
-fn dry_run(cfg: &Config, sweeps: &[(String, SweepConfig)], standin: bool) -> anyhow::Result<Code> {
-    let context = match cfg.server.max_model_len {
-        Some(n) => ContextLimit::Configured(n),
-        None => ContextLimit::Unknown,
+/// `max_model_len` of a server that already serves (a dry run starts nothing): the engine,
+/// the server's health and `/v1/models`, each best effort with short deadlines.
+async fn live_context(docker_host: Option<&str>, cfg: &Config) -> Option<u64> {
+    use crate::server::probe;
+    let t = std::time::Duration::from_secs(5);
+    let docker = tokio::time::timeout(t, Docker::connect(docker_host))
+        .await
+        .ok()?
+        .ok()?;
+    if !tokio::time::timeout(t, server::health(&docker, cfg))
+        .await
+        .ok()?
+        .ok()?
+        .healthy
+    {
+        return None;
+    }
+    let url = server::url_from_host(&docker, cfg).await.ok()?;
+    let ep = probe::Endpoint::new(url, server::argv::api_key(&cfg.server));
+    let cards = probe::models(&ep, probe::PROBE_TIMEOUT).await.ok()?;
+    let want = cfg
+        .server
+        .served_model_name
+        .as_deref()
+        .unwrap_or(&cfg.server.model);
+    cards
+        .iter()
+        .find(|c| c.id == want)
+        .or(cards.first())
+        .and_then(|c| c.max_model_len)
+}
+
+fn dry_run(
+    cfg: &Config,
+    sweeps: &[(String, SweepConfig)],
+    standin: bool,
+    live: Option<u64>,
+) -> anyhow::Result<Code> {
+    let context = match (live, cfg.server.max_model_len) {
+        (Some(n), _) => ContextLimit::Live(n),
+        (None, Some(n)) => ContextLimit::Configured(n),
+        (None, None) => ContextLimit::Unknown,
     };
     let plan = plan::build(cfg, sweeps, context).map_err(usage)?;
     if plan.points.is_empty() {
