@@ -505,3 +505,30 @@ async fn a_point_whose_requests_all_fail_is_reported_failed() {
         "{out}\n{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_server_brings_a_dead_server_back_and_finishes() {
+    images().await;
+    // The server exits after 4 completed requests (see the crash test); every restarted one
+    // does the same, so this sweep needs at least one restart.
+    let s = setup(
+        "restart",
+        &[("VLLM_STANDIN_EXIT_AFTER_REQUESTS", "4")],
+        SMALL,
+    );
+    let (st, _, err) = tokio::task::spawn_blocking({
+        let cfg = s.cfg_path.clone();
+        move || {
+            Vbench::with_config(&cfg, &["run", "--standin", "--restart-server"])
+                .finish(Duration::from_secs(180))
+        }
+    })
+    .await
+    .expect("join");
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(err.contains("restarting it (--restart-server)"), "{err}");
+    let m = the_run(s.results.path());
+    assert_eq!(m.status, "finished");
+    assert_eq!(m.count(PointStatus::Ok), 4, "{:#?}", m.points);
+    assert_eq!(host_files(s.results.path()).len(), 4);
+}

@@ -67,6 +67,9 @@ impl ServerControl for LiveServer<'_> {
     }
 
     async fn restart(&self) -> anyhow::Result<ServerSnapshot> {
+        // Stop what is left first: a process that is still exiting would otherwise be
+        // "reused" by `up` and then vanish under it.
+        server::down(self.docker, self.cfg, &DownOptions::default(), self.sink).await?;
         let opts = UpOptions {
             restart: true,
             standin: self.standin,
