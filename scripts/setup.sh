@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make this machine able to build and run vbench and its CPU stand-in:
-#  - busybox-static (the stand-in client image's shell), from Debian's packages;
+#  - busybox-static (the stand-in images' shell) and docker-compose, from Debian's packages;
 #  - a Docker Engine: use the one that answers, else install Debian's docker.io and start
 #    dockerd (its PID goes to $VBENCH_DOCKERD_PIDFILE so the caller can stop it by PID).
 # Idempotent; prints what it did. Needs root only when something must be installed.
@@ -18,6 +18,12 @@ apt_install() {
 if [ ! -x "${VBENCH_BUSYBOX:-/bin/busybox}" ]; then
   echo "setup: installing busybox-static"
   apt_install busybox-static
+fi
+
+if ! command -v docker-compose >/dev/null 2>&1; then
+  # The compose-attach tests bring the stand-in containers up the way users' compose files do.
+  echo "setup: installing docker-compose"
+  apt_install docker-compose
 fi
 
 if ! docker version >/dev/null 2>&1; then

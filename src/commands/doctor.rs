@@ -1,8 +1,348 @@
-//! `vbench doctor` glue (to be implemented).
+//! `vbench doctor`: check what a run needs on this machine — the Docker Engine, a GPU
+//! runtime, the configured images, the two containers, the network and free disk for
+//! results — and print each check as ok/warn/fail (or one JSON object with `--json`).
+//!
+//! Exit 0 when the machine can run at least the CPU stand-in (warnings allowed); exit 3
+//! (set-up) when a check fails, e.g. the engine is unreachable.
 
-use crate::cli::{Global, Overrides};
-use crate::exit::Code;
+use std::path::{Path, PathBuf};
 
-pub async fn cmd(_g: &Global, _o: &Overrides) -> anyhow::Result<Code> {
-    todo!()
+use serde::Serialize;
+
+use crate::cli::{Global, OutputMode, Overrides};
+use crate::config::{Config, GpuMode};
+use crate::docker::{ContainerState, Docker, EngineInfo};
+use crate::exit::{Code, Failure};
+
+/// Below this much free space for results, warn: a sweep writes a few MB, logs more.
+const LOW_DISK_BYTES: u64 = 1 << 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Short id: `docker`, `gpu`, `server_image`, …
+    pub check: String,
+    pub status: Status,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// No check failed.
+    pub ok: bool,
+    pub engine: Option<EngineInfo>,
+    pub checks: Vec<Check>,
+}
+
+fn check(id: &str, status: Status, detail: impl Into<String>) -> Check {
+    Check {
+        check: id.to_string(),
+        status,
+        detail: detail.into(),
+    }
+}
+
+pub async fn cmd(g: &Global, o: &Overrides) -> anyhow::Result<Code> {
+    let cfg = crate::config::load(g, o)?;
+    let report = gather(g.docker_host.as_deref(), &cfg).await;
+    if super::output_mode(g) == OutputMode::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    match report.checks.iter().find(|c| c.status == Status::Fail) {
+        Some(failed) => Err(Failure::new(
+            Code::Setup,
+            format!("doctor: {}: {}", failed.check, failed.detail),
+        )
+        .into()),
+        None => Ok(Code::Ok),
+    }
+}
+
+/// Run every check. Never fails itself: an unreachable engine is a failed check.
+pub async fn gather(docker_host: Option<&str>, cfg: &Config) -> Report {
+    let mut checks = Vec::new();
+    let docker = match Docker::connect(docker_host).await {
+        Ok(d) => {
+            let i = &d.info;
+            checks.push(check(
+                "docker",
+                Status::Ok,
+                format!(
+                    "Docker Engine {} at {} (API {} negotiated)",
+                    i.engine_version, i.host, i.api_version
+                ),
+            ));
+            Some(d)
+        }
+        Err(e) => {
+            checks.push(check("docker", Status::Fail, e.to_string()));
+            None
+        }
+    };
+    if let Some(d) = &docker {
+        checks.push(gpu_check(d, cfg.server.gpu, Path::new("/dev/kfd").exists()));
+        checks.push(image_check(d, "server_image", &cfg.server.image, &cfg.server.container).await);
+        checks.push(image_check(d, "client_image", &cfg.client.image, &cfg.client.container).await);
+        checks.push(
+            container_check(
+                d,
+                "server_container",
+                &cfg.server.container,
+                &cfg.server.image,
+            )
+            .await,
+        );
+        checks.push(
+            container_check(
+                d,
+                "client_container",
+                &cfg.client.container,
+                &cfg.client.image,
+            )
+            .await,
+        );
+        checks.push(network_check(d, &cfg.network).await);
+    }
+    checks.push(disk_check(&cfg.results_dir));
+    Report {
+        ok: checks.iter().all(|c| c.status != Status::Fail),
+        engine: docker.map(|d| d.info),
+        checks,
+    }
+}
+
+/// A GPU runtime: the NVIDIA runtime in `docker info`, or `/dev/kfd` for ROCm.
+fn gpu_check(d: &Docker, mode: GpuMode, kfd: bool) -> Check {
+    let nvidia = d.has_nvidia_runtime();
+    let runtimes = d.info.runtimes.join(", ");
+    match (mode, nvidia, kfd) {
+        (GpuMode::Nvidia, false, _) => check(
+            "gpu",
+            Status::Fail,
+            format!(
+                "gpu: nvidia is configured but the engine lists no NVIDIA runtime (runtimes: {runtimes})"
+            ),
+        ),
+        (GpuMode::Amd, _, false) => check(
+            "gpu",
+            Status::Fail,
+            "gpu: amd is configured but /dev/kfd does not exist on this host",
+        ),
+        (_, true, _) => check(
+            "gpu",
+            Status::Ok,
+            format!("NVIDIA runtime present (runtimes: {runtimes})"),
+        ),
+        (_, false, true) => check(
+            "gpu",
+            Status::Ok,
+            "/dev/kfd present: AMD ROCm devices can be passed in",
+        ),
+        (_, false, false) => check(
+            "gpu",
+            Status::Warn,
+            format!(
+                "no GPU runtime: only the CPU stand-in can run here (runtimes: {runtimes}; no /dev/kfd)"
+            ),
+        ),
+    }
+}
+
+async fn image_check(d: &Docker, id: &str, image: &str, container: &str) -> Check {
+    match d.inspect_image(image).await {
+        Ok(Some(info)) => check(
+            id,
+            Status::Ok,
+            format!(
+                "{image} present ({}, {:.1} MB)",
+                short_id(&info.id),
+                info.size as f64 / 1e6
+            ),
+        ),
+        Ok(None) => {
+            // Only needed when vbench has to create the container.
+            let needed = match d.inspect_container(container).await {
+                Ok(Some(_)) => format!("only needed to create {container}, which exists"),
+                _ => format!(
+                    "needed to create {container}; vbench does not pull: `docker pull {image}`"
+                ),
+            };
+            check(
+                id,
+                Status::Warn,
+                format!("{image} not present locally ({needed})"),
+            )
+        }
+        Err(e) => check(id, Status::Warn, e.to_string()),
+    }
+}
+
+async fn container_check(d: &Docker, id: &str, name: &str, image: &str) -> Check {
+    match d.inspect_container(name).await {
+        Ok(None) => check(
+            id,
+            Status::Ok,
+            format!("{name} absent: vbench will create it from {image}"),
+        ),
+        Ok(Some(st)) => {
+            let status = if st.running { Status::Ok } else { Status::Warn };
+            check(id, status, describe_container(&st))
+        }
+        Err(e) => check(id, Status::Warn, e.to_string()),
+    }
+}
+
+fn describe_container(st: &ContainerState) -> String {
+    let owner = if st.created_by_vbench {
+        "created by vbench"
+    } else {
+        "not created by vbench"
+    };
+    if st.running {
+        format!("{} running ({}, image {})", st.name, owner, st.image)
+    } else {
+        let code = st
+            .exit_code
+            .map(|c| format!(", exit code {c}"))
+            .unwrap_or_default();
+        let oom = if st.oom_killed { ", OOM-killed" } else { "" };
+        format!(
+            "{} exists but is {}{code}{oom} ({owner}); vbench will start it",
+            st.name, st.status
+        )
+    }
+}
+
+async fn network_check(d: &Docker, network: &str) -> Check {
+    match d.network_exists(network).await {
+        Ok(true) => check("network", Status::Ok, format!("network {network} exists")),
+        Ok(false) => check(
+            "network",
+            Status::Ok,
+            format!("network {network} absent: vbench will create it"),
+        ),
+        Err(e) => check("network", Status::Warn, e.to_string()),
+    }
+}
+
+fn disk_check(results_dir: &Path) -> Check {
+    let probe = existing_ancestor(results_dir);
+    match free_bytes(&probe) {
+        Ok(free) => {
+            let shown = format!(
+                "{:.1} GB free for {} (on {})",
+                free as f64 / 1e9,
+                results_dir.display(),
+                probe.display()
+            );
+            let status = if free < LOW_DISK_BYTES {
+                Status::Warn
+            } else {
+                Status::Ok
+            };
+            check("disk", status, shown)
+        }
+        Err(e) => check(
+            "disk",
+            Status::Warn,
+            format!("cannot read free space of {}: {e}", probe.display()),
+        ),
+    }
+}
+
+/// The results directory may not exist yet: measure the filesystem it will be created on.
+fn existing_ancestor(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("."))
+            .join(p)
+    };
+    abs.ancestors()
+        .find(|a| a.exists())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Bytes available to an unprivileged user on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte")
+    })?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
+    // right type; statvfs fills it completely when it returns 0.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: initialised by the successful call above.
+    let st = unsafe { st.assume_init() };
+    // The field types differ between platforms (u32 on some 32-bit targets).
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// The human list: one line per check.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    for c in &r.checks {
+        let tag = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        out.push_str(&format!("[{tag}] {:<16} {}\n", c.check, c.detail));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_bytes_of_root_is_positive_and_bad_paths_fail() {
+        assert!(free_bytes(Path::new("/")).expect("statvfs /") > 0);
+        assert!(free_bytes(Path::new("/no/such/dir/anywhere")).is_err());
+    }
+
+    #[test]
+    fn missing_results_dir_is_measured_on_its_parent() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let wanted = tmp.path().join("a/b/c");
+        assert_eq!(existing_ancestor(&wanted), tmp.path());
+    }
+
+    #[test]
+    fn render_lists_each_check() {
+        let r = Report {
+            ok: false,
+            engine: None,
+            checks: vec![
+                check("docker", Status::Fail, "unreachable"),
+                check("disk", Status::Ok, "9 GB"),
+            ],
+        };
+        assert_eq!(
+            render(&r),
+            "[FAIL] docker           unreachable\n[ok  ] disk             9 GB\n"
+        );
+    }
 }

@@ -1,8 +1,148 @@
-//! `vbench logs` glue (to be implemented).
+//! `vbench logs server|client [-f] [--tail N] [--since …] [--color]` glue. Server: the serve
+//! log file vbench's launcher writes in the container (what `vllm serve` printed); the
+//! container's own log when there is no serve log or `--since` is given. Client: the
+//! container log. ANSI colour is stripped unless `--color`.
 
-use crate::cli::{Global, LogsArgs};
-use crate::exit::Code;
+use std::io::Write as _;
+use std::time::Duration;
 
-pub async fn cmd(_g: &Global, _args: LogsArgs) -> anyhow::Result<Code> {
-    todo!()
+use futures_util::StreamExt as _;
+
+use crate::cli::{Global, LogsArgs, Which};
+use crate::docker::logs::LogOptions;
+use crate::docker::{Docker, ExecSpec};
+use crate::exit::{Code, Failure};
+use crate::server::argv::SERVE_LOG;
+use crate::server::diagnose::clean_line;
+
+pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
+    let cfg = crate::config::load(g, &args.overrides)?;
+    let docker = super::up::connect(g).await?;
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let container = match args.which {
+        Which::Server => cfg.server.container.clone(),
+        Which::Client => cfg.client.container.clone(),
+    };
+    if docker.inspect_container(&container).await?.is_none() {
+        return Err(
+            Failure::new(Code::Setup, format!("container {container} does not exist")).into(),
+        );
+    }
+    if args.which == Which::Server
+        && since.is_none()
+        && let Some(bytes) = docker.read_file(&container, SERVE_LOG).await?
+    {
+        return follow_file(&docker, &container, &bytes, &args, &cfg.secret_values()).await;
+    }
+    let opts = LogOptions {
+        follow: args.follow,
+        tail: args.tail,
+        since,
+        strip_ansi: !args.color,
+    };
+    let mut stream = docker.logs(&container, &opts);
+    let mut out = std::io::stdout().lock();
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(line) => {
+                    if writeln!(out, "{}", cfg.scrub(&line?.text)).is_err() { return Ok(Code::Ok) }
+                }
+                None => return Ok(Code::Ok),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(Code::Ok),
+        }
+    }
+}
+
+/// Print the serve log's last `--tail` lines, then (with `-f`) poll for new bytes every
+/// second with `tail -c +N` until Ctrl-C or the container stops.
+async fn follow_file(
+    docker: &Docker,
+    container: &str,
+    initial: &[u8],
+    args: &LogsArgs,
+    secrets: &[String],
+) -> anyhow::Result<Code> {
+    let text = String::from_utf8_lossy(initial);
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = args
+        .tail
+        .map_or(0, |n| lines.len().saturating_sub(n as usize));
+    let show = |l: &str| {
+        let l = crate::server::argv::scrub(l, secrets);
+        if args.color { l } else { clean_line(&l) }
+    };
+    let mut out = std::io::stdout();
+    for l in &lines[skip..] {
+        if writeln!(out, "{}", show(l)).is_err() {
+            return Ok(Code::Ok);
+        }
+    }
+    if !args.follow {
+        return Ok(Code::Ok);
+    }
+    let _ = out.flush();
+    let mut offset = initial.len() as u64;
+    let mut partial = String::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(Code::Ok),
+        }
+        if !matches!(docker.inspect_container(container).await?, Some(s) if s.running) {
+            return Ok(Code::Ok);
+        }
+        let spec = ExecSpec {
+            argv: crate::server::argv::sh(
+                r#"tail -c "+$1" "$2""#,
+                &[&(offset + 1).to_string(), SERVE_LOG],
+            ),
+            deadline: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        let (o, chunk, _) = docker.exec_capture(container, &spec).await?;
+        if o.exit_code != Some(0) || chunk.is_empty() {
+            continue;
+        }
+        offset += chunk.len() as u64;
+        partial.push_str(&chunk);
+        let mut parts: Vec<String> = partial.split('\n').map(str::to_string).collect();
+        partial = parts.pop().unwrap_or_default();
+        for l in parts {
+            if writeln!(out, "{}", show(&l)).is_err() {
+                return Ok(Code::Ok);
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+/// `--since`: RFC 3339, UNIX seconds, or a duration ago (`90s`, `10m`, `2h`, `1d`).
+pub fn parse_since(s: &str) -> anyhow::Result<i64> {
+    let s = s.trim();
+    let bad = || {
+        Failure::new(
+            Code::Usage,
+            format!(
+                "--since {s:?}: give RFC 3339 (2026-11-28T10:00:00Z), UNIX seconds, or a duration like 10m"
+            ),
+        )
+    };
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_second());
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(bad().into()),
+    };
+    Ok(jiff::Timestamp::now().as_second() - secs)
 }

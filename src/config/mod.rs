@@ -1,8 +1,25 @@
 //! The configuration model: what `vbench.yaml` holds once loaded, expanded (`${VAR}`),
 //! overridden by command-line flags and validated. The engine only ever sees `Config`.
 //!
-//! Loading, errors with file:line:column, env expansion, redaction and `vbench init`'s
-//! commented template live in the submodules.
+//! Submodules: `file` (raw YAML types), `load` (lookup, merge, overrides), `expand`
+//! (`${VAR}`), `units` (durations, sizes, `1K`), `validate`, `error` (file:line:column
+//! diagnostics), `redact` (secrets) and `template` (`vbench init`'s commented file).
+
+mod error;
+mod expand;
+mod file;
+mod load;
+mod redact;
+pub mod template;
+mod units;
+mod validate;
+
+pub use error::{ConfigError, ErrorDetail, Origin};
+pub use expand::{ExpandError, expand};
+pub use load::{from_text, load_file, locate};
+pub use redact::{REDACTED, is_secret_name, redact_args, redact_env};
+pub use units::{parse_duration, parse_size, parse_token_count};
+pub use validate::is_docker_name;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,8 +39,12 @@ pub enum GpuMode {
     None,
 }
 
+/// The sweep presets built into vbench (defined by the sweep planner); a file cannot
+/// redefine them.
+pub const PRESETS: [&str; 3] = ["production", "scaling", "scaling-200"];
+
 /// The effective configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Config {
     /// Where it came from (None: built-in defaults).
     pub source: Option<PathBuf>,
@@ -39,7 +60,7 @@ pub struct Config {
     pub run: RunConfig,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ServerConfig {
     /// Container name (`vllm-server`).
     pub container: String,
@@ -68,7 +89,7 @@ pub struct ServerConfig {
     pub publish_port: Option<u16>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClientConfig {
     /// Container name (`vllm-bench-client`).
     pub container: String,
@@ -120,7 +141,7 @@ fn inf() -> String {
     "inf".into()
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct RunConfig {
     /// Sweeps run by `vbench run` when none is named.
     pub sweeps: Vec<String>,
@@ -175,14 +196,32 @@ impl Default for Config {
             network: "vllm-bench".into(),
             results_dir: PathBuf::from("./bench_results"),
             sweeps: BTreeMap::new(),
-            run: RunConfig { sweeps: vec!["production".into()], seed: 0, point_timeout: Duration::from_secs(60 * 60) },
+            run: RunConfig {
+                sweeps: vec!["production".into()],
+                seed: 0,
+                point_timeout: Duration::from_secs(60 * 60),
+            },
         }
     }
 }
 
 /// Load the effective configuration: the file (`--config`, else `./vbench.yaml` if present,
 /// else built-in defaults), `${VAR}` expansion, then command-line overrides, then validation.
-pub fn load(global: &crate::cli::Global, overrides: &crate::cli::Overrides) -> anyhow::Result<Config> {
-    let _ = (global, overrides);
-    Ok(Config::default())
+/// Errors are `exit::Failure`s with code 2 (usage) whose message names file:line:column.
+pub fn load(
+    global: &crate::cli::Global,
+    overrides: &crate::cli::Overrides,
+) -> anyhow::Result<Config> {
+    load_checked(global, overrides)
+        .map_err(|e| crate::exit::Failure::new(crate::exit::Code::Usage, e.to_string()).into())
+}
+
+/// `load` with the typed error (for callers that want the position or field).
+pub fn load_checked(
+    global: &crate::cli::Global,
+    overrides: &crate::cli::Overrides,
+) -> Result<Config, ConfigError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let path = locate(global.config.as_deref(), &cwd)?;
+    load_file(path.as_deref(), overrides, Some(&expand::process_env))
 }

@@ -1,7 +1,18 @@
 //! Connecting to the Docker Engine: `DOCKER_HOST` (or `--docker-host`) honoured, unix socket by
 //! default, API version always negotiated, and the engine facts `doctor` and the GPU presets need.
 
-use super::Result;
+use std::time::Duration;
+
+use super::{DockerError, Result, within};
+
+/// Client-wide timeout for response headers. Generous, because `stop` and `remove` answer
+/// only when done; the calls that can be slow carry their own, tighter deadlines too.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long connecting (negotiate + version + info) may take before the engine counts as
+/// unreachable: a healthy local engine answers in milliseconds.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
+/// The address bollard uses when neither `--docker-host` nor `DOCKER_HOST` is given.
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// A connected, version-negotiated Docker handle. Cheap to clone.
 #[derive(Clone)]
@@ -32,8 +43,75 @@ impl Docker {
     /// Connect to `host` (or `DOCKER_HOST`, or the default unix socket), negotiate the API
     /// version and read `version` + `info`. Fails with `DockerError::Unreachable` naming the host.
     pub async fn connect(host: Option<&str>) -> Result<Docker> {
-        let _ = host;
-        todo!()
+        let host_name = match host {
+            Some(h) => h.to_string(),
+            None => std::env::var("DOCKER_HOST")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        };
+        let unreachable = |detail: String| DockerError::Unreachable {
+            host: host_name.clone(),
+            detail,
+        };
+        let client = match host {
+            Some(h) => bollard::Docker::connect_with_host(h),
+            None => bollard::Docker::connect_with_defaults(),
+        }
+        .map_err(|e| unreachable(e.to_string()))?
+        .with_timeout(CLIENT_TIMEOUT);
+
+        let connected = tokio::time::timeout(CONNECT_DEADLINE, async {
+            // Negotiation doubles as the reachability check; without it every call fails
+            // against engines older than bollard's API (Debian's 20.10 answers 1.41).
+            let inner = client
+                .negotiate_version()
+                .await
+                .map_err(|e| e.to_string())?;
+            let version = inner.version().await.map_err(|e| e.to_string())?;
+            let info = inner.info().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((inner, version, info))
+        })
+        .await;
+        let (inner, version, info) = match connected {
+            Ok(Ok(v)) => v,
+            Ok(Err(detail)) => return Err(unreachable(detail)),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {CONNECT_DEADLINE:?}"
+                )));
+            }
+        };
+
+        let mut runtimes: Vec<String> = info
+            .runtimes
+            .map(|r| r.into_keys().collect())
+            .unwrap_or_default();
+        runtimes.sort();
+        let info = EngineInfo {
+            host: host_name,
+            engine_version: version.version.unwrap_or_default(),
+            api_version: inner.client_version().to_string(),
+            runtimes,
+            default_runtime: info.default_runtime,
+            os: info.operating_system.or(version.os),
+            kernel_version: info.kernel_version.or(version.kernel_version),
+            ncpu: info.ncpu,
+            mem_total: info.mem_total,
+        };
+        Ok(Docker { inner, info })
+    }
+
+    /// Cheap liveness probe (`GET /_ping`) with a short deadline.
+    pub async fn ping(&self) -> Result<()> {
+        within("ping the Docker Engine", Duration::from_secs(10), async {
+            self.inner
+                .ping()
+                .await
+                .map(|_| ())
+                .map_err(super::api("ping the Docker Engine"))
+        })
+        .await
     }
 
     /// True when the engine lists an NVIDIA runtime.

@@ -1,8 +1,19 @@
 //! Container lifecycle: create-or-attach by name, inspect, start, stop, remove, list by label.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{ContainerSpec, Docker, Result};
+use bollard::models::{ContainerInspectResponse, EndpointSettings, NetworkConnectRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+
+use super::{ContainerSpec, Docker, DockerError, LABEL_MANAGED, Result, api, status_of, within};
+
+/// Ordinary calls (inspect, create, start, connect) answer within milliseconds on a healthy
+/// engine; this only catches a wedged one.
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
 
 /// What we know about a container.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,6 +35,55 @@ pub struct ContainerState {
     pub started_at: Option<String>,
     /// Host PID of the container's init process.
     pub pid: Option<i64>,
+    /// The host port Docker bound on 127.0.0.1 for the (lowest) published container port.
+    pub published: Option<u16>,
+    /// User-defined networks the container is on.
+    pub networks: Vec<String>,
+}
+
+impl ContainerState {
+    fn from_inspect(r: ContainerInspectResponse) -> ContainerState {
+        let state = r.state.unwrap_or_default();
+        let config = r.config.unwrap_or_default();
+        let labels: std::collections::BTreeMap<String, String> =
+            config.labels.unwrap_or_default().into_iter().collect();
+        let net = r.network_settings.unwrap_or_default();
+        let mut ports: Vec<(u16, u16)> = net
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(key, bindings)| {
+                let container_port = key.split('/').next()?.parse::<u16>().ok()?;
+                let host_port = bindings?
+                    .into_iter()
+                    .find_map(|b| b.host_port.and_then(|p| p.parse::<u16>().ok()))?;
+                Some((container_port, host_port))
+            })
+            .collect();
+        ports.sort();
+        let mut networks: Vec<String> = net.networks.unwrap_or_default().into_keys().collect();
+        networks.sort();
+        ContainerState {
+            id: r.id.unwrap_or_default(),
+            name: r
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: config.image.unwrap_or_default(),
+            image_id: r.image.unwrap_or_default(),
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            running: state.running.unwrap_or(false),
+            exit_code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+            created_by_vbench: labels.get(LABEL_MANAGED).map(String::as_str) == Some("true"),
+            labels,
+            started_at: state.started_at.filter(|s| !s.starts_with("0001-")),
+            pid: state.pid.filter(|&p| p > 0),
+            published: ports.first().map(|&(_, h)| h),
+            networks,
+        }
+    }
 }
 
 /// How `ensure_container` got us a running container.
@@ -41,38 +101,190 @@ pub enum Ensured {
 impl Docker {
     /// Inspect by exact name or id; `None` when absent.
     pub async fn inspect_container(&self, name: &str) -> Result<Option<ContainerState>> {
-        let _ = name;
-        todo!()
+        let op = format!("inspect container {name}");
+        within(&op, CALL_DEADLINE, async {
+            // Inspect, never list with a name filter: that filter is a substring match.
+            match self.inner.inspect_container(name, None).await {
+                Ok(r) => Ok(Some(ContainerState::from_inspect(r))),
+                Err(e) if status_of(&e) == Some(404) => Ok(None),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await
     }
 
     /// Attach to `spec.name` if it exists (starting it if stopped), else create it from `spec`
     /// (joining `spec.network`) and start it. Returns the running state.
-    pub async fn ensure_container(&self, spec: &ContainerSpec) -> Result<(ContainerState, Ensured)> {
-        let _ = spec;
-        todo!()
+    ///
+    /// An existing container is used as it is: its networks are not changed here (see
+    /// `connect_network`) and its `vbench.spec` label is for the caller to compare.
+    pub async fn ensure_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<(ContainerState, Ensured)> {
+        let name = spec.name.as_str();
+        // Two rounds at most: the second only after losing a create race to someone else.
+        let mut how = None;
+        for _ in 0..2 {
+            match self.inspect_container(name).await? {
+                Some(st) if st.running => return Ok((st, Ensured::Attached)),
+                Some(_) => {
+                    self.start_container(name).await?;
+                    how = Some(Ensured::Started);
+                }
+                None => {
+                    if self.create_container(spec).await? {
+                        self.start_container(name).await?;
+                        how = Some(Ensured::Created);
+                    }
+                    // else: created by someone between our inspect and create; look again.
+                }
+            }
+            if how.is_some() {
+                break;
+            }
+        }
+        let how = how.ok_or_else(|| {
+            DockerError::Other(format!(
+                "container {name}: the name is taken but the container cannot be inspected"
+            ))
+        })?;
+        let st = self.inspect_container(name).await?.ok_or_else(|| {
+            DockerError::Other(format!(
+                "container {name} vanished right after it was started"
+            ))
+        })?;
+        Ok((st, how))
+    }
+
+    /// Create from `spec`. Returns false when a container of that name already exists.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<bool> {
+        let op = format!("create container {} from image {}", spec.name, spec.image);
+        let opts = CreateContainerOptionsBuilder::new()
+            .name(&spec.name)
+            .build();
+        let created = within(&op, CALL_DEADLINE, async {
+            self.inner
+                .create_container(Some(opts), spec.create_body())
+                .await
+                .map_err(api(op.clone()))
+        })
+        .await;
+        match created {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(409) => Ok(false),
+            // A 404 on create means the image is not present locally. vbench never pulls
+            // from a registry on its own; say so rather than guess.
+            Err(e) if e.status() == Some(404) => Err(DockerError::NotFound {
+                what: format!(
+                    "image {} (needed to create container {}; it is not present locally and vbench does not pull images: \
+                     pull or build it first, e.g. `docker pull {}` or `vbench images build` for the stand-in)",
+                    spec.image, spec.name, spec.image
+                ),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn start_container(&self, name: &str) -> Result<()> {
+        let op = format!("start container {name}");
+        within(&op, CALL_DEADLINE, async {
+            match self.inner.start_container(name, None).await {
+                Ok(()) => Ok(()),
+                Err(e) if status_of(&e) == Some(304) => Ok(()),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await
     }
 
     /// Stop with SIGTERM, SIGKILL after `grace`.
     pub async fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
-        let _ = (name, grace);
-        todo!()
+        let op = format!("stop container {name}");
+        let t = grace.as_secs().min(i32::MAX as u64) as i32;
+        let opts = StopContainerOptionsBuilder::new().t(t).build();
+        // The engine answers only once the container is down: grace + time to kill and reap.
+        within(&op, grace + Duration::from_secs(60), async {
+            match self.inner.stop_container(name, Some(opts)).await {
+                Ok(()) => Ok(()),
+                Err(e) if status_of(&e) == Some(304) => Ok(()),
+                Err(e) if status_of(&e) == Some(404) => Err(DockerError::NotFound {
+                    what: format!("container {name}"),
+                }),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await
     }
 
     /// Force-remove (and its anonymous volumes). Absent is not an error.
     pub async fn remove_container(&self, name: &str) -> Result<()> {
-        let _ = name;
-        todo!()
+        let op = format!("remove container {name}");
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        within(&op, Duration::from_secs(120), async {
+            match self.inner.remove_container(name, Some(opts)).await {
+                Ok(()) => Ok(()),
+                Err(e) if status_of(&e) == Some(404) => Ok(()),
+                // "removal already in progress": someone else is doing our job.
+                Err(e) if status_of(&e) == Some(409) => Ok(()),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await
     }
 
     /// Containers carrying `label` (`key` or `key=value`), running or not.
     pub async fn list_containers_labelled(&self, label: &str) -> Result<Vec<ContainerState>> {
-        let _ = label;
-        todo!()
+        let op = format!("list containers labelled {label}");
+        let filters = HashMap::from([("label", vec![label])]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = within(&op, CALL_DEADLINE, async {
+            self.inner
+                .list_containers(Some(opts))
+                .await
+                .map_err(api(op.clone()))
+        })
+        .await?;
+        let mut out = Vec::with_capacity(list.len());
+        for c in list {
+            let Some(id) = c.id else { continue };
+            // Removed between list and inspect: not listed.
+            if let Some(st) = self.inspect_container(&id).await? {
+                out.push(st);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// Connect a running container to a network (no-op if already connected).
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<()> {
-        let _ = (container, network);
-        todo!()
+        let st = self
+            .inspect_container(container)
+            .await?
+            .ok_or_else(|| DockerError::NotFound {
+                what: format!("container {container}"),
+            })?;
+        if st.networks.iter().any(|n| n == network) {
+            return Ok(());
+        }
+        let op = format!("connect container {container} to network {network}");
+        let req = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(EndpointSettings::default()),
+        };
+        within(&op, CALL_DEADLINE, async {
+            self.inner
+                .connect_network(network, req)
+                .await
+                .map_err(api(op.clone()))
+        })
+        .await
     }
 }

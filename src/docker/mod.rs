@@ -5,13 +5,15 @@
 //! Submodules, one job each: `connect` (handle + engine facts), `spec` (pure container specs
 //! per GPU preset), `container` (create-or-attach, inspect, stop, remove), `network`,
 //! `exec` (argv execs with streamed lines, deadlines, stoppable processes), `logs`,
-//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context).
+//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context),
+//! `lines` (output frames → lines, shared by exec and logs).
 
 pub mod connect;
 pub mod container;
 pub mod copy;
 pub mod exec;
 pub mod image;
+pub mod lines;
 pub mod logs;
 pub mod network;
 pub mod spec;
@@ -39,7 +41,9 @@ pub const LABEL_TEST: &str = "vbench.test";
 /// Errors of the Docker layer, each naming the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error("cannot reach the Docker Engine at {host}: {detail} (is dockerd running? is DOCKER_HOST right?)")]
+    #[error(
+        "cannot reach the Docker Engine at {host}: {detail} (is dockerd running? is DOCKER_HOST right?)"
+    )]
     Unreachable { host: String, detail: String },
     #[error("{what} not found")]
     NotFound { what: String },
@@ -52,7 +56,11 @@ pub enum DockerError {
     #[error("{op} did not finish within {after:?}")]
     Deadline { op: String, after: Duration },
     #[error("refused to unpack {entry:?} from {origin}: {why}")]
-    UnsafeArchive { origin: String, entry: String, why: String },
+    UnsafeArchive {
+        origin: String,
+        entry: String,
+        why: String,
+    },
     #[error("failed to {op}: {source}")]
     Io {
         op: String,
@@ -64,3 +72,42 @@ pub enum DockerError {
 }
 
 pub type Result<T, E = DockerError> = std::result::Result<T, E>;
+
+impl DockerError {
+    /// The HTTP status the engine answered with, when this is an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            DockerError::Api { source, .. } => status_of(source),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP status code inside a bollard error, if the engine answered at all.
+pub(crate) fn status_of(e: &bollard::errors::Error) -> Option<u16> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// Wrap a bollard error with the operation that failed (`"start container vllm-server"`).
+pub(crate) fn api(op: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    let op = op.into();
+    move |source| DockerError::Api { op, source }
+}
+
+/// Run `fut` under our own deadline (bollard's client timeout only covers response headers).
+pub(crate) async fn within<T>(
+    op: &str,
+    after: Duration,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(after, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(DockerError::Deadline {
+            op: op.to_string(),
+            after,
+        }),
+    }
+}

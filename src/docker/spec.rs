@@ -1,7 +1,27 @@
 //! Pure container specifications: what vbench asks Docker to create for each GPU preset.
 //! No I/O here, so every preset is unit-tested as data.
 
-use super::Labels;
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, DeviceRequest, EndpointSettings, HostConfig,
+    NetworkingConfig, PortBinding,
+};
+use sha2::{Digest, Sha256};
+
+use super::{LABEL_SPEC, Labels};
+
+/// The entrypoint that keeps a container alive so commands can be exec'd into it. Works with
+/// busybox `sh` and the Debian/Ubuntu `sh` of vLLM images; exits at once on SIGTERM/SIGINT
+/// (a plain `sleep` as PID 1 would ignore them and cost the full stop grace period).
+pub const KEEPALIVE: [&str; 3] = [
+    "sh",
+    "-c",
+    "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done",
+];
+
+/// Only ever publish on loopback: a vLLM server has no authentication.
+pub const PUBLISH_HOST_IP: &str = "127.0.0.1";
 
 /// The GPU preset, resolved (no `auto` left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -44,12 +64,317 @@ pub struct ContainerSpec {
 
 impl ContainerSpec {
     /// The Engine API create body for this spec.
-    pub fn create_body(&self) -> bollard::models::ContainerCreateBody {
-        todo!()
+    pub fn create_body(&self) -> ContainerCreateBody {
+        let mut body = self.body_without_hash();
+        body.labels
+            .get_or_insert_with(HashMap::new)
+            .insert(LABEL_SPEC.to_string(), self.spec_hash());
+        body
     }
 
     /// A stable hash of the spec, stored as `vbench.spec` for drift detection.
     pub fn spec_hash(&self) -> String {
-        todo!()
+        let value =
+            serde_json::to_value(self.body_without_hash()).unwrap_or(serde_json::Value::Null);
+        let mut canonical = String::new();
+        write_canonical(&value, &mut canonical);
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Everything but the `vbench.spec` label (which is derived from the rest).
+    fn body_without_hash(&self) -> ContainerCreateBody {
+        let mut labels: HashMap<String, String> = self
+            .labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != LABEL_SPEC)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.remove(LABEL_SPEC);
+
+        let mut host = HostConfig {
+            binds: non_empty(self.volumes.clone()),
+            network_mode: self.network.clone(),
+            init: self.init.then_some(true),
+            shm_size: self.shm_size.map(|s| s as i64),
+            group_add: non_empty(self.group_add.clone()),
+            ..Default::default()
+        };
+        match self.gpu {
+            Some(GpuPreset::Nvidia) => {
+                // What `docker run --gpus all` sends: no driver named, the daemon picks the
+                // one that offers the `gpu` capability (the NVIDIA toolkit's).
+                host.device_requests = Some(vec![DeviceRequest {
+                    count: Some(-1),
+                    capabilities: Some(vec![vec!["gpu".into()]]),
+                    ..Default::default()
+                }]);
+                host.ipc_mode = Some("host".into());
+            }
+            Some(GpuPreset::Amd) => {
+                let dev = |p: &str| DeviceMapping {
+                    path_on_host: Some(p.into()),
+                    path_in_container: Some(p.into()),
+                    cgroup_permissions: Some("rwm".into()),
+                };
+                host.devices = Some(vec![dev("/dev/kfd"), dev("/dev/dri")]);
+                host.ipc_mode = Some("host".into());
+                host.security_opt = Some(vec!["seccomp=unconfined".into()]);
+                host.cap_add = Some(vec!["SYS_PTRACE".into()]);
+            }
+            Some(GpuPreset::None) | None => {}
+        }
+
+        let mut exposed_ports = None;
+        if let Some((container_port, host_port)) = self.publish {
+            let key = format!("{container_port}/tcp");
+            // Host port 0 means "let Docker pick": an empty HostPort asks for that.
+            let host_port = if host_port == 0 {
+                String::new()
+            } else {
+                host_port.to_string()
+            };
+            host.port_bindings = Some(HashMap::from([(
+                key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some(PUBLISH_HOST_IP.into()),
+                    host_port: Some(host_port),
+                }]),
+            )]));
+            exposed_ports = Some(vec![key]);
+        }
+
+        let networking_config = self.network.as_ref().map(|net| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.clone(),
+                EndpointSettings {
+                    aliases: non_empty(self.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            env: non_empty(self.env.clone()),
+            labels: Some(labels),
+            entrypoint: self
+                .keepalive
+                .then(|| KEEPALIVE.iter().map(|s| s.to_string()).collect()),
+            exposed_ports,
+            host_config: Some(host),
+            networking_config,
+            ..Default::default()
+        }
+    }
+}
+
+fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
+    if v.is_empty() { None } else { Some(v) }
+}
+
+/// JSON with object keys sorted at every level, so the hash does not depend on HashMap order.
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                out.push(':');
+                write_canonical(&map[*k], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Groups an AMD ROCm container needs, given the host's `/etc/group` text: `video` always,
+/// `render` only where the host has that group (older distributions do not).
+pub fn amd_groups_from(etc_group: &str) -> Vec<String> {
+    let has = |name: &str| etc_group.lines().any(|l| l.split(':').next() == Some(name));
+    let mut groups = vec!["video".to_string()];
+    if has("render") {
+        groups.push("render".to_string());
+    }
+    groups
+}
+
+/// `amd_groups_from` over this host's `/etc/group` (unreadable: `video` only).
+pub fn amd_groups() -> Vec<String> {
+    amd_groups_from(&std::fs::read_to_string("/etc/group").unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(gpu: GpuPreset) -> ContainerSpec {
+        ContainerSpec {
+            name: "vllm-server".into(),
+            image: "vllm/vllm-openai:latest".into(),
+            network: Some("vllm-bench".into()),
+            aliases: vec!["server".into()],
+            labels: Labels::from([("vbench.managed".to_string(), "true".to_string())]),
+            env: vec!["HF_TOKEN=x".into()],
+            volumes: vec!["/root/.cache/huggingface:/root/.cache/huggingface".into()],
+            gpu: Some(gpu),
+            shm_size: Some(16 << 30),
+            publish: Some((8000, 0)),
+            keepalive: true,
+            init: true,
+            group_add: vec![],
+        }
+    }
+
+    /// Compare as JSON values: map order (HashMap inside bollard's models) does not matter.
+    fn assert_json(spec: &ContainerSpec, expected: &str) {
+        let mut got = serde_json::to_value(spec.create_body()).expect("serialise");
+        let hash = got["Labels"]["vbench.spec"]
+            .as_str()
+            .expect("spec label")
+            .to_string();
+        assert_eq!(hash, spec.spec_hash());
+        assert_eq!(hash.len(), 64);
+        got["Labels"]["vbench.spec"] = serde_json::Value::String("<hash>".into());
+        let want: serde_json::Value = serde_json::from_str(expected).expect("expected JSON parses");
+        assert_eq!(
+            got,
+            want,
+            "got:\n{}",
+            serde_json::to_string_pretty(&got).unwrap_or_default()
+        );
+    }
+
+    const COMMON_HEAD: &str = r#""Image": "vllm/vllm-openai:latest",
+        "Env": ["HF_TOKEN=x"],
+        "Labels": {"vbench.managed": "true", "vbench.spec": "<hash>"},
+        "Entrypoint": ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"],
+        "ExposedPorts": {"8000/tcp": {}},
+        "NetworkingConfig": {"EndpointsConfig": {"vllm-bench": {"Aliases": ["server"]}}}"#;
+
+    #[test]
+    fn nvidia_preset() {
+        let expected = format!(
+            r#"{{ {COMMON_HEAD},
+            "HostConfig": {{
+                "Binds": ["/root/.cache/huggingface:/root/.cache/huggingface"],
+                "NetworkMode": "vllm-bench",
+                "PortBindings": {{"8000/tcp": [{{"HostIp": "127.0.0.1", "HostPort": ""}}]}},
+                "Init": true,
+                "ShmSize": 17179869184,
+                "IpcMode": "host",
+                "DeviceRequests": [{{"Count": -1, "Capabilities": [["gpu"]]}}]
+            }} }}"#
+        );
+        assert_json(&base(GpuPreset::Nvidia), &expected);
+    }
+
+    #[test]
+    fn amd_preset() {
+        let mut spec = base(GpuPreset::Amd);
+        spec.group_add = amd_groups_from("root:x:0:\nvideo:x:44:\nrender:x:105:\n");
+        let expected = format!(
+            r#"{{ {COMMON_HEAD},
+            "HostConfig": {{
+                "Binds": ["/root/.cache/huggingface:/root/.cache/huggingface"],
+                "NetworkMode": "vllm-bench",
+                "PortBindings": {{"8000/tcp": [{{"HostIp": "127.0.0.1", "HostPort": ""}}]}},
+                "Init": true,
+                "ShmSize": 17179869184,
+                "IpcMode": "host",
+                "GroupAdd": ["video", "render"],
+                "Devices": [
+                    {{"PathOnHost": "/dev/kfd", "PathInContainer": "/dev/kfd", "CgroupPermissions": "rwm"}},
+                    {{"PathOnHost": "/dev/dri", "PathInContainer": "/dev/dri", "CgroupPermissions": "rwm"}}
+                ],
+                "SecurityOpt": ["seccomp=unconfined"],
+                "CapAdd": ["SYS_PTRACE"]
+            }} }}"#
+        );
+        assert_json(&spec, &expected);
+    }
+
+    #[test]
+    fn no_gpu_preset() {
+        let expected = format!(
+            r#"{{ {COMMON_HEAD},
+            "HostConfig": {{
+                "Binds": ["/root/.cache/huggingface:/root/.cache/huggingface"],
+                "NetworkMode": "vllm-bench",
+                "PortBindings": {{"8000/tcp": [{{"HostIp": "127.0.0.1", "HostPort": ""}}]}},
+                "Init": true,
+                "ShmSize": 17179869184
+            }} }}"#
+        );
+        assert_json(&base(GpuPreset::None), &expected);
+    }
+
+    #[test]
+    fn minimal_spec_has_no_extras() {
+        let spec = ContainerSpec {
+            name: "c".into(),
+            image: "busybox".into(),
+            ..Default::default()
+        };
+        assert_json(
+            &spec,
+            r#"{"Image": "busybox", "Labels": {"vbench.spec": "<hash>"}, "HostConfig": {}}"#,
+        );
+    }
+
+    #[test]
+    fn fixed_host_port_is_loopback_only() {
+        let mut spec = base(GpuPreset::None);
+        spec.publish = Some((8000, 18000));
+        let v = serde_json::to_value(spec.create_body()).expect("serialise");
+        assert_eq!(
+            v["HostConfig"]["PortBindings"]["8000/tcp"],
+            serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": "18000"}])
+        );
+    }
+
+    #[test]
+    fn hash_is_stable_and_sensitive() {
+        let a = base(GpuPreset::Nvidia);
+        // Many rounds: HashMap iteration order varies, the hash must not.
+        for _ in 0..20 {
+            assert_eq!(a.spec_hash(), base(GpuPreset::Nvidia).spec_hash());
+        }
+        let mut b = base(GpuPreset::Nvidia);
+        b.image = "vllm/vllm-openai:v0.33.0".into();
+        assert_ne!(a.spec_hash(), b.spec_hash());
+        let mut c = base(GpuPreset::Nvidia);
+        c.labels.insert(LABEL_SPEC.into(), "stale".into());
+        assert_eq!(
+            a.spec_hash(),
+            c.spec_hash(),
+            "the spec label never feeds its own hash"
+        );
+    }
+
+    #[test]
+    fn amd_render_group_only_when_host_has_it() {
+        assert_eq!(amd_groups_from("video:x:44:\n"), vec!["video"]);
+        assert_eq!(
+            amd_groups_from("video:x:44:\nrender:x:105:user\n"),
+            vec!["video", "render"]
+        );
+        assert_eq!(amd_groups_from("renderers:x:1:\n"), vec!["video"]);
     }
 }

@@ -14,6 +14,8 @@ pub enum Kind {
     Switch,
     /// `--flag [A B …]` (nargs="+": one or more values up to the next flag)
     Many,
+    /// `--flag [A …]` (nargs="*": zero or more values up to the next flag)
+    AnyNumber,
 }
 
 #[derive(Debug, Clone)]
@@ -117,7 +119,7 @@ pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<
                     };
                     out.values.insert(k, vec![v]);
                 }
-                Kind::Many => {
+                Kind::Many | Kind::AnyNumber => {
                     let mut vals = Vec::new();
                     if let Some(v) = inline {
                         vals.push(v);
@@ -129,7 +131,7 @@ pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<
                         vals.push(v.clone());
                         i += 1;
                     }
-                    if vals.is_empty() {
+                    if vals.is_empty() && flag.kind == Kind::Many {
                         return Err(ArgError { message: format!("argument {}: expected at least one argument", flag.names.join("/")) });
                     }
                     out.values.insert(k, vals);

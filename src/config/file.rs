@@ -1,0 +1,195 @@
+//! The raw `vbench.yaml` as written: every key optional, unknown keys rejected, every leaf
+//! value carrying its source position (`Spanned`) so that later checks can still point at
+//! `file:line:column`. Integers are read as i64 and text as strings (`1K`, `16g`, `30m`) and
+//! range- or unit-checked when merged, which gives better messages than a failed `u32`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::error::{ConfigError, Ctx, Origin, path_at, suggest};
+
+type Opt<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: Option<RawServer>,
+    pub client: Option<RawClient>,
+    pub network: Opt<String>,
+    pub results_dir: Opt<String>,
+    pub sweeps: Option<BTreeMap<String, Spanned<RawSweep>>>,
+    pub run: Option<RawRun>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub container: Opt<String>,
+    pub image: Opt<String>,
+    pub model: Opt<String>,
+    pub served_model_name: Opt<String>,
+    pub tensor_parallel_size: Opt<i64>,
+    pub gpu_memory_utilization: Opt<f64>,
+    pub enforce_eager: Opt<bool>,
+    pub port: Opt<i64>,
+    pub max_model_len: Opt<i64>,
+    pub extra_args: Opt<Vec<Spanned<String>>>,
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+    pub volumes: Opt<Vec<Spanned<String>>>,
+    pub gpu: Opt<String>,
+    pub shm_size: Opt<String>,
+    pub startup_timeout: Opt<String>,
+    pub publish_port: Opt<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub container: Opt<String>,
+    pub image: Opt<String>,
+    pub tokenizer: Opt<String>,
+    pub result_dir: Opt<String>,
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+    pub volumes: Opt<Vec<Spanned<String>>>,
+    pub extra_args: Opt<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    pub input_lens: Opt<Vec<Spanned<String>>>,
+    pub output_len: Opt<String>,
+    pub concurrency: Opt<Vec<Spanned<i64>>>,
+    pub prompts_per_concurrency: Opt<i64>,
+    pub num_prompts: Opt<i64>,
+    pub request_rate: Opt<String>,
+    pub warmups: Opt<i64>,
+    pub layout: Opt<String>,
+    pub point_timeout: Opt<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub sweeps: Opt<Vec<Spanned<String>>>,
+    pub seed: Opt<i64>,
+    pub point_timeout: Opt<String>,
+}
+
+/// The position of a spanned value.
+pub fn origin<T>(s: &Spanned<T>) -> Origin {
+    Origin::File {
+        line: s.referenced.line(),
+        column: s.referenced.column(),
+    }
+}
+
+/// What a field accepts, by its key name: the help line for type errors.
+pub fn expectation(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "tensor_parallel_size" => "an integer >= 1 (GPUs per model replica)",
+        "gpu_memory_utilization" => "a number in (0, 1], e.g. 0.9",
+        "enforce_eager" => "true or false",
+        "port" | "publish_port" => "an integer 1-65535",
+        "max_model_len" => "an integer >= 1, or null to let vLLM derive it from the model",
+        "extra_args" => "a list of strings, e.g. [\"--max-num-seqs\", \"256\"]",
+        "env" => "a mapping NAME: value",
+        "volumes" => "a list of `host_path:container_path[:ro]` strings",
+        "gpu" => "one of auto, nvidia, amd, none",
+        "shm_size" => "a size like 16g or 16GiB (k/m/g = powers of 1024, as Docker reads them)",
+        "startup_timeout" | "point_timeout" => "a duration like 90s, 30m, 1h30m",
+        "input_lens" => "a list of token counts: integers or <n>K with K = 1024 (1K, 4K, 96K)",
+        "output_len" => "a token count: an integer or <n>K (K = 1024)",
+        "concurrency" => "a list of integers >= 1",
+        "prompts_per_concurrency" | "num_prompts" => "an integer >= 1",
+        "warmups" | "seed" => "an integer >= 0",
+        "request_rate" => "inf or a number of requests per second > 0",
+        "layout" => "one of production, scaling, custom",
+        "sweeps" => {
+            "for `run.sweeps`: a list of sweep names; at the top level: a mapping name: sweep"
+        }
+        "server" | "client" | "run" => "a mapping of keys",
+        _ => return None,
+    })
+}
+
+/// Parse the file text into raw values; errors carry file:line:column, the field path and
+/// the valid keys.
+pub fn parse(ctx: &Ctx) -> Result<RawConfig, ConfigError> {
+    serde_saphyr::from_str::<Option<RawConfig>>(&ctx.text)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| convert(ctx, &e))
+}
+
+fn convert(ctx: &Ctx, e: &serde_saphyr::Error) -> ConfigError {
+    let inner = e.without_snippet();
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let origin = if line > 0 {
+        Origin::File { line, column }
+    } else {
+        Origin::Default
+    };
+    let path = if line > 0 {
+        path_at(&ctx.text, line, column)
+    } else {
+        String::new()
+    };
+    match inner {
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let section = path.rsplit_once('.').map(|(s, _)| s.to_string());
+            let field_path = match &section {
+                Some(s) => format!("{s}.{field}"),
+                None => field.clone(),
+            };
+            let where_ = section
+                .map(|s| format!("`{s}`"))
+                .unwrap_or_else(|| "the top level".into());
+            let mut err = ctx
+                .error_at(origin, &field_path, format!("unknown key `{field}`"))
+                .help(format!("valid keys in {where_}: {}", expected.join(", ")));
+            if let Some(s) = suggest(field, expected) {
+                err = err.help(format!("did you mean `{s}`?"));
+            }
+            err
+        }
+        other => {
+            let msg = strip_position(&other.to_string());
+            let mut err = ctx.error_at(origin, &path, msg);
+            let key = path.rsplit('.').next().unwrap_or_default();
+            if let Some(x) = expectation(key) {
+                err = err.help(format!("expected: {x}"));
+            }
+            err
+        }
+    }
+}
+
+/// serde-saphyr's message without its `error: line N column M: ` prefix and snippet (we
+/// print our own).
+fn strip_position(s: &str) -> String {
+    let first = s.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let msg = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((_, msg)) => msg,
+        None => first,
+    };
+    // Some messages repeat the position at the end (`invalid boolean at line 2, column 5`).
+    let msg = match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(", column ") => &msg[..i],
+        _ => msg,
+    };
+    // Raw integers are read as i64 and floats as f64; name the kind, not the Rust type.
+    match msg {
+        "invalid i64" | "invalid u64" => "not an integer".to_string(),
+        "invalid f64" => "not a number".to_string(),
+        "invalid boolean" | "invalid bool" => "not true or false".to_string(),
+        other => other.to_string(),
+    }
+}

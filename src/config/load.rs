@@ -1,0 +1,496 @@
+//! Building the effective `Config`: find the file, parse it (`file`), merge its values over
+//! the built-in defaults expanding `${VAR}` as each value is read, expand the defaults that
+//! the file did not replace, apply command-line overrides (not expanded: the shell already
+//! did), drop empty env values, then validate (`validate`). Maps replace key by key (`env`,
+//! `sweeps`); lists (`volumes`, `extra_args`, `input_lens`, …) replace whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use super::error::{ConfigError, Ctx, Origin};
+use super::expand::expand;
+use super::file::{self, RawClient, RawConfig, RawRun, RawServer, RawSweep, expectation, origin};
+use super::units::{parse_duration, parse_size, parse_token_count};
+use super::{Config, GpuMode, SweepConfig, validate};
+use crate::cli::Overrides;
+
+/// The environment lookup used for `${VAR}`; `None` leaves values unexpanded.
+pub type Lookup<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;
+
+/// The file to read: `explicit` (must exist), else `./vbench.yaml` in `cwd` if present.
+pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    let missing = |p: &Path, why: String| {
+        ConfigError::new(
+            Some(p.to_path_buf()),
+            Origin::Flag("--config"),
+            "",
+            format!("cannot use configuration file {}: {why}", p.display()),
+        )
+        .help("run `vbench init` to write a commented default file")
+    };
+    match explicit {
+        Some(p) => match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(Some(p.to_path_buf())),
+            Ok(_) => Err(missing(p, "not a regular file".into())),
+            Err(e) => Err(missing(p, e.to_string())),
+        },
+        None => {
+            let p = cwd.join("vbench.yaml");
+            Ok(p.is_file().then_some(p))
+        }
+    }
+}
+
+/// Load from an optional file with the given overrides and environment lookup.
+pub fn load_file(
+    path: Option<&Path>,
+    overrides: &Overrides,
+    lookup: Lookup<'_>,
+) -> Result<Config, ConfigError> {
+    let (text, file) = match path {
+        Some(p) => {
+            let fail =
+                |msg: String| ConfigError::new(Some(p.to_path_buf()), Origin::Default, "", msg);
+            let bytes = std::fs::read(p).map_err(|e| fail(format!("cannot read: {e}")))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                fail(format!(
+                    "not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                ))
+            })?;
+            (text, Some(p.to_path_buf()))
+        }
+        None => (String::new(), None),
+    };
+    let source = file
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+    let mut cfg = from_text(text, file, overrides, lookup)?;
+    cfg.source = source;
+    Ok(cfg)
+}
+
+/// Parse, merge, expand, override and validate one YAML text (`file` names it in errors).
+pub fn from_text(
+    text: String,
+    file: Option<PathBuf>,
+    overrides: &Overrides,
+    lookup: Lookup<'_>,
+) -> Result<Config, ConfigError> {
+    let mut m = Merger {
+        ctx: Ctx {
+            file,
+            text,
+            ..Default::default()
+        },
+        lookup,
+    };
+    let raw = file::parse(&m.ctx)?;
+    let mut cfg = Config::default();
+    m.merge(&mut cfg, raw)?;
+    m.expand_defaults(&mut cfg)?;
+    m.apply_overrides(&mut cfg, overrides)?;
+    if lookup.is_some() {
+        // `HF_TOKEN: ${HF_TOKEN:-}` passes the token only when it is set.
+        cfg.server.env.retain(|_, v| !v.is_empty());
+        cfg.client.env.retain(|_, v| !v.is_empty());
+    }
+    validate::validate(&cfg, &m.ctx)?;
+    Ok(cfg)
+}
+
+struct Merger<'a> {
+    ctx: Ctx,
+    lookup: Lookup<'a>,
+}
+
+impl Merger<'_> {
+    fn expand(&self, path: &str, s: &str) -> Result<String, ConfigError> {
+        match self.lookup {
+            None => Ok(s.to_string()),
+            Some(f) => expand(s, f).map_err(|e| self.ctx.error(path, e.to_string())),
+        }
+    }
+
+    fn text(&mut self, path: &str, v: Spanned<String>) -> Result<String, ConfigError> {
+        self.ctx.set_origin(path, origin(&v));
+        self.expand(path, &v.value)
+    }
+
+    fn list(
+        &mut self,
+        path: &str,
+        v: Spanned<Vec<Spanned<String>>>,
+    ) -> Result<Vec<String>, ConfigError> {
+        self.ctx.set_origin(path, origin(&v));
+        v.value
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| self.text(&format!("{path}[{i}]"), item))
+            .collect()
+    }
+
+    fn env(
+        &mut self,
+        path: &str,
+        into: &mut BTreeMap<String, String>,
+        m: BTreeMap<String, Spanned<String>>,
+    ) -> Result<(), ConfigError> {
+        for (k, v) in m {
+            let val = self.text(&format!("{path}.{k}"), v)?;
+            into.insert(k, val);
+        }
+        Ok(())
+    }
+
+    /// An integer within `[min, max]`.
+    fn int(&mut self, path: &str, v: Spanned<i64>, min: i64, max: i64) -> Result<i64, ConfigError> {
+        self.ctx.set_origin(path, origin(&v));
+        if v.value < min || v.value > max {
+            let key = path.rsplit('.').next().unwrap_or_default();
+            let mut e = self
+                .ctx
+                .error(path, format!("{} is out of range ({min}..={max})", v.value));
+            if let Some(x) = expectation(key) {
+                e = e.help(format!("expected: {x}"));
+            }
+            return Err(e);
+        }
+        Ok(v.value)
+    }
+
+    /// A string value parsed by `parse` (units), after expansion.
+    fn unit<T>(
+        &mut self,
+        path: &str,
+        v: Spanned<String>,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let s = self.text(path, v)?;
+        parse(&s).map_err(|msg| self.ctx.error(path, msg))
+    }
+
+    fn merge(&mut self, cfg: &mut Config, raw: RawConfig) -> Result<(), ConfigError> {
+        if let Some(s) = raw.server {
+            self.server(cfg, s)?;
+        }
+        if let Some(c) = raw.client {
+            self.client(cfg, c)?;
+        }
+        if let Some(v) = raw.network {
+            cfg.network = self.text("network", v)?;
+        }
+        if let Some(v) = raw.results_dir {
+            cfg.results_dir = PathBuf::from(self.text("results_dir", v)?);
+        }
+        for (name, sweep) in raw.sweeps.unwrap_or_default() {
+            let path = format!("sweeps.{name}");
+            self.ctx.set_origin(&path, origin(&sweep));
+            let s = self.sweep(&path, sweep.value)?;
+            cfg.sweeps.insert(name, s);
+        }
+        if let Some(r) = raw.run {
+            self.run(cfg, r)?;
+        }
+        Ok(())
+    }
+
+    fn server(&mut self, cfg: &mut Config, s: RawServer) -> Result<(), ConfigError> {
+        let c = &mut cfg.server;
+        if let Some(v) = s.container {
+            c.container = self.text("server.container", v)?;
+        }
+        if let Some(v) = s.image {
+            c.image = self.text("server.image", v)?;
+        }
+        if let Some(v) = s.model {
+            c.model = self.text("server.model", v)?;
+        }
+        if let Some(v) = s.served_model_name {
+            c.served_model_name = Some(self.text("server.served_model_name", v)?);
+        }
+        if let Some(v) = s.tensor_parallel_size {
+            c.tensor_parallel_size =
+                self.int("server.tensor_parallel_size", v, 1, u32::MAX.into())? as u32;
+        }
+        if let Some(v) = s.gpu_memory_utilization {
+            self.ctx
+                .set_origin("server.gpu_memory_utilization", origin(&v));
+            c.gpu_memory_utilization = v.value;
+        }
+        if let Some(v) = s.enforce_eager {
+            self.ctx.set_origin("server.enforce_eager", origin(&v));
+            c.enforce_eager = v.value;
+        }
+        if let Some(v) = s.port {
+            c.port = self.int("server.port", v, 1, 65535)? as u16;
+        }
+        if let Some(v) = s.max_model_len {
+            c.max_model_len = Some(self.int("server.max_model_len", v, 1, i64::MAX)? as u64);
+        }
+        if let Some(v) = s.extra_args {
+            c.extra_args = self.list("server.extra_args", v)?;
+        }
+        if let Some(m) = s.env {
+            let mut env = std::mem::take(&mut cfg.server.env);
+            self.env("server.env", &mut env, m)?;
+            cfg.server.env = env;
+        }
+        let c = &mut cfg.server;
+        if let Some(v) = s.volumes {
+            c.volumes = self.list("server.volumes", v)?;
+        }
+        if let Some(v) = s.gpu {
+            let g = self.text("server.gpu", v)?;
+            c.gpu = parse_gpu(&g).ok_or_else(|| {
+                self.ctx
+                    .error("server.gpu", format!("unknown GPU mode `{g}`"))
+                    .help("valid choices: auto, nvidia, amd, none")
+            })?;
+        }
+        if let Some(v) = s.shm_size {
+            c.shm_size = Some(self.unit("server.shm_size", v, parse_size)?);
+        }
+        if let Some(v) = s.startup_timeout {
+            c.startup_timeout = self.unit("server.startup_timeout", v, parse_duration)?;
+        }
+        if let Some(v) = s.publish_port {
+            c.publish_port = Some(self.int("server.publish_port", v, 1, 65535)? as u16);
+        }
+        Ok(())
+    }
+
+    fn client(&mut self, cfg: &mut Config, s: RawClient) -> Result<(), ConfigError> {
+        if let Some(v) = s.container {
+            cfg.client.container = self.text("client.container", v)?;
+        }
+        if let Some(v) = s.image {
+            cfg.client.image = self.text("client.image", v)?;
+        }
+        if let Some(v) = s.tokenizer {
+            cfg.client.tokenizer = Some(self.text("client.tokenizer", v)?);
+        }
+        if let Some(v) = s.result_dir {
+            cfg.client.result_dir = self.text("client.result_dir", v)?;
+        }
+        if let Some(m) = s.env {
+            let mut env = std::mem::take(&mut cfg.client.env);
+            self.env("client.env", &mut env, m)?;
+            cfg.client.env = env;
+        }
+        if let Some(v) = s.volumes {
+            cfg.client.volumes = self.list("client.volumes", v)?;
+        }
+        if let Some(v) = s.extra_args {
+            cfg.client.extra_args = self.list("client.extra_args", v)?;
+        }
+        Ok(())
+    }
+
+    fn sweep(&mut self, path: &str, s: RawSweep) -> Result<SweepConfig, ConfigError> {
+        let need = |what: &str| {
+            self.ctx
+                .error(path, format!("sweep has no `{what}`"))
+                .help("a sweep needs input_lens, output_len and concurrency")
+        };
+        let lens = s.input_lens.ok_or_else(|| need("input_lens"))?;
+        let out = s.output_len.ok_or_else(|| need("output_len"))?;
+        let conc = s.concurrency.ok_or_else(|| need("concurrency"))?;
+        let lp = format!("{path}.input_lens");
+        self.ctx.set_origin(&lp, origin(&lens));
+        let mut input_lens = Vec::new();
+        for (i, l) in lens.value.into_iter().enumerate() {
+            input_lens.push(self.unit(&format!("{lp}[{i}]"), l, parse_token_count)?);
+        }
+        let output_len = self.unit(&format!("{path}.output_len"), out, parse_token_count)?;
+        let cp = format!("{path}.concurrency");
+        self.ctx.set_origin(&cp, origin(&conc));
+        let mut concurrency = Vec::new();
+        for (i, c) in conc.value.into_iter().enumerate() {
+            concurrency.push(self.int(&format!("{cp}[{i}]"), c, 1, i64::MAX)? as u64);
+        }
+        let mut sc = SweepConfig {
+            input_lens,
+            output_len,
+            concurrency,
+            prompts_per_concurrency: 1,
+            num_prompts: None,
+            request_rate: "inf".into(),
+            warmups: 0,
+            layout: None,
+            point_timeout: None,
+        };
+        if let Some(v) = s.prompts_per_concurrency {
+            sc.prompts_per_concurrency =
+                self.int(&format!("{path}.prompts_per_concurrency"), v, 1, i64::MAX)? as u64;
+        }
+        if let Some(v) = s.num_prompts {
+            sc.num_prompts = Some(self.int(&format!("{path}.num_prompts"), v, 1, i64::MAX)? as u64);
+        }
+        if let Some(v) = s.request_rate {
+            sc.request_rate = self.text(&format!("{path}.request_rate"), v)?;
+        }
+        if let Some(v) = s.warmups {
+            sc.warmups = self.int(&format!("{path}.warmups"), v, 0, i64::MAX)? as u64;
+        }
+        if let Some(v) = s.layout {
+            sc.layout = Some(self.text(&format!("{path}.layout"), v)?);
+        }
+        if let Some(v) = s.point_timeout {
+            sc.point_timeout = Some(self.text(&format!("{path}.point_timeout"), v)?);
+        }
+        Ok(sc)
+    }
+
+    fn run(&mut self, cfg: &mut Config, r: RawRun) -> Result<(), ConfigError> {
+        if let Some(v) = r.sweeps {
+            cfg.run.sweeps = self.list("run.sweeps", v)?;
+        }
+        if let Some(v) = r.seed {
+            cfg.run.seed = self.int("run.seed", v, 0, i64::MAX)? as u64;
+        }
+        if let Some(v) = r.point_timeout {
+            cfg.run.point_timeout = self.unit("run.point_timeout", v, parse_duration)?;
+        }
+        Ok(())
+    }
+
+    /// Expand `${VAR}` in values that are still built-in defaults (file values were expanded
+    /// when read; expanding twice would undo `$$`).
+    fn expand_defaults(&self, cfg: &mut Config) -> Result<(), ConfigError> {
+        if self.lookup.is_none() {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        for_each_string(cfg, &mut |path, s| {
+            if result.is_ok() && s.contains('$') && self.ctx.origin_of(path) == Origin::Default {
+                match self.expand(path, s) {
+                    Ok(v) => *s = v,
+                    Err(e) => result = Err(e),
+                }
+            }
+        });
+        result
+    }
+
+    fn apply_overrides(&mut self, cfg: &mut Config, o: &Overrides) -> Result<(), ConfigError> {
+        let mut flag =
+            |path: &str, name: &'static str| self.ctx.set_origin(path, Origin::Flag(name));
+        if let Some(v) = &o.model {
+            flag("server.model", "--model");
+            cfg.server.model = v.clone();
+        }
+        if let Some(v) = o.tensor_parallel_size {
+            flag("server.tensor_parallel_size", "--tp");
+            cfg.server.tensor_parallel_size = v;
+        }
+        if let Some(v) = o.gpu_memory_utilization {
+            flag("server.gpu_memory_utilization", "--gpu-memory-utilization");
+            cfg.server.gpu_memory_utilization = v;
+        }
+        if let Some(v) = o.max_model_len {
+            flag("server.max_model_len", "--max-model-len");
+            cfg.server.max_model_len = Some(v);
+        }
+        if let Some(v) = o.enforce_eager {
+            flag("server.enforce_eager", "--enforce-eager");
+            cfg.server.enforce_eager = v;
+        }
+        if let Some(v) = &o.server_image {
+            flag("server.image", "--server-image");
+            cfg.server.image = v.clone();
+        }
+        if let Some(v) = &o.client_image {
+            flag("client.image", "--client-image");
+            cfg.client.image = v.clone();
+        }
+        if let Some(v) = &o.server_container {
+            flag("server.container", "--server-container");
+            cfg.server.container = v.clone();
+        }
+        if let Some(v) = &o.client_container {
+            flag("client.container", "--client-container");
+            cfg.client.container = v.clone();
+        }
+        if let Some(v) = &o.network {
+            flag("network", "--network");
+            cfg.network = v.clone();
+        }
+        if let Some(v) = &o.results_dir {
+            flag("results_dir", "--results-dir");
+            cfg.results_dir = v.clone();
+        }
+        if let Some(v) = &o.gpu {
+            flag("server.gpu", "--gpu");
+            cfg.server.gpu = parse_gpu(v).ok_or_else(|| {
+                self.ctx
+                    .error("server.gpu", format!("unknown GPU mode `{v}`"))
+                    .help("valid choices: auto, nvidia, amd, none")
+            })?;
+        }
+        if let Some(v) = &o.startup_timeout {
+            self.ctx
+                .set_origin("server.startup_timeout", Origin::Flag("--startup-timeout"));
+            cfg.server.startup_timeout =
+                parse_duration(v).map_err(|m| self.ctx.error("server.startup_timeout", m))?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_gpu(s: &str) -> Option<GpuMode> {
+    Some(match s {
+        "auto" => GpuMode::Auto,
+        "nvidia" => GpuMode::Nvidia,
+        "amd" => GpuMode::Amd,
+        "none" => GpuMode::None,
+        _ => return None,
+    })
+}
+
+/// Visit every free-text string of the configuration with its field path.
+fn for_each_string(cfg: &mut Config, f: &mut dyn FnMut(&str, &mut String)) {
+    let s = &mut cfg.server;
+    f("server.container", &mut s.container);
+    f("server.image", &mut s.image);
+    f("server.model", &mut s.model);
+    if let Some(v) = &mut s.served_model_name {
+        f("server.served_model_name", v);
+    }
+    for (i, v) in s.extra_args.iter_mut().enumerate() {
+        f(&format!("server.extra_args[{i}]"), v);
+    }
+    for (k, v) in s.env.iter_mut() {
+        f(&format!("server.env.{k}"), v);
+    }
+    for (i, v) in s.volumes.iter_mut().enumerate() {
+        f(&format!("server.volumes[{i}]"), v);
+    }
+    let c = &mut cfg.client;
+    f("client.container", &mut c.container);
+    f("client.image", &mut c.image);
+    if let Some(v) = &mut c.tokenizer {
+        f("client.tokenizer", v);
+    }
+    f("client.result_dir", &mut c.result_dir);
+    for (k, v) in c.env.iter_mut() {
+        f(&format!("client.env.{k}"), v);
+    }
+    for (i, v) in c.volumes.iter_mut().enumerate() {
+        f(&format!("client.volumes[{i}]"), v);
+    }
+    for (i, v) in c.extra_args.iter_mut().enumerate() {
+        f(&format!("client.extra_args[{i}]"), v);
+    }
+    f("network", &mut cfg.network);
+    if let Some(s) = cfg.results_dir.to_str() {
+        let mut s = s.to_string();
+        f("results_dir", &mut s);
+        cfg.results_dir = PathBuf::from(s);
+    }
+    for (i, v) in cfg.run.sweeps.iter_mut().enumerate() {
+        f(&format!("run.sweeps[{i}]"), v);
+    }
+}

@@ -1,0 +1,160 @@
+//! `vbench init`'s file: every key with a comment saying what it does and its default. It
+//! parses back to exactly `Config::default()` (tested), so it documents the defaults
+//! rather than changing them.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::exit::{Code, Failure};
+
+/// The commented default `vbench.yaml`.
+pub const TEMPLATE: &str = r#"# vbench configuration. Every key is optional: a missing key takes the default shown here.
+# Reference: docs/configuration.md. Print the effective configuration with `vbench config`.
+#
+# Strings may use ${VAR} (error if VAR is unset) and ${VAR:-default} from the environment;
+# write $$ for a literal $. Command-line flags (--model, --tp, ...) override this file.
+# Environment values whose NAME contains TOKEN, KEY, SECRET or PASSWORD, and the value of
+# --api-key style flags, are never printed, logged or saved.
+
+server:
+  # Name of the container that runs `vllm serve` (attached if it exists, else created).
+  container: vllm-server
+  # Image, used only when vbench creates the container.
+  image: vllm/vllm-openai:latest
+  # Model to serve: a Hugging Face id or a path inside the server container.
+  model: openai/gpt-oss-120b
+  # --served-model-name; null: the model id.
+  served_model_name: null
+  # --tensor-parallel-size: GPUs per model replica (>= 1).
+  tensor_parallel_size: 4
+  # --gpu-memory-utilization: fraction of GPU memory vLLM may use, 0 < F <= 1.
+  gpu_memory_utilization: 0.9
+  # Pass --enforce-eager (no CUDA/HIP graphs; the manual AMD workflow uses it).
+  enforce_eager: true
+  # Port `vllm serve` listens on inside the container.
+  port: 8000
+  # --max-model-len; null: vLLM derives it from the model.
+  max_model_len: null
+  # Extra `vllm serve` arguments, appended verbatim, e.g. ["--max-num-seqs", "256"].
+  extra_args: []
+  # Environment for the container and `vllm serve`. Entries that are empty after ${VAR}
+  # expansion are not passed, so HF_TOKEN is passed only when it is set.
+  env:
+    HF_TOKEN: ${HF_TOKEN:-}
+  # Mounts for a container vbench creates, Docker `source:target[:ro]` form (the HF cache).
+  volumes:
+    - ${HOME}/.cache/huggingface:/root/.cache/huggingface
+  # GPU preset for a container vbench creates: auto (NVIDIA runtime in `docker info` ->
+  # nvidia; /dev/kfd present -> amd; else none), nvidia, amd or none.
+  gpu: auto
+  # Shared memory for a container vbench creates; k/m/g are powers of 1024 as in Docker
+  # (16g = 16GiB).
+  shm_size: 16g
+  # Deadline for `vllm serve` to become ready (large models take ~25 minutes to load).
+  startup_timeout: 30m
+  # Publish the server port on 127.0.0.1:<port> of the host (never 0.0.0.0) when vbench
+  # creates the container; null: not published (the client reaches it over the network).
+  publish_port: null
+
+client:
+  # Name of the container that runs `vllm bench serve`.
+  container: vllm-bench-client
+  # Image, used only when vbench creates the container.
+  image: vllm/vllm-openai:latest
+  # --tokenizer for `vllm bench serve`; null: the served model's tokenizer.
+  tokenizer: null
+  # Directory inside the client container where result files are written.
+  result_dir: /root/bench_results
+  # Environment for the client container and `vllm bench serve`.
+  env: {}
+  # Mounts for a client container vbench creates (the HF cache, read-only).
+  volumes:
+    - ${HOME}/.cache/huggingface:/root/.cache/huggingface:ro
+  # Extra `vllm bench serve` arguments, appended verbatim.
+  extra_args: []
+
+# Docker network joining both containers (created if missing).
+network: vllm-bench
+
+# Host directory for results, logs and run state (relative to the working directory).
+results_dir: ./bench_results
+
+# Named sweeps. The presets `production`, `scaling` and `scaling-200` are built in and need
+# no entry here (and cannot be redefined). A sweep is a grid of input lengths x concurrency
+# levels at one output length. Token counts accept K = 1024 tokens (1K = 1024, 96K = 98304).
+sweeps: {}
+#  long-context:
+#    input_lens: [32K, 64K, 96K]     # input tokens per request
+#    output_len: 500                 # output tokens per request
+#    concurrency: [1, 2, 5, 10]      # --max-concurrency levels
+#    prompts_per_concurrency: 1      # num_prompts = this x concurrency (default 1: one wave)
+#    num_prompts: null               # fixed num_prompts for every point (overrides the above)
+#    request_rate: inf               # inf, or requests per second (Poisson arrivals)
+#    warmups: 0                      # warm-up requests before each point
+#    layout: custom                  # result file names: production, scaling or custom
+#    point_timeout: 1h               # per-point deadline (default: run.point_timeout)
+
+run:
+  # Sweeps `vbench run` runs when none is named on the command line.
+  sweeps: [production]
+  # --seed for `vllm bench serve` (same seed, same prompts).
+  seed: 0
+  # Deadline for one sweep point.
+  point_timeout: 1h
+"#;
+
+/// Write the template to `path`; refuse to replace an existing file unless `force`.
+pub fn write(path: &Path, force: bool) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        // create_new: no window between "does it exist?" and writing.
+        opts.create_new(true);
+    }
+    let mut f = opts.open(path).map_err(|e| {
+        let msg = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "{} already exists; not overwriting it (use `vbench init --force` to replace it)",
+                path.display()
+            )
+        } else {
+            format!("cannot create {}: {e}", path.display())
+        };
+        Failure::new(Code::Usage, msg)
+    })?;
+    f.write_all(TEMPLATE.as_bytes())
+        .map_err(|e| Failure::new(Code::Setup, format!("cannot write {}: {e}", path.display())))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Overrides;
+    use crate::config::{Config, from_text};
+
+    #[test]
+    fn template_parses_back_to_exactly_the_defaults() {
+        let parsed = from_text(
+            TEMPLATE.to_string(),
+            Some("vbench.yaml".into()),
+            &Overrides::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn template_example_sweep_is_valid_when_uncommented() {
+        let text = TEMPLATE
+            .replace("sweeps: {}\n#", "sweeps:\n")
+            .replace("\n#    ", "\n    ");
+        let c = from_text(text, None, &Overrides::default(), None).unwrap();
+        let s = &c.sweeps["long-context"];
+        assert_eq!(s.input_lens, vec![32 * 1024, 64 * 1024, 96 * 1024]);
+        assert_eq!(s.concurrency, vec![1, 2, 5, 10]);
+    }
+}

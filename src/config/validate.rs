@@ -1,0 +1,263 @@
+//! Checks on the merged configuration (file + defaults + flags), in one place. Each error
+//! names the field and, through `Ctx`, where the value came from (file:line:column, a flag,
+//! or a built-in default).
+
+use super::error::{ConfigError, Ctx};
+use super::file::expectation;
+use super::units::parse_duration;
+use super::{Config, PRESETS};
+
+/// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Also used for networks
+/// and sweep names so they stay safe in file names.
+pub fn is_docker_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+fn err(ctx: &Ctx, path: &str, msg: impl Into<String>) -> ConfigError {
+    let key = path.rsplit('.').next().unwrap_or_default();
+    let key = key.split('[').next().unwrap_or_default();
+    let e = ctx.error(path, msg);
+    match expectation(key) {
+        Some(x) => e.help(format!("expected: {x}")),
+        None => e,
+    }
+}
+
+fn name(ctx: &Ctx, path: &str, v: &str, what: &str) -> Result<(), ConfigError> {
+    if is_docker_name(v) {
+        Ok(())
+    } else {
+        Err(ctx
+            .error(path, format!("`{v}` is not a valid {what} name"))
+            .help("expected: a letter or digit, then letters, digits, `_`, `.` or `-` (at least 2 characters)"))
+    }
+}
+
+fn image(ctx: &Ctx, path: &str, v: &str) -> Result<(), ConfigError> {
+    if v.is_empty() || v.chars().any(char::is_whitespace) {
+        return Err(ctx
+            .error(path, format!("`{v}` is not an image reference"))
+            .help("expected: e.g. vllm/vllm-openai:latest"));
+    }
+    Ok(())
+}
+
+fn non_empty(ctx: &Ctx, path: &str, v: &str) -> Result<(), ConfigError> {
+    if v.trim().is_empty() {
+        Err(ctx.error(path, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn volumes(ctx: &Ctx, path: &str, list: &[String]) -> Result<(), ConfigError> {
+    for (i, v) in list.iter().enumerate() {
+        let parts: Vec<&str> = v.split(':').collect();
+        let ok = (2..=3).contains(&parts.len())
+            && !parts[0].is_empty()
+            && parts[1].starts_with('/')
+            && parts.get(2).is_none_or(|m| !m.is_empty());
+        if !ok {
+            return Err(err(
+                ctx,
+                &format!("{path}[{i}]"),
+                format!("`{v}` is not a volume"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn env(
+    ctx: &Ctx,
+    path: &str,
+    m: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for k in m.keys() {
+        if k.is_empty() || k.contains('=') || k.contains(char::is_whitespace) {
+            return Err(ctx.error(
+                &format!("{path}.{k}"),
+                format!("`{k}` is not an environment variable name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Validate the effective configuration.
+pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
+    let s = &c.server;
+    name(ctx, "server.container", &s.container, "container")?;
+    image(ctx, "server.image", &s.image)?;
+    non_empty(ctx, "server.model", &s.model)?;
+    if let Some(n) = &s.served_model_name {
+        non_empty(ctx, "server.served_model_name", n)?;
+    }
+    if s.tensor_parallel_size < 1 {
+        return Err(err(
+            ctx,
+            "server.tensor_parallel_size",
+            format!("must be >= 1, got {}", s.tensor_parallel_size),
+        ));
+    }
+    let g = s.gpu_memory_utilization;
+    if !(g > 0.0 && g <= 1.0) {
+        return Err(err(
+            ctx,
+            "server.gpu_memory_utilization",
+            format!("must be in (0, 1], got {g}"),
+        ));
+    }
+    if s.port == 0 {
+        return Err(err(ctx, "server.port", "must be 1-65535, got 0"));
+    }
+    if s.max_model_len == Some(0) {
+        return Err(err(ctx, "server.max_model_len", "must be >= 1, got 0"));
+    }
+    if s.publish_port == Some(0) {
+        return Err(err(ctx, "server.publish_port", "must be 1-65535, got 0"));
+    }
+    if s.shm_size == Some(0) {
+        return Err(err(ctx, "server.shm_size", "must be > 0"));
+    }
+    if s.startup_timeout.is_zero() {
+        return Err(err(ctx, "server.startup_timeout", "must be longer than 0s"));
+    }
+    env(ctx, "server.env", &s.env)?;
+    volumes(ctx, "server.volumes", &s.volumes)?;
+
+    let cl = &c.client;
+    name(ctx, "client.container", &cl.container, "container")?;
+    if cl.container == s.container {
+        return Err(ctx.error(
+            "client.container",
+            format!("`{}` is also the server container's name", cl.container),
+        ));
+    }
+    image(ctx, "client.image", &cl.image)?;
+    if let Some(t) = &cl.tokenizer {
+        non_empty(ctx, "client.tokenizer", t)?;
+    }
+    if !cl.result_dir.starts_with('/') {
+        return Err(ctx.error(
+            "client.result_dir",
+            format!(
+                "`{}` must be an absolute path inside the client container",
+                cl.result_dir
+            ),
+        ));
+    }
+    env(ctx, "client.env", &cl.env)?;
+    volumes(ctx, "client.volumes", &cl.volumes)?;
+
+    name(ctx, "network", &c.network, "network")?;
+    if c.results_dir.as_os_str().is_empty() {
+        return Err(ctx.error("results_dir", "must not be empty"));
+    }
+
+    for (n, sw) in &c.sweeps {
+        let p = format!("sweeps.{n}");
+        if PRESETS.contains(&n.as_str()) {
+            return Err(ctx
+                .error(
+                    &p,
+                    format!("`{n}` is a built-in preset and cannot be redefined"),
+                )
+                .help("give your sweep another name"));
+        }
+        name(ctx, &p, n, "sweep")?;
+        if sw.input_lens.is_empty() {
+            return Err(err(ctx, &format!("{p}.input_lens"), "must not be empty"));
+        }
+        if let Some(i) = sw.input_lens.iter().position(|&l| l == 0) {
+            return Err(err(ctx, &format!("{p}.input_lens[{i}]"), "must be >= 1"));
+        }
+        if sw.output_len == 0 {
+            return Err(err(ctx, &format!("{p}.output_len"), "must be >= 1"));
+        }
+        if sw.concurrency.is_empty() {
+            return Err(err(ctx, &format!("{p}.concurrency"), "must not be empty"));
+        }
+        let rate_ok = sw.request_rate == "inf"
+            || sw
+                .request_rate
+                .parse::<f64>()
+                .is_ok_and(|r| r.is_finite() && r > 0.0);
+        if !rate_ok {
+            return Err(err(
+                ctx,
+                &format!("{p}.request_rate"),
+                format!("`{}` is not a request rate", sw.request_rate),
+            ));
+        }
+        if let Some(l) = &sw.layout
+            && !["production", "scaling", "custom"].contains(&l.as_str())
+        {
+            return Err(
+                err(ctx, &format!("{p}.layout"), format!("unknown layout `{l}`"))
+                    .help("valid choices: production, scaling, custom"),
+            );
+        }
+        if let Some(t) = &sw.point_timeout {
+            match parse_duration(t) {
+                Ok(d) if !d.is_zero() => {}
+                Ok(_) => {
+                    return Err(err(
+                        ctx,
+                        &format!("{p}.point_timeout"),
+                        "must be longer than 0s",
+                    ));
+                }
+                Err(m) => return Err(err(ctx, &format!("{p}.point_timeout"), m)),
+            }
+        }
+    }
+
+    if c.run.sweeps.is_empty() {
+        return Err(ctx
+            .error("run.sweeps", "must name at least one sweep")
+            .help(format!("presets: {}", PRESETS.join(", "))));
+    }
+    for (i, n) in c.run.sweeps.iter().enumerate() {
+        if !PRESETS.contains(&n.as_str()) && !c.sweeps.contains_key(n) {
+            let mut known: Vec<&str> = PRESETS.to_vec();
+            known.extend(c.sweeps.keys().map(String::as_str));
+            let mut e = ctx
+                .error(&format!("run.sweeps[{i}]"), format!("unknown sweep `{n}`"))
+                .help(format!("valid choices: {}", known.join(", ")));
+            if let Some(s) = super::error::suggest(n, &known) {
+                e = e.help(format!("did you mean `{s}`?"));
+            }
+            return Err(e);
+        }
+    }
+    if c.run.point_timeout.is_zero() {
+        return Err(err(ctx, "run.point_timeout", "must be longer than 0s"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_names() {
+        for ok in ["vllm-server", "a1", "x_y.z-0"] {
+            assert!(is_docker_name(ok), "{ok}");
+        }
+        for bad in ["", "a", "-x", "has space", "a/b", "_x", "ümlaut"] {
+            assert!(!is_docker_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        validate(&Config::default(), &Ctx::default()).unwrap();
+    }
+}

@@ -1,0 +1,67 @@
+//! The client container (`vllm-bench-client`): created from the config when absent, attached
+//! when it exists (never recreated), joined to the network, its result directory ensured.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::docker::{ContainerState, Docker, Ensured, ExecSpec};
+use crate::events::{self, Sink};
+use crate::exit::{Code, Failure};
+
+/// Create-or-attach the client container on the network and make its result dir exist.
+pub async fn ensure_client(
+    docker: &Docker,
+    cfg: &Config,
+    sink: &dyn Sink,
+) -> anyhow::Result<ContainerState> {
+    let name = &cfg.client.container;
+    let setup = |m: String| anyhow::Error::from(Failure::new(Code::Setup, m));
+    docker
+        .ensure_network(&cfg.network, &super::spec::labels("network"))
+        .await
+        .map_err(|e| setup(format!("cannot create network {}: {e}", cfg.network)))?;
+    let spec = super::spec::client_spec(cfg);
+    let (state, how) = docker.ensure_container(&spec).await.map_err(|e| {
+        setup(format!(
+            "cannot create or start the client container {name}: {e}"
+        ))
+    })?;
+    match how {
+        Ensured::Created => events::info(
+            sink,
+            format!("created client container {name} ({})", spec.image),
+        ),
+        Ensured::Started => events::info(sink, format!("started existing client container {name}")),
+        Ensured::Attached => {
+            events::info(sink, format!("attached to running client container {name}"))
+        }
+    }
+    if how != Ensured::Created {
+        docker
+            .connect_network(name, &cfg.network)
+            .await
+            .map_err(|e| {
+                setup(format!(
+                    "cannot connect {name} to network {}: {e}",
+                    cfg.network
+                ))
+            })?;
+    }
+    let mkdir = ExecSpec {
+        argv: super::argv::sh(r#"mkdir -p "$1""#, &[&cfg.client.result_dir]),
+        deadline: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let (o, _, err) = docker
+        .exec_capture(name, &mkdir)
+        .await
+        .map_err(|e| setup(format!("cannot exec mkdir in {name}: {e}")))?;
+    if o.exit_code != Some(0) {
+        return Err(setup(format!(
+            "cannot create {} in {name}: {}",
+            cfg.client.result_dir,
+            err.trim()
+        )));
+    }
+    Ok(state)
+}

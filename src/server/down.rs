@@ -1,0 +1,124 @@
+//! `vbench down`: stop the tracked `vllm serve` (SIGTERM, SIGKILL after a grace period), keep
+//! its final log on the host, and with `--remove` remove the containers vbench created —
+//! never those it did not create unless `--force`.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::argv::{SERVE_LOG, SERVE_PIDFILE};
+use crate::config::Config;
+use crate::docker::{Docker, LABEL_MANAGED};
+use crate::events::{self, Sink};
+
+/// SIGTERM → SIGKILL grace for `vllm serve` (it frees GPU memory on a clean shutdown).
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    /// Also remove the containers vbench created.
+    pub remove: bool,
+    /// With `remove`: remove containers vbench did not create too.
+    pub force: bool,
+}
+
+/// Stop the server; optionally remove containers (and the network vbench created).
+pub async fn down(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &DownOptions,
+    sink: &dyn Sink,
+) -> anyhow::Result<()> {
+    let server = &cfg.server.container;
+    match docker
+        .inspect_container(server)
+        .await
+        .with_context(|| format!("cannot inspect {server}"))?
+    {
+        Some(s) if s.running => {
+            let stopped = docker
+                .stop_tracked(server, SERVE_PIDFILE, STOP_GRACE)
+                .await
+                .with_context(|| format!("cannot stop vllm serve in {server}"))?;
+            if stopped {
+                events::info(sink, format!("stopped vllm serve in {server}"));
+                keep_final_log(docker, cfg, sink).await;
+            } else {
+                events::info(
+                    sink,
+                    format!("no vllm serve started by vbench is running in {server}"),
+                );
+            }
+            let others = super::untracked_serve_processes(docker, server)
+                .await
+                .unwrap_or_default();
+            for (pid, cmd) in others {
+                events::warn(
+                    sink,
+                    format!(
+                        "{server} still runs a vllm serve vbench did not start (pid {pid}: {}); left alone",
+                        cfg.scrub(&cmd)
+                    ),
+                );
+            }
+        }
+        Some(_) => events::info(sink, format!("server container {server} is not running")),
+        None => events::info(sink, format!("server container {server} does not exist")),
+    }
+    if !opts.remove {
+        return Ok(());
+    }
+    for name in [server, &cfg.client.container] {
+        let Some(state) = docker
+            .inspect_container(name)
+            .await
+            .with_context(|| format!("cannot inspect {name}"))?
+        else {
+            continue;
+        };
+        if state.created_by_vbench || opts.force {
+            docker
+                .remove_container(name)
+                .await
+                .with_context(|| format!("cannot remove container {name}"))?;
+            events::info(sink, format!("removed container {name}"));
+        } else {
+            events::warn(
+                sink,
+                format!(
+                    "not removing {name}: vbench did not create it (use --force to remove it anyway)"
+                ),
+            );
+        }
+    }
+    let managed = docker
+        .list_networks_labelled(&format!("{LABEL_MANAGED}=true"))
+        .await
+        .unwrap_or_default();
+    if managed.iter().any(|n| n == &cfg.network) {
+        match docker.remove_network(&cfg.network).await {
+            Ok(()) => events::info(sink, format!("removed network {}", cfg.network)),
+            // Other containers may still use it; that is theirs to decide.
+            Err(e) => events::warn(sink, format!("network {} kept: {e}", cfg.network)),
+        }
+    }
+    Ok(())
+}
+
+/// Copy the stopped server's log to `<results_dir>/logs/server-<ts>-final.log` (best effort).
+async fn keep_final_log(docker: &Docker, cfg: &Config, sink: &dyn Sink) {
+    let Ok(Some(bytes)) = docker.read_file(&cfg.server.container, SERVE_LOG).await else {
+        return;
+    };
+    let dir = cfg.results_dir.join("logs");
+    let path = dir.join(format!("server-{}-final.log", super::record::stamp()));
+    match std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&path, cfg.scrub(&String::from_utf8_lossy(&bytes))))
+    {
+        Ok(()) => events::info(sink, format!("server log kept: {}", path.display())),
+        Err(e) => events::warn(
+            sink,
+            format!("cannot keep the server log in {}: {e}", path.display()),
+        ),
+    }
+}

@@ -1,0 +1,533 @@
+//! The server lifecycle (`vbench up / status / logs / gpu / down`): bring `vllm serve` up in
+//! the server container, prove it ready, explain every failure, and stop it again.
+//!
+//! Submodules, one job each: `argv` (the serve command line and its launcher), `spec` (the
+//! containers vbench creates, GPU preset), `diagnose` (log classifier), `readiness` (the pure
+//! state machine), `wait` (the driver that feeds it: processes, log, HTTP probes), `probe`
+//! (HTTP), `record` (the JSON server record), `status`, `down`, `client` (client container).
+
+pub mod argv;
+pub mod client;
+pub mod diagnose;
+pub mod down;
+pub mod probe;
+pub mod readiness;
+pub mod record;
+pub mod spec;
+pub mod status;
+pub mod wait;
+
+/// Bridge to `crate::standin` (the stand-in images), which lands separately.
+mod standin_images {
+    use crate::docker::Docker;
+    use crate::events::Sink;
+
+    pub const SERVER_IMAGE: &str = "vbench/vllm-standin-server:latest";
+    pub const CLIENT_IMAGE: &str = "vbench/vllm-standin-client:latest";
+
+    pub async fn ensure(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
+        let _ = sink;
+        for image in [SERVER_IMAGE, CLIENT_IMAGE] {
+            if docker.inspect_image(image).await?.is_none() {
+                anyhow::bail!("image {image} is missing: run `vbench images build`");
+            }
+        }
+        Ok(())
+    }
+}
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::config::{Config, GpuMode};
+use crate::docker::{Docker, Ensured, ExecSpec, Labels};
+use crate::events::{self, Sink};
+use crate::exit::{Code, Failure};
+
+pub use client::ensure_client;
+pub use down::{DownOptions, down};
+
+/// `vbench up` options.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Stop a server that serves something else, then start ours.
+    pub restart: bool,
+    /// Use the CPU stand-in images (`standin_config`) and build them if missing.
+    pub standin: bool,
+}
+
+/// A ready server.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerInfo {
+    /// The id `/v1/models` lists (`--served-model-name`, else the model).
+    pub model_id: String,
+    /// The model path / HF id the server loaded (`root` in `/v1/models`).
+    pub root: String,
+    pub max_model_len: u64,
+    pub version: String,
+    /// URL other containers on the network use: http://<server container>:<port>
+    pub url_in_network: String,
+    /// URL vbench on the host uses for probes (127.0.0.1:<published port> if published, else the container's IP on the network)
+    pub url_from_host: String,
+    pub reused: bool,
+    pub record_path: PathBuf,
+}
+
+/// What `health` found: cheap enough to call between sweep points.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Health {
+    pub process_alive: bool,
+    pub container_running: bool,
+    pub healthy: bool,
+    pub detail: String,
+}
+
+static EXTRA_LABELS: Mutex<Option<Labels>> = Mutex::new(None);
+
+/// Add labels to everything vbench creates from now on in this process (tests add
+/// `vbench.test=1`). The CLI also reads `VBENCH_LABELS=k=v,k2=v2` (see `labels_from_env`).
+pub fn add_labels(labels: &Labels) {
+    let mut g = EXTRA_LABELS.lock().unwrap_or_else(|p| p.into_inner());
+    g.get_or_insert_with(Labels::new).extend(labels.clone());
+}
+
+/// Parse `k=v,k2=v2` (a bare `k` means `k=true`).
+pub fn parse_labels(s: &str) -> Labels {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+            None => (p.to_string(), "true".to_string()),
+        })
+        .collect()
+}
+
+/// Apply `VBENCH_LABELS` from the environment (called once by the CLI glue).
+pub fn labels_from_env() {
+    if let Ok(s) = std::env::var("VBENCH_LABELS") {
+        add_labels(&parse_labels(&s));
+    }
+}
+
+pub(crate) fn extra_labels() -> Labels {
+    EXTRA_LABELS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_default()
+}
+
+/// Make sure the CPU stand-in images exist (built locally, no registry).
+pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
+    standin_images::ensure(docker, sink).await
+}
+
+/// The model the stand-in serves when the configuration still names the production default.
+pub const STANDIN_MODEL: &str = "facebook/opt-125m";
+
+/// The same configuration pointed at the stand-in images: no GPU, one "GPU" of tensor
+/// parallelism, a small model unless one was chosen, a short start-up deadline, no HF cache
+/// mount, and the port published on 127.0.0.1 (same number unless one was chosen).
+pub fn standin_config(cfg: &Config) -> Config {
+    let mut c = cfg.clone();
+    let defaults = Config::default();
+    c.server.image = standin_images::SERVER_IMAGE.to_string();
+    c.client.image = standin_images::CLIENT_IMAGE.to_string();
+    c.server.gpu = GpuMode::None;
+    c.server.tensor_parallel_size = 1;
+    if c.server.model == defaults.server.model {
+        c.server.model = STANDIN_MODEL.to_string();
+    }
+    if c.server.startup_timeout == defaults.server.startup_timeout {
+        c.server.startup_timeout = Duration::from_secs(120);
+    }
+    // The CPU stand-in needs no shared memory for NCCL and reads no weights.
+    c.server.shm_size = None;
+    c.server.volumes.retain(|v| !v.contains("huggingface"));
+    c.client.volumes.retain(|v| !v.contains("huggingface"));
+    if c.server.publish_port.is_none() {
+        c.server.publish_port = Some(c.server.port);
+    }
+    c
+}
+
+/// The in-network URL (`http://<container>:<port>`).
+pub fn url_in_network(cfg: &Config) -> String {
+    format!("http://{}:{}", cfg.server.container, cfg.server.port)
+}
+
+/// The URL vbench on the host probes: the published port on 127.0.0.1, else the container's
+/// address (Linux hosts route to bridge networks).
+pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<String> {
+    if let Some(p) = cfg.server.publish_port {
+        return Ok(format!("http://127.0.0.1:{p}"));
+    }
+    let ip = container_ip(docker, &cfg.server.container).await?;
+    Ok(format!("http://{ip}:{}", cfg.server.port))
+}
+
+/// The container's first IPv4 address, asked of the container itself (`hostname -i` reads the
+/// `/etc/hosts` entry Docker writes for it).
+async fn container_ip(docker: &Docker, container: &str) -> anyhow::Result<String> {
+    let spec = ExecSpec {
+        argv: argv::sh("hostname -i", &[]),
+        deadline: Some(Duration::from_secs(10)),
+        ..Default::default()
+    };
+    let (_, out, err) = docker
+        .exec_capture(container, &spec)
+        .await
+        .with_context(|| format!("cannot find the address of container {container}"))?;
+    out.split_whitespace()
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("container {container} reports no IPv4 address (hostname -i: {out:?} {err:?}); set server.publish_port"))
+}
+
+/// What the server container is running now, by our PID file and args file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Running {
+    /// The tracked `vllm serve` is alive.
+    pub alive: bool,
+    /// Its redacted argv, as recorded at launch (None: no record).
+    pub args: Option<Vec<String>>,
+}
+
+/// Read the tracked process's state (alive + recorded argv).
+pub async fn running(docker: &Docker, container: &str) -> anyhow::Result<Running> {
+    let alive = docker
+        .tracked_alive(container, argv::SERVE_PIDFILE)
+        .await
+        .with_context(|| format!("cannot check the vllm serve process in {container}"))?;
+    let args = match docker.read_file(container, argv::SERVE_ARGS).await {
+        Ok(Some(bytes)) => serde_json::from_slice::<Vec<String>>(&bytes).ok(),
+        _ => None,
+    };
+    Ok(Running { alive, args })
+}
+
+/// `vllm serve` processes in the container that vbench's PID file does not track (started by
+/// hand or by another tool): `(pid, command line)`.
+pub async fn untracked_serve_processes(
+    docker: &Docker,
+    container: &str,
+) -> anyhow::Result<Vec<(u32, String)>> {
+    // Reads /proc directly (no ps/pgrep in minimal images). Only the server itself counts
+    // (argv[0] is `vllm` or a path to it, or python running vllm's entrypoint), not the
+    // shells that launched it. The patterns are split in quoted halves so this scanner's own
+    // command line does not match itself.
+    let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue; case "$c" in "vllm"" serve"*|*/"vllm"" serve"*|*python*"vllm"".entrypoints"*) echo "${p#/proc/} $c";; esac; done"#;
+    let spec = ExecSpec {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        deadline: Some(Duration::from_secs(15)),
+        ..Default::default()
+    };
+    let (_, out, _) = docker
+        .exec_capture(container, &spec)
+        .await
+        .with_context(|| format!("cannot list processes in {container}"))?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let (pid, cmd) = l.split_once(' ')?;
+            Some((pid.parse().ok()?, cmd.trim().to_string()))
+        })
+        .collect())
+}
+
+/// Bring `vllm serve` up (or reuse it) and prove it ready. Errors carry an `exit::Failure`
+/// with the diagnosed code (10–19, 20 for a mismatch, 3 for set-up).
+pub async fn up(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &UpOptions,
+    sink: &dyn Sink,
+) -> anyhow::Result<ServerInfo> {
+    let cfg = if opts.standin {
+        standin_config(cfg)
+    } else {
+        cfg.clone()
+    };
+    if opts.standin {
+        ensure_standin_images(docker, sink)
+            .await
+            .map_err(|e| setup(format!("cannot build the stand-in images: {e:#}")))?;
+    }
+    let server = &cfg.server.container;
+    let gpu = spec::detect(docker, &cfg);
+    let etc_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let cspec = spec::server_spec(&cfg, gpu, &etc_group);
+    docker
+        .ensure_network(&cfg.network, &spec::labels("network"))
+        .await
+        .map_err(|e| setup(format!("cannot create network {}: {e}", cfg.network)))?;
+    let (state, how) = docker.ensure_container(&cspec).await.map_err(|e| {
+        setup(format!(
+            "cannot create or start the server container {server}: {e}"
+        ))
+    })?;
+    match how {
+        Ensured::Created => events::info(
+            sink,
+            format!(
+                "created server container {server} ({}, GPU preset {gpu:?})",
+                cspec.image
+            ),
+        ),
+        Ensured::Started => {
+            events::info(sink, format!("started existing server container {server}"))
+        }
+        Ensured::Attached => events::info(
+            sink,
+            format!(
+                "attached to running server container {server}{}",
+                if state.created_by_vbench {
+                    ""
+                } else {
+                    " (not created by vbench)"
+                }
+            ),
+        ),
+    }
+    if how != Ensured::Created {
+        docker
+            .connect_network(server, &cfg.network)
+            .await
+            .map_err(|e| {
+                setup(format!(
+                    "cannot connect {server} to network {}: {e}",
+                    cfg.network
+                ))
+            })?;
+    }
+
+    let desired = argv::serve_argv(&cfg.server);
+    let shown = argv::redact(&desired, &cfg.secret_values());
+    let now = running(docker, server).await?;
+    let mut reused = false;
+    if now.alive {
+        if now.args.as_ref() == Some(&shown) {
+            events::info(
+                sink,
+                format!(
+                    "vllm serve is already running in {server} with the same arguments: reusing it"
+                ),
+            );
+            reused = true;
+        } else if opts.restart {
+            events::info(
+                sink,
+                format!(
+                    "stopping the running vllm serve in {server} (--restart): {}",
+                    show_args(&now.args)
+                ),
+            );
+            docker
+                .stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE)
+                .await
+                .with_context(|| format!("cannot stop the running vllm serve in {server}"))?;
+        } else {
+            return Err(Failure::new(
+                Code::ServerMismatch,
+                format!(
+                    "{server} already runs a different server:\n  running: {}\n  wanted:  {}\nrun `vbench up --restart` to replace it, or `vbench down` first",
+                    show_args(&now.args),
+                    shown.join(" ")
+                ),
+            )
+            .into());
+        }
+    } else {
+        let foreign = untracked_serve_processes(docker, server).await?;
+        if !foreign.is_empty() {
+            let list: Vec<String> = foreign
+                .iter()
+                .map(|(p, c)| format!("pid {p}: {}", cfg.scrub(c)))
+                .collect();
+            return Err(Failure::new(
+                Code::ServerMismatch,
+                format!(
+                    "{server} runs a vllm serve that vbench did not start ({}); stop it first (two servers in one container would fight over the GPUs and the port)",
+                    list.join("; ")
+                ),
+            )
+            .into());
+        }
+    }
+
+    let host_log = host_log_path(&cfg)?;
+    let mut follower = wait::LogFollower::new(Some(host_log.clone()), cfg.secret_values());
+    if reused {
+        follower.skip_existing(docker, server).await;
+    } else {
+        launch(docker, &cfg, &desired, &shown).await?;
+        events::info(sink, format!("launched in {server}: {}", shown.join(" ")));
+    }
+    let url_host = url_from_host(docker, &cfg).await?;
+    let target = wait::Target {
+        container: server.clone(),
+        endpoint: probe::Endpoint::new(url_host.clone(), argv::api_key(&cfg.server)),
+        expected_model: argv::expected_model_id(&cfg.server),
+        overall: cfg.server.startup_timeout,
+    };
+    let ready = match wait::wait_ready(docker, &target, &mut follower, sink).await? {
+        Ok(r) => r,
+        Err(diag) => {
+            // A half-started server holds GPU memory and the port: stop it; its log stays.
+            let _ = docker
+                .stop_tracked(server, argv::SERVE_PIDFILE, FAILED_STOP_GRACE)
+                .await;
+            let mut msg = cfg.scrub(&diag.message());
+            msg.push_str(&format!(
+                "\nfull log: {} (in the container: {})",
+                host_log.display(),
+                argv::SERVE_LOG
+            ));
+            return Err(Failure::new(diag.code, msg).into());
+        }
+    };
+    let info = ServerInfo {
+        model_id: ready.model.id.clone(),
+        root: ready
+            .model
+            .root
+            .clone()
+            .unwrap_or_else(|| cfg.server.model.clone()),
+        max_model_len: ready.model.max_model_len.unwrap_or(0),
+        version: ready.version.clone(),
+        url_in_network: url_in_network(&cfg),
+        url_from_host: url_host,
+        reused,
+        record_path: PathBuf::new(),
+    };
+    let gpus = crate::gpu::sample(docker, server).await.unwrap_or_default();
+    let rec = record::ServerRecord::new(
+        docker,
+        &cfg,
+        &info,
+        &shown,
+        gpu,
+        gpus,
+        &host_log,
+        ready.elapsed,
+    )
+    .await;
+    let path = rec
+        .write(&cfg.results_dir)
+        .with_context(|| "cannot write the server record")?;
+    events::info(sink, format!("server record: {}", path.display()));
+    Ok(ServerInfo {
+        record_path: path,
+        ..info
+    })
+}
+
+fn show_args(a: &Option<Vec<String>>) -> String {
+    a.as_ref().map_or(
+        "(arguments unknown: no record in the container)".to_string(),
+        |a| a.join(" "),
+    )
+}
+
+fn setup(msg: String) -> anyhow::Error {
+    Failure::new(Code::Setup, msg).into()
+}
+
+/// `<results_dir>/logs/server-<ts>.log`, its directory created.
+fn host_log_path(cfg: &Config) -> anyhow::Result<PathBuf> {
+    let dir = cfg.results_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir.join(format!("server-{}.log", record::stamp())))
+}
+
+/// Record the argv, then start the launcher detached and tracked.
+async fn launch(
+    docker: &Docker,
+    cfg: &Config,
+    desired: &[String],
+    shown: &[String],
+) -> anyhow::Result<()> {
+    let server = &cfg.server.container;
+    let args_json = serde_json::to_vec(shown).context("cannot encode the serve argv")?;
+    let name = argv::SERVE_ARGS
+        .rsplit('/')
+        .next()
+        .unwrap_or("vbench-serve.args")
+        .to_string();
+    docker
+        .copy_in(server, "/tmp", &[(name, args_json, 0o644)])
+        .await
+        .map_err(|e| {
+            setup(format!(
+                "cannot write {} in {server}: {e}",
+                argv::SERVE_ARGS
+            ))
+        })?;
+    let mut env = spec::env_pairs(&cfg.server.env);
+    // Machine-read log: no colour, no block buffering.
+    env.extend([
+        "PYTHONUNBUFFERED=1".to_string(),
+        "NO_COLOR=1".to_string(),
+        "VLLM_LOGGING_COLOR=0".to_string(),
+    ]);
+    let exec = ExecSpec {
+        argv: argv::launcher_argv(desired),
+        env,
+        pidfile: Some(argv::SERVE_PIDFILE.to_string()),
+        ..Default::default()
+    };
+    docker
+        .exec_detached(server, &exec)
+        .await
+        .map_err(|e| setup(format!("cannot start vllm serve in {server}: {e}")))?;
+    Ok(())
+}
+
+/// SIGTERM → SIGKILL grace for a server that failed to start (it serves nothing; a hung one
+/// may ignore SIGTERM, and the diagnosis must not wait 30 s for it).
+const FAILED_STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Is the server still serving? Process, container and one `/health` probe (≤5 s).
+pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
+    let server = &cfg.server.container;
+    let state = docker
+        .inspect_container(server)
+        .await
+        .with_context(|| format!("cannot inspect {server}"))?;
+    let Some(state) = state.filter(|s| s.running) else {
+        return Ok(Health {
+            process_alive: false,
+            container_running: false,
+            healthy: false,
+            detail: format!("container {server} is not running"),
+        });
+    };
+    let _ = state;
+    let alive = docker
+        .tracked_alive(server, argv::SERVE_PIDFILE)
+        .await
+        .with_context(|| format!("cannot check vllm serve in {server}"))?;
+    if !alive {
+        return Ok(Health {
+            process_alive: false,
+            container_running: true,
+            healthy: false,
+            detail: "vllm serve is not running".into(),
+        });
+    }
+    let url = url_from_host(docker, cfg).await?;
+    let (healthy, detail) = match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
+        Ok(()) => (true, "GET /health = 200".to_string()),
+        Err(e) => (false, format!("GET /health: {e}")),
+    };
+    Ok(Health {
+        process_alive: true,
+        container_running: true,
+        healthy,
+        detail,
+    })
+}

@@ -1,0 +1,318 @@
+//! The readiness driver: every tick it gathers an `Observation` (container state, the tracked
+//! process, new serve-log lines, the HTTP probe the current stage needs), feeds the
+//! `readiness::Machine`, emits the live status line, and copies the serve log to the host log.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::argv::{SERVE_LOG, SERVE_PIDFILE};
+use super::diagnose::{self, Diagnosis};
+use super::probe;
+use super::readiness::{ContainerLife, Machine, ModelCard, Observation, Stage, Step};
+use crate::docker::{Docker, ExecSpec};
+use crate::events::{Event, Sink};
+
+/// What to wait for.
+pub struct Target {
+    pub container: String,
+    pub endpoint: probe::Endpoint,
+    pub expected_model: String,
+    pub overall: Duration,
+}
+
+/// A ready server, as the probes saw it.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub model: ModelCard,
+    pub version: String,
+    pub elapsed: Duration,
+}
+
+/// Follows the container's serve log by byte offset (`tail -c +N`, one short exec per tick:
+/// no process is left behind in the container), splitting it into lines and appending the raw
+/// text to a host file.
+pub struct LogFollower {
+    offset: u64,
+    partial: String,
+    host: Option<PathBuf>,
+    secrets: Vec<String>,
+}
+
+impl LogFollower {
+    /// `secrets` are replaced by `***` in the host copy (vLLM prints its non-default args,
+    /// which may include a token).
+    pub fn new(host: Option<PathBuf>, secrets: Vec<String>) -> Self {
+        Self {
+            offset: 0,
+            partial: String::new(),
+            host,
+            secrets,
+        }
+    }
+
+    /// Start from the current end of the log (reusing a running server: its old lines are
+    /// not this start's).
+    pub async fn skip_existing(&mut self, docker: &Docker, container: &str) {
+        let spec = sh(&format!("wc -c < {SERVE_LOG}"));
+        if let Ok((_, out, _)) = docker.exec_capture(container, &spec).await
+            && let Ok(n) = out.trim().parse::<u64>()
+        {
+            self.offset = n;
+        }
+    }
+
+    /// New complete lines (raw). Works on a stopped container too (archive read).
+    pub async fn poll(&mut self, docker: &Docker, container: &str, running: bool) -> Vec<String> {
+        let chunk = if running {
+            let spec = ExecSpec {
+                argv: super::argv::sh(
+                    r#"tail -c "+$1" "$2""#,
+                    &[&(self.offset + 1).to_string(), SERVE_LOG],
+                ),
+                deadline: Some(Duration::from_secs(10)),
+                ..Default::default()
+            };
+            match docker.exec_capture(container, &spec).await {
+                Ok((o, out, _)) if o.exit_code == Some(0) => out,
+                _ => String::new(),
+            }
+        } else {
+            match docker.read_file(container, SERVE_LOG).await {
+                Ok(Some(bytes)) => {
+                    String::from_utf8_lossy(bytes.get(self.offset as usize..).unwrap_or_default())
+                        .into_owned()
+                }
+                _ => String::new(),
+            }
+        };
+        self.take(&chunk)
+    }
+
+    /// Account for a chunk: host copy, offset, line split.
+    fn take(&mut self, chunk: &str) -> Vec<String> {
+        if chunk.is_empty() {
+            return vec![];
+        }
+        self.offset += chunk.len() as u64;
+        self.partial.push_str(chunk);
+        let mut lines: Vec<String> = self.partial.split('\n').map(str::to_string).collect();
+        self.partial = lines.pop().unwrap_or_default();
+        if let Some(path) = &self.host
+            && !lines.is_empty()
+            && let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        {
+            // Whole lines only, so a secret is never split across two writes. Best effort:
+            // a full disk must not fail the start-up.
+            let mut text = String::new();
+            for l in &lines {
+                text.push_str(&super::argv::scrub(l, &self.secrets));
+                text.push('\n');
+            }
+            let _ = f.write_all(text.as_bytes());
+        }
+        lines
+    }
+
+    /// The unterminated last line, if any (flushed into the diagnosis).
+    pub fn rest(&self) -> Option<String> {
+        (!self.partial.is_empty()).then(|| self.partial.clone())
+    }
+}
+
+fn sh(script: &str) -> ExecSpec {
+    ExecSpec {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        deadline: Some(Duration::from_secs(10)),
+        ..Default::default()
+    }
+}
+
+const STAGE: &str = "up";
+
+/// Per-attempt timeout of the test completion.
+const GENERATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The model id to send the test request to: what `/v1/models` listed.
+fn m_model(m: &Machine, t: &Target) -> String {
+    m.model
+        .as_ref()
+        .map_or_else(|| t.expected_model.clone(), |c| c.id.clone())
+}
+
+/// Wait until ready or until the start fails. The outer error is an infrastructure failure
+/// (Docker unreachable); the inner `Err` is a diagnosed failed start.
+pub async fn wait_ready(
+    docker: &Docker,
+    t: &Target,
+    follower: &mut LogFollower,
+    sink: &dyn Sink,
+) -> anyhow::Result<Result<Ready, Diagnosis>> {
+    let start = Instant::now();
+    let mut m = Machine::new(t.expected_model.clone(), t.overall);
+    let mut stage_started = Duration::ZERO;
+    sink.emit(Event::StageStarted {
+        stage: STAGE.into(),
+        detail: Stage::Launch.doing().into(),
+    });
+    let mut last_line = String::new();
+    loop {
+        let container = match docker.inspect_container(&t.container).await {
+            Ok(Some(s)) if s.running => ContainerLife::Running,
+            Ok(Some(s)) => ContainerLife::Stopped {
+                exit_code: s.exit_code,
+                oom_killed: s.oom_killed,
+            },
+            Ok(None) => ContainerLife::Stopped {
+                exit_code: None,
+                oom_killed: false,
+            },
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot inspect the server container {}: {e}",
+                    t.container
+                ));
+            }
+        };
+        let running = container == ContainerLife::Running;
+        // Process first, log second: a process that just died has flushed its last lines.
+        let alive = running
+            && docker
+                .tracked_alive(&t.container, SERVE_PIDFILE)
+                .await
+                .unwrap_or(false);
+        let raw = follower.poll(docker, &t.container, running).await;
+        let mut lines: Vec<String> = raw.iter().map(|l| diagnose::clean_line(l)).collect();
+        if !alive && let Some(rest) = follower.rest() {
+            lines.push(diagnose::clean_line(&rest));
+        }
+        if let Some(l) = lines.iter().rev().find(|l| !l.trim().is_empty()) {
+            last_line = l.clone();
+        }
+        let mut obs = Observation::new(container, alive, lines);
+        let budget = m.remaining(start.elapsed()).min(probe::PROBE_TIMEOUT);
+        if alive {
+            match m.stage {
+                Stage::Launch => {}
+                Stage::LogMilestone | Stage::Health => {
+                    obs.health_ok = Some(probe::health(&t.endpoint, budget).await.is_ok())
+                }
+                Stage::Models => {
+                    obs.models = Some(
+                        probe::models(&t.endpoint, budget)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
+                }
+                Stage::Generate => {
+                    // The first request may be slower than a probe; still within the deadline.
+                    let budget = m.remaining(start.elapsed()).min(GENERATE_TIMEOUT);
+                    obs.generated = Some(
+                        probe::complete_one(&t.endpoint, &m_model(&m, t), budget)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
+                }
+                Stage::Version => {
+                    obs.version = Some(probe::version(&t.endpoint, budget).await.ok())
+                }
+            }
+        }
+        let now = start.elapsed();
+        match m.observe(now, obs) {
+            Step::Wait => {
+                let tail: String = last_line.chars().take(100).collect();
+                let detail = match &m.models_note {
+                    Some(n) if m.stage == Stage::Models => format!("{} ({n})", m.stage.doing()),
+                    _ if tail.is_empty() => m.stage.doing().to_string(),
+                    _ => format!("{} | {tail}", m.stage.doing()),
+                };
+                sink.emit(Event::StageProgress {
+                    stage: STAGE.into(),
+                    detail,
+                    elapsed_s: now.as_secs_f64(),
+                });
+                let tick = if m.stage == Stage::Launch {
+                    Duration::from_millis(300)
+                } else {
+                    Duration::from_secs(1)
+                };
+                let left = m.remaining(start.elapsed());
+                tokio::time::sleep(tick.min(left)).await;
+            }
+            Step::Advanced { from, to, how } => {
+                sink.emit(Event::StageFinished {
+                    stage: STAGE.into(),
+                    detail: format!("{}: {how}", from.name()),
+                    elapsed_s: (now - stage_started).as_secs_f64(),
+                });
+                stage_started = now;
+                sink.emit(Event::StageStarted {
+                    stage: STAGE.into(),
+                    detail: to.doing().into(),
+                });
+            }
+            Step::Ready => {
+                sink.emit(Event::StageFinished {
+                    stage: STAGE.into(),
+                    detail: format!("ready: {} serves {}", t.endpoint.base, t.expected_model),
+                    elapsed_s: now.as_secs_f64(),
+                });
+                let model = m.model.clone().unwrap_or(ModelCard {
+                    id: t.expected_model.clone(),
+                    root: None,
+                    max_model_len: None,
+                });
+                let version = m.version.clone().unwrap_or_else(|| "unknown".into());
+                return Ok(Ok(Ready {
+                    model,
+                    version,
+                    elapsed: now,
+                }));
+            }
+            Step::Failed(outcome) => {
+                // The last lines may still be in flight: one more read before judging.
+                let more = follower.poll(docker, &t.container, running).await;
+                m.lines.extend(more.iter().map(|l| diagnose::clean_line(l)));
+                let diag = diagnose::diagnose(outcome, &m.lines);
+                // Not a StageFinished: renderers show that as success. The error itself is
+                // printed once, by main, with the log tail.
+                crate::events::warn(
+                    sink,
+                    format!(
+                        "vllm serve start-up failed after {:.1}s at stage `{}`",
+                        now.as_secs_f64(),
+                        m.stage.name()
+                    ),
+                );
+                return Ok(Err(diag));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follower_splits_chunks_into_lines_across_boundaries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let host = dir.path().join("server.log");
+        let mut f = LogFollower::new(Some(host.clone()), vec!["s3cr3t".into()]);
+        assert_eq!(f.take("a\nb"), vec!["a".to_string()]);
+        assert_eq!(f.rest().as_deref(), Some("b"));
+        assert_eq!(
+            f.take("c\n\nd s3cr3t\n"),
+            vec!["bc".to_string(), String::new(), "d s3cr3t".to_string()]
+        );
+        assert_eq!(f.offset, 15);
+        assert_eq!(
+            std::fs::read_to_string(&host).expect("host log"),
+            "a\nbc\n\nd ***\n"
+        );
+    }
+}
