@@ -9,6 +9,7 @@
 mod chart;
 mod compare;
 mod csv;
+mod manifest;
 mod markdown;
 mod table;
 
@@ -18,6 +19,7 @@ pub use compare::{
     render_comparison,
 };
 pub use csv::csv;
+pub use manifest::rows_from_manifest;
 pub use markdown::markdown;
 pub use table::table;
 
@@ -194,8 +196,10 @@ pub fn fmt_tokens(n: u64) -> String {
     }
 }
 
-/// Write `contents` to `path` atomically: a temp file in the same directory, then rename.
+/// Write `contents` to `path` atomically: a temp file in the same directory, synced, then
+/// renamed over `path`; the temp file is removed on failure.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -206,11 +210,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, contents).with_context(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        format!("rename {} to {}", tmp.display(), path.display())
-    })
+    }
+    res.with_context(|| format!("write {}", path.display()))
 }
 
 /// Version of `summary.json`'s layout.
