@@ -100,7 +100,6 @@ fn sample_rows() -> Vec<Row> {
 fn terminal_table_has_columns_and_dashes() {
     let rows = sample_rows();
     let t = table(&rows);
-    println!("{t}");
     let header = t.lines().nth(1).expect("header line");
     for h in [
         "sweep",
@@ -326,6 +325,20 @@ fn run_report_files_and_reload() {
     assert_eq!(written.last().unwrap(), &dir.path().join("comparison.md"));
     let cmp = std::fs::read_to_string(dir.path().join("comparison.md")).unwrap();
     assert!(cmp.contains("**0 regressions**"), "{cmp}");
+
+    // Re-rendered without a baseline and without the scaling sweep: the old comparison and
+    // the scaling charts go; an unrelated file in charts/ stays.
+    std::fs::write(dir.path().join("charts/notes.txt"), "mine").unwrap();
+    let production: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.sweep == "production")
+        .cloned()
+        .collect();
+    write_run_report(dir.path(), &production, None).unwrap();
+    assert!(!dir.path().join("comparison.md").exists());
+    assert!(!dir.path().join("charts/scaling_ttft.svg").exists());
+    assert!(dir.path().join("charts/production_ttft.svg").exists());
+    assert!(dir.path().join("charts/notes.txt").exists());
 }
 
 #[test]

@@ -332,6 +332,7 @@ pub fn write_run_report(
     let mut written = Vec::new();
     let chart_dir = run_dir.join("charts");
     let chart_paths = charts(rows, &chart_dir)?;
+    remove_stale_charts(&chart_dir, &chart_paths)?;
 
     let mut md = markdown(rows);
     if !chart_paths.is_empty() {
@@ -357,12 +358,44 @@ pub fn write_run_report(
         written.push(p);
     }
     written.extend(chart_paths);
-    if let Some(body) = comparison {
-        let p = run_dir.join("comparison.md");
-        write_atomic(&p, body.as_bytes())?;
-        written.push(p);
+    let p = run_dir.join("comparison.md");
+    match comparison {
+        Some(body) => {
+            write_atomic(&p, body.as_bytes())?;
+            written.push(p);
+        }
+        // A comparison left from an earlier rendering would contradict this one.
+        None => remove_if_present(&p)?,
     }
     Ok(written)
+}
+
+/// Remove charts an earlier rendering wrote that this one did not (a sweep whose points all
+/// failed since, a renamed sweep): only our own `*_ttft.svg`, `*_tpot.svg`, `*_throughput.svg`.
+fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = ["_ttft.svg", "_tpot.svg", "_throughput.svg"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        if ours && !keep.contains(&path) {
+            remove_if_present(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove stale {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
