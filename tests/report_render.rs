@@ -204,6 +204,12 @@ fn csv_has_full_precision_and_quotes() {
 fn charts_are_svg_with_one_line_per_series() {
     let rows = sample_rows();
     let svgs = chart_svgs(&rows).expect("charts render");
+    // VBT_DUMP=<dir> keeps the SVGs for a look (e.g. `rsvg-convert` them to PNG).
+    if let Some(d) = std::env::var_os("VBT_DUMP") {
+        for (n, s) in &svgs {
+            std::fs::write(std::path::Path::new(&d).join(n), s).unwrap();
+        }
+    }
     let names: Vec<&str> = svgs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,

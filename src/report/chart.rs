@@ -171,6 +171,8 @@ where
             .configure_mesh()
             .x_desc("max concurrency")
             .y_desc(y_label)
+            // The default minor grid is dark enough to compete with the data in small charts.
+            .light_line_style(RGBColor(238, 238, 238))
             .x_label_formatter(&|v| trim_float(*v))
             .y_label_formatter(&|v| trim_float(*v))
             .draw()
