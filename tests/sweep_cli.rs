@@ -297,6 +297,15 @@ async fn a_run_exits_0_with_result_files_equal_to_the_clients_and_json_events() 
         assert_eq!(v["vbench_point"], p.point.id.as_str());
     }
     assert_eq!(host_files(s.results.path()).len(), 4);
+    // The run's report files (crate::report) are in its directory.
+    let run_dir = manifest::runs_dir(s.results.path()).join(&m.run_id);
+    for f in ["summary.md", "summary.csv", "summary.json", "manifest.json"] {
+        assert!(
+            run_dir.join(f).is_file(),
+            "{f} missing in {}",
+            run_dir.display()
+        );
+    }
     // The stand-in's nvidia-smi answers: one GPU sample after every point.
     assert_eq!(m.gpu_samples.len(), 4);
     assert_eq!(
@@ -496,7 +505,7 @@ async fn a_point_whose_requests_all_fail_is_reported_failed() {
             .reason
             .as_deref()
             .expect("reason")
-            .contains("0 of 2 requests completed (2 failed)"),
+            .contains("every request failed (2)"),
         "{:?}",
         m.points[0].reason
     );

@@ -3,7 +3,6 @@
 
 pub mod json;
 pub mod plain;
-pub mod summary;
 pub mod tty;
 
 use std::sync::Arc;

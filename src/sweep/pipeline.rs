@@ -301,13 +301,16 @@ pub async fn run(
             ),
         );
     }
-    let baseline = previous_comparable(&results_dir, &m);
-    let summary = crate::render::summary::table(&m, baseline.as_ref());
-    manifest::write_atomic(&run_dir.join("summary.txt"), summary.as_bytes())?;
+    let summary = render_report(
+        &results_dir,
+        &run_dir,
+        &m,
+        previous_comparable(&results_dir, &m).as_ref(),
+    )?;
     if opts.print_summary {
         println!("{summary}");
         println!(
-            "results: {} (run state, logs and summary: {})",
+            "results: {} (run state, logs and reports: {})",
             results_dir.display(),
             run_dir.display()
         );
@@ -397,8 +400,50 @@ pub fn previous_comparable(results_dir: &Path, m: &Manifest) -> Option<Manifest>
         .find(|b| b.config_hash == m.config_hash && b.count(super::PointStatus::Ok) > 0)
 }
 
-/// `vbench report [RUN] [--against RUN]`: the summary of a run (and its comparison), from
-/// its manifest; also rewrites the run's `summary.txt`.
+/// Write the run's report files (`summary.md/csv/json`, charts, `comparison.md` against
+/// `baseline`) through `crate::report`, and return the terminal summary: the table, a status
+/// line and, with a baseline, the comparison.
+pub fn render_report(
+    results_dir: &Path,
+    run_dir: &Path,
+    m: &Manifest,
+    baseline: Option<&Manifest>,
+) -> anyhow::Result<String> {
+    let rows = crate::report::rows_from_manifest(m, results_dir);
+    let base_rows = baseline.map(|b| crate::report::rows_from_manifest(b, results_dir));
+    let base = baseline
+        .zip(base_rows.as_deref())
+        .map(|(b, r)| (b.run_id.as_str(), r));
+    crate::report::write_run_report(run_dir, &rows, base)?;
+    let mut s = crate::report::table(&rows);
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "run {}: {}; {} ok, {} failed, {} skipped, {} pending{}\n",
+        m.run_id,
+        m.status,
+        m.count(super::PointStatus::Ok),
+        m.count(super::PointStatus::Failed),
+        m.count(super::PointStatus::Skipped),
+        m.count(super::PointStatus::Pending) + m.count(super::PointStatus::Running),
+        if m.standin {
+            " — CPU stand-in, not a GPU measurement"
+        } else {
+            ""
+        }
+    ));
+    if let (Some(b), Some(r)) = (baseline, base_rows.as_deref()) {
+        s.push_str(&crate::report::render_comparison(
+            &crate::report::compare(&rows, r),
+            &b.run_id,
+        ));
+    }
+    Ok(s)
+}
+
+/// `vbench report [RUN] [--against RUN]`: a run's summary (and its comparison) from its
+/// manifest; its report files are written again.
 pub fn report(
     results_dir: &Path,
     run: Option<&str>,
@@ -415,7 +460,5 @@ pub fn report(
         }
         None => previous_comparable(results_dir, &m),
     };
-    let s = crate::render::summary::table(&m, baseline.as_ref());
-    manifest::write_atomic(&run_dir.join("summary.txt"), s.as_bytes())?;
-    Ok(s)
+    render_report(results_dir, &run_dir, &m, baseline.as_ref())
 }

@@ -218,6 +218,7 @@ impl<S: ServerControl> Runner<'_, S> {
             &rel,
             Expect {
                 num_prompts: r.point.num_prompts,
+                input_len: r.point.input_len,
                 output_len: r.point.output_len,
             },
         );

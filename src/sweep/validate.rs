@@ -1,19 +1,17 @@
 //! Judging one point's result file: the client exits 0 even when every request failed, so a
-//! point is accepted only when its JSON says so (contract §8.4): it parses, `completed ==
-//! num_prompts`, `failed == 0`, and `total_output_tokens ≈ completed × output_len` (v0.33
-//! silently clamps `max_tokens` to the context left, which would otherwise pass unnoticed).
-//!
-//! Parsing is deliberately lenient about which keys exist (every key is optional across vLLM
-//! eras); only the keys the checks need must be present.
-
-use serde_json::Value;
+//! point is accepted only when its JSON says so (contract §8.4). The checks themselves are
+//! `crate::results::validate` (parses leniently; `completed == num_prompts`, `failed == 0`,
+//! `total_output_tokens ≈ completed × output_len`, since v0.33 silently clamps `max_tokens`);
+//! this module adapts them to a sweep point and keeps the headline metrics for the manifest.
 
 use super::manifest::Metrics;
+use crate::results::{self, BenchResult};
 
 /// What the point asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Expect {
     pub num_prompts: u64,
+    pub input_len: u64,
     pub output_len: u64,
 }
 
@@ -31,80 +29,46 @@ impl Verdict {
     }
 }
 
-/// Output-token tolerance: totals below 99 % of completed × output_len are a clamp.
-const OUTPUT_TOLERANCE: f64 = 0.99;
-
 pub fn check(bytes: &[u8], origin: &str, expect: Expect) -> Verdict {
-    // `--append-result` would write one object per line: judge the last one.
-    let text = String::from_utf8_lossy(bytes);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    let value: Value = match serde_json::from_str(&text).or_else(|_| serde_json::from_str(last)) {
-        Ok(v) => v,
+    let r = match results::parse(bytes, origin) {
+        Ok(r) => r,
         Err(e) => {
             return Verdict {
                 metrics: None,
-                problems: vec![format!("{origin} is not JSON: {e}")],
+                problems: vec![e.to_string()],
             };
         }
     };
-    let Some(obj) = value.as_object() else {
-        return Verdict {
-            metrics: None,
-            problems: vec![format!("{origin}: not a JSON object")],
-        };
-    };
-    let f = |k: &str| obj.get(k).and_then(Value::as_f64);
-    let u = |k: &str| obj.get(k).and_then(Value::as_u64);
-    let mut problems = Vec::new();
-    let completed = u("completed");
-    let failed = u("failed").unwrap_or(0);
-    let out_tokens = u("total_output_tokens");
-    match completed {
-        None => problems.push(format!("{origin}: no `completed` count")),
-        Some(c) if c != expect.num_prompts => problems.push(format!(
-            "{c} of {} requests completed ({failed} failed)",
-            expect.num_prompts
-        )),
-        Some(_) => {}
-    }
-    if failed > 0 && completed == Some(expect.num_prompts) {
-        problems.push(format!("{failed} request(s) failed"));
-    }
-    if let (Some(c), Some(t)) = (completed, out_tokens) {
-        let want = c * expect.output_len;
-        if c > 0 && (t as f64) < want as f64 * OUTPUT_TOLERANCE {
-            problems.push(format!(
-                "{t} output tokens for {c} requests × {} = {want}: generation was cut short (the server clamps max_tokens to the context left)",
-                expect.output_len
-            ));
-        }
-    } else if completed.is_some() {
-        problems.push(format!("{origin}: no `total_output_tokens`"));
-    }
-    let metrics = Metrics {
-        completed: completed.unwrap_or(0),
-        failed,
-        total_output_tokens: out_tokens.unwrap_or(0),
-        duration_s: f("duration"),
-        mean_ttft_ms: f("mean_ttft_ms"),
-        mean_tpot_ms: f("mean_tpot_ms"),
-        mean_e2el_ms: f("mean_e2el_ms"),
-        request_throughput: f("request_throughput"),
-        output_throughput: f("output_throughput"),
+    let e = results::Expect {
+        num_prompts: expect.num_prompts,
+        input_len: expect.input_len,
+        output_len: expect.output_len,
     };
     Verdict {
-        metrics: Some(metrics),
-        problems,
+        metrics: Some(metrics(&r)),
+        problems: results::validate(&r, &e),
+    }
+}
+
+/// The figures the manifest keeps (so reports work even if result files are moved away).
+pub fn metrics(r: &BenchResult) -> Metrics {
+    Metrics {
+        completed: r.completed().unwrap_or(0),
+        failed: r.failed().unwrap_or(0),
+        total_output_tokens: r.total_output_tokens().unwrap_or(0),
+        duration_s: r.duration_s(),
+        mean_ttft_ms: r.mean_ttft_ms(),
+        mean_tpot_ms: r.mean_tpot_ms(),
+        mean_e2el_ms: r.mean_e2el_ms(),
+        request_throughput: r.request_throughput(),
+        output_throughput: r.output_throughput(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn fixture(rel: &str) -> Vec<u8> {
         let base = std::env::var("VBENCH_SHARED")
@@ -125,6 +89,7 @@ mod tests {
             "real",
             Expect {
                 num_prompts: 8,
+                input_len: 1,
                 output_len: 32,
             },
         );
@@ -146,12 +111,13 @@ mod tests {
             "f",
             Expect {
                 num_prompts: n,
+                input_len: 1,
                 output_len: 1,
             },
         );
         assert!(!verdict.ok());
         assert!(
-            verdict.problems[0].starts_with(&format!("0 of {n} requests completed")),
+            verdict.problems[0].starts_with(&format!("every request failed ({n})")),
             "{:?}",
             verdict.problems
         );
@@ -165,11 +131,12 @@ mod tests {
             "c",
             Expect {
                 num_prompts: 2,
+                input_len: 1,
                 output_len: 100,
             },
         );
         assert!(
-            v.problems.iter().any(|p| p.contains("cut short")),
+            v.problems.iter().any(|p| p.contains("outputs shortened")),
             "{:?}",
             v.problems
         );
@@ -178,9 +145,10 @@ mod tests {
             "g.json",
             Expect {
                 num_prompts: 1,
+                input_len: 1,
                 output_len: 1,
             },
         );
-        assert!(v.problems[0].contains("g.json is not JSON"));
+        assert!(v.problems[0].contains("g.json"), "{:?}", v.problems);
     }
 }
