@@ -30,10 +30,9 @@ impl Default for Terminal {
 fn sweep_bar(points: usize) -> ProgressBar {
     let b = ProgressBar::new(points as u64);
     // ETA from indicatif's rate over finished points: rough on mixed sweeps, honest as a range.
-    let style = ProgressStyle::with_template(
-        "{spinner} [{pos}/{len}] {wide_msg} {elapsed_precise} elapsed, ETA {eta}",
-    )
-    .expect("valid template");
+    let style =
+        ProgressStyle::with_template("{spinner} {wide_msg} {elapsed_precise} elapsed, ETA {eta}")
+            .expect("valid template");
     b.set_style(style);
     b.enable_steady_tick(std::time::Duration::from_millis(200));
     b
@@ -52,13 +51,19 @@ impl Sink for Terminal {
                 return;
             }
             Event::PointStarted {
+                i,
+                n,
                 name,
                 num_prompts,
                 concurrency,
                 ..
             } => {
                 if let Some(bar) = &*sweep {
-                    bar.set_message(format!("{name} ({num_prompts} prompts, C={concurrency})"));
+                    // `[i/N]` is the point running now; the bar's position counts finished ones
+                    // (the ETA comes from their rate).
+                    bar.set_message(format!(
+                        "[{i}/{n}] {name} ({num_prompts} prompt(s), C={concurrency})"
+                    ));
                     return;
                 }
             }

@@ -301,6 +301,16 @@ pub async fn run(
             ),
         );
     }
+    sink.emit(Event::RunFinished {
+        run_id: m.run_id.clone(),
+        status: m.status.clone(),
+        ok: m.count(super::PointStatus::Ok),
+        failed: m.count(super::PointStatus::Failed),
+        skipped: m.count(super::PointStatus::Skipped),
+        pending: m.count(super::PointStatus::Pending) + m.count(super::PointStatus::Running),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        run_dir: run_dir.display().to_string(),
+    });
     let summary = render_report(
         &results_dir,
         &run_dir,
@@ -315,16 +325,6 @@ pub async fn run(
             run_dir.display()
         );
     }
-    sink.emit(Event::RunFinished {
-        run_id: m.run_id.clone(),
-        status: m.status.clone(),
-        ok: m.count(super::PointStatus::Ok),
-        failed: m.count(super::PointStatus::Failed),
-        skipped: m.count(super::PointStatus::Skipped),
-        pending: m.count(super::PointStatus::Pending) + m.count(super::PointStatus::Running),
-        elapsed_s: started.elapsed().as_secs_f64(),
-        run_dir: run_dir.display().to_string(),
-    });
     if opts.down && end != RunEnd::Interrupted {
         server::down(&docker, cfg, &DownOptions::default(), sink.as_ref()).await?;
     }
