@@ -520,10 +520,11 @@ pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
         });
     }
     let url = url_from_host(docker, cfg).await?;
-    let (healthy, detail) = match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
-        Ok(()) => (true, "GET /health = 200".to_string()),
-        Err(e) => (false, format!("GET /health: {e}")),
-    };
+    let (healthy, detail) =
+        match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
+            Ok(()) => (true, "GET /health = 200".to_string()),
+            Err(e) => (false, format!("GET /health: {e}")),
+        };
     Ok(Health {
         process_alive: true,
         container_running: true,
