@@ -29,6 +29,27 @@ pub enum Event {
     StageProgress { stage: String, detail: String, elapsed_s: f64 },
     /// A stage finished.
     StageFinished { stage: String, detail: String, elapsed_s: f64 },
+    /// A sweep run began (or resumed): `points` to run now, `total` in the plan.
+    RunStarted { run_id: String, run_dir: String, points: usize, total: usize, resumed: bool },
+    /// A sweep point began (`i` counts from 1 over the points run now, of `n`).
+    PointStarted { i: usize, n: usize, name: String, input_len: u64, output_len: u64, concurrency: u64, num_prompts: u64 },
+    /// A sweep point ended: `status` is `ok` or `failed` (then `reason` says why).
+    PointFinished {
+        i: usize,
+        n: usize,
+        name: String,
+        status: String,
+        ttft_ms: Option<f64>,
+        tpot_ms: Option<f64>,
+        throughput: Option<f64>,
+        elapsed_s: f64,
+        file: Option<String>,
+        reason: Option<String>,
+    },
+    /// A sweep point was not run (over the context length, already done, …).
+    PointSkipped { name: String, reason: String },
+    /// A sweep run ended; `status` is `finished`, `points_failed`, `interrupted` or `server_failed`.
+    RunFinished { run_id: String, status: String, ok: usize, failed: usize, skipped: usize, pending: usize, elapsed_s: f64, run_dir: String },
 }
 
 impl fmt::Display for Event {
@@ -42,6 +63,28 @@ impl fmt::Display for Event {
             Event::StageStarted { stage, detail } => write!(f, "{stage}: {detail}"),
             Event::StageProgress { stage, detail, elapsed_s } => write!(f, "{stage}: {detail} ({elapsed_s:.0}s)"),
             Event::StageFinished { stage, detail, elapsed_s } => write!(f, "{stage}: {detail} in {elapsed_s:.1}s"),
+            Event::RunStarted { run_id, run_dir, points, total, resumed } => {
+                let verb = if *resumed { "resuming" } else { "starting" };
+                write!(f, "run {run_id}: {verb}, {points} of {total} point(s) to run ({run_dir})")
+            }
+            Event::PointStarted { i, n, name, num_prompts, concurrency, .. } => {
+                write!(f, "[{i}/{n}] {name}: running ({num_prompts} prompts, max concurrency {concurrency})")
+            }
+            Event::PointFinished { i, n, name, status, ttft_ms, tpot_ms, throughput, elapsed_s, reason, .. } => {
+                write!(f, "[{i}/{n}] {name}: {status} in {elapsed_s:.1}s")?;
+                if let (Some(t), Some(p), Some(r)) = (ttft_ms, tpot_ms, throughput) {
+                    write!(f, ", TTFT {t:.1} ms, TPOT {p:.2} ms, {r:.2} req/s")?;
+                }
+                match reason {
+                    Some(r) => write!(f, " ({r})"),
+                    None => Ok(()),
+                }
+            }
+            Event::PointSkipped { name, reason } => write!(f, "{name}: skipped ({reason})"),
+            Event::RunFinished { run_id, status, ok, failed, skipped, pending, elapsed_s, run_dir } => write!(
+                f,
+                "run {run_id}: {status} in {elapsed_s:.1}s: {ok} ok, {failed} failed, {skipped} skipped, {pending} pending ({run_dir})"
+            ),
         }
     }
 }

@@ -1,1 +1,371 @@
-//! (standin: to be implemented)
+//! The CPU stand-in images (`vbench/vllm-standin-server`, `vbench/vllm-standin-client`): built
+//! locally FROM scratch from an in-memory context (no registry), holding the static stand-in
+//! binary (`/bin/vllm`, with `nvidia-smi` / `rocm-smi` links to it) and a static busybox.
+//! They are a test double and demo backend, never a GPU measurement; both say so in a label.
+//!
+//! `ensure_images` rebuilds only when an image is missing or was built from other content
+//! (a hash of the build context is kept in the `vbench.standin.content` label, so a newer
+//! binary always triggers a rebuild and an unchanged one never does).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use sha2::{Digest, Sha256};
+
+use crate::docker::image::{ContextEntry, context_tar};
+use crate::docker::{Docker, LABEL_MANAGED, LABEL_ROLE};
+use crate::events::{Event, Sink};
+
+pub const SERVER_IMAGE: &str = "vbench/vllm-standin-server";
+pub const CLIENT_IMAGE: &str = "vbench/vllm-standin-client";
+
+/// Label every stand-in image carries.
+pub const LABEL_STANDIN: &str = "vbench.standin";
+/// Label holding the SHA-256 of the build context the image was built from.
+pub const LABEL_CONTENT: &str = "vbench.standin.content";
+/// What the images are, in their OCI description label.
+pub const DESCRIPTION: &str = "CPU stand-in for vLLM (test double, not a GPU measurement)";
+
+/// Busybox applets linked in both images (what vbench's launchers, the manual workflow and
+/// the tests use).
+pub const APPLETS: &[&str] = &[
+    "sh", "ash", "sleep", "kill", "ps", "cat", "ls", "mkdir", "rm", "mv", "cp", "ln", "tail",
+    "head", "setsid", "wget", "tar", "env", "echo", "printf", "test", "[", "timeout", "grep",
+    "date", "true", "false", "sed", "wc", "touch", "chmod", "id", "hostname", "nc", "nslookup",
+    "seq", "sort", "cut", "tr", "xargs", "find", "stat", "readlink", "basename", "dirname", "pwd",
+    "uname",
+];
+
+/// Full references of the two images (`vbench/vllm-standin-server:TAG`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StandinImages {
+    pub server: String,
+    pub client: String,
+}
+
+impl StandinImages {
+    pub fn for_tag(tag: &str) -> StandinImages {
+        StandinImages {
+            server: format!("{SERVER_IMAGE}:{tag}"),
+            client: format!("{CLIENT_IMAGE}:{tag}"),
+        }
+    }
+}
+
+/// The static stand-in binary: `VBENCH_STANDIN_BIN`, else built by `scripts/build-standin.sh`
+/// from the source tree vbench was compiled from (the script prints the path).
+pub fn locate_binary() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("VBENCH_STANDIN_BIN").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-standin.sh");
+    if !script.is_file() {
+        bail!(
+            "cannot find the CPU stand-in binary: set VBENCH_STANDIN_BIN to a static `vllm` stand-in \
+             (the source tree's {} is not here to build one)",
+            script.display()
+        );
+    }
+    let out = std::process::Command::new(&script)
+        .output()
+        .with_context(|| format!("run {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}):\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if path.is_empty() {
+        bail!("{} printed no binary path", script.display());
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Busybox from `VBENCH_BUSYBOX` or `/bin/busybox`.
+fn locate_busybox() -> PathBuf {
+    std::env::var_os("VBENCH_BUSYBOX")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/bin/busybox"))
+}
+
+/// `Some(reason)` when `data` is not a static ELF executable (a FROM-scratch image has no
+/// dynamic loader, so a dynamic binary would fail with a confusing "no such file").
+pub fn not_static(data: &[u8]) -> Option<String> {
+    if data.len() < 64 || &data[..4] != b"\x7fELF" {
+        return Some("not an ELF executable".into());
+    }
+    if data[4] != 2 || data[5] != 1 {
+        return Some("not a 64-bit little-endian ELF".into());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(data[0x20..0x28].try_into().unwrap_or([0; 8])) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    for i in 0..phnum {
+        let o = phoff + i * phentsize;
+        let Some(p_type) = data.get(o..o + 4) else {
+            return Some("truncated program headers".into());
+        };
+        // PT_INTERP = 3: the binary asks for a dynamic loader.
+        if u32::from_le_bytes([p_type[0], p_type[1], p_type[2], p_type[3]]) == 3 {
+            return Some("dynamically linked (it has an INTERP header)".into());
+        }
+    }
+    None
+}
+
+fn read_static(path: &Path, what: &str, hint: &str) -> anyhow::Result<Vec<u8>> {
+    let data = std::fs::read(path)
+        .with_context(|| format!("cannot read the {what} at {} ({hint})", path.display()))?;
+    if let Some(why) = not_static(&data) {
+        bail!(
+            "the {what} at {} is unusable in a FROM-scratch image: {why} ({hint})",
+            path.display()
+        );
+    }
+    Ok(data)
+}
+
+/// The Dockerfile of one image: everything comes from `rootfs/`; the default command keeps the
+/// container alive (vbench execs `vllm serve` / `vllm bench serve` into it) and exits on SIGTERM.
+pub fn dockerfile(role: &str) -> String {
+    format!(
+        "FROM scratch\n\
+         COPY rootfs/ /\n\
+         ENV PATH=/bin HOME=/root\n\
+         LABEL {LABEL_STANDIN}=\"1\" vbench.standin.role=\"{role}\" org.opencontainers.image.description=\"{DESCRIPTION}\"\n\
+         WORKDIR /root\n\
+         CMD [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done\"]\n"
+    )
+}
+
+/// The build context of one image.
+pub fn context_entries(role: &str, vllm: &[u8], busybox: &[u8]) -> Vec<ContextEntry> {
+    let dir = |path: &str, mode: u32| ContextEntry::Dir {
+        path: path.into(),
+        mode,
+    };
+    let link = |path: String, target: &str| ContextEntry::Symlink {
+        path,
+        target: target.into(),
+    };
+    let mut e = vec![
+        ContextEntry::File {
+            path: "Dockerfile".into(),
+            data: dockerfile(role).into_bytes(),
+            mode: 0o644,
+        },
+        dir("rootfs/", 0o755),
+        dir("rootfs/bin/", 0o755),
+        dir("rootfs/tmp/", 0o1777),
+        dir("rootfs/root/", 0o755),
+        dir("rootfs/root/bench_results/", 0o777),
+        dir("rootfs/root/.cache/", 0o755),
+        dir("rootfs/root/.cache/huggingface/", 0o755),
+        ContextEntry::File {
+            path: "rootfs/bin/vllm".into(),
+            data: vllm.to_vec(),
+            mode: 0o755,
+        },
+        link("rootfs/bin/nvidia-smi".into(), "vllm"),
+        link("rootfs/bin/rocm-smi".into(), "vllm"),
+        ContextEntry::File {
+            path: "rootfs/bin/busybox".into(),
+            data: busybox.to_vec(),
+            mode: 0o755,
+        },
+    ];
+    e.extend(
+        APPLETS
+            .iter()
+            .map(|a| link(format!("rootfs/bin/{a}"), "busybox")),
+    );
+    e
+}
+
+struct Built {
+    reference: String,
+    size: i64,
+}
+
+async fn build_one(
+    docker: &Docker,
+    reference: &str,
+    ctx: Vec<u8>,
+    content: &str,
+) -> anyhow::Result<Built> {
+    let mut labels = crate::server::extra_labels();
+    labels.insert(LABEL_MANAGED.into(), "true".into());
+    labels.insert(LABEL_ROLE.into(), "image".into());
+    labels.insert(LABEL_CONTENT.into(), content.into());
+    docker.build_image(reference, ctx, &labels).await?;
+    let size = docker
+        .inspect_image(reference)
+        .await?
+        .map(|i| i.size)
+        .unwrap_or(0);
+    Ok(Built {
+        reference: reference.into(),
+        size,
+    })
+}
+
+/// The two contexts and their content hashes.
+fn contexts() -> anyhow::Result<[(String, Vec<u8>, String); 2]> {
+    let bin = locate_binary()?;
+    let vllm = read_static(
+        &bin,
+        "CPU stand-in binary",
+        "build it with scripts/build-standin.sh or set VBENCH_STANDIN_BIN",
+    )?;
+    let bb = locate_busybox();
+    let busybox = read_static(
+        &bb,
+        "busybox",
+        "install Debian's busybox-static (apt-get install -y busybox-static) or set VBENCH_BUSYBOX",
+    )?;
+    let make = |role: &str| -> anyhow::Result<(String, Vec<u8>, String)> {
+        let ctx = context_tar(&context_entries(role, &vllm, &busybox))
+            .context("pack the stand-in image context")?;
+        let hash = format!("{:x}", Sha256::digest(&ctx));
+        Ok((role.to_string(), ctx, hash))
+    };
+    Ok([make("server")?, make("client")?])
+}
+
+fn mib(bytes: i64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
+}
+
+/// Build both images under `tag`, unconditionally.
+pub async fn build_images(
+    docker: &Docker,
+    tag: &str,
+    sink: &dyn Sink,
+) -> anyhow::Result<StandinImages> {
+    build(docker, tag, sink, false).await
+}
+
+/// Build the images only if missing or built from other content (e.g. an older binary).
+pub async fn ensure_images(
+    docker: &Docker,
+    tag: &str,
+    sink: &dyn Sink,
+) -> anyhow::Result<StandinImages> {
+    build(docker, tag, sink, true).await
+}
+
+async fn build(
+    docker: &Docker,
+    tag: &str,
+    sink: &dyn Sink,
+    only_if_changed: bool,
+) -> anyhow::Result<StandinImages> {
+    let refs = StandinImages::for_tag(tag);
+    // With no binary at hand (installed vbench, no VBENCH_STANDIN_BIN), present images are
+    // used as they are.
+    let ctxs = match contexts() {
+        Ok(c) => c,
+        Err(e) if only_if_changed => {
+            let mut present = true;
+            for r in [&refs.server, &refs.client] {
+                present &= docker.inspect_image(r).await?.is_some();
+            }
+            if present {
+                return Ok(refs);
+            }
+            return Err(e.context(format!(
+                "the stand-in images {} / {} are missing and cannot be built",
+                refs.server, refs.client
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    for (role, ctx, content) in ctxs {
+        let reference = if role == "server" {
+            &refs.server
+        } else {
+            &refs.client
+        };
+        if only_if_changed
+            && let Some(img) = docker.inspect_image(reference).await?
+            && img.labels.get(LABEL_CONTENT) == Some(&content)
+        {
+            continue;
+        }
+        let t = Instant::now();
+        sink.emit(Event::StageStarted {
+            stage: "images".into(),
+            detail: format!("building {reference} (CPU stand-in for vLLM)"),
+        });
+        let built = build_one(docker, reference, ctx, &content).await?;
+        sink.emit(Event::StageFinished {
+            stage: "images".into(),
+            detail: format!("built {} ({})", built.reference, mib(built.size)),
+            elapsed_s: t.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_checks() {
+        assert!(not_static(b"#!/bin/sh\n").is_some());
+        let mut elf = vec![0u8; 256];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        elf[0x20] = 64; // phoff
+        elf[0x36] = 56; // phentsize
+        elf[0x38] = 1; // phnum
+        elf[64] = 1; // PT_LOAD
+        assert_eq!(not_static(&elf), None);
+        elf[64] = 3; // PT_INTERP
+        assert!(not_static(&elf).unwrap().contains("dynamically linked"));
+    }
+
+    #[test]
+    fn dockerfile_labels_and_layout() {
+        let d = dockerfile("server");
+        assert!(d.starts_with("FROM scratch\n"));
+        assert!(d.contains("vbench.standin=\"1\""));
+        assert!(d.contains(&format!(
+            "org.opencontainers.image.description=\"{DESCRIPTION}\""
+        )));
+        assert!(d.contains("ENV PATH=/bin"));
+        let e = context_entries("client", b"v", b"b");
+        let has = |p: &str| {
+            e.iter().any(|x| match x {
+                ContextEntry::File { path, .. }
+                | ContextEntry::Dir { path, .. }
+                | ContextEntry::Symlink { path, .. } => path == p,
+            })
+        };
+        for p in [
+            "rootfs/bin/vllm",
+            "rootfs/bin/nvidia-smi",
+            "rootfs/bin/rocm-smi",
+            "rootfs/bin/busybox",
+            "rootfs/bin/[",
+            "rootfs/bin/setsid",
+            "rootfs/tmp/",
+            "rootfs/root/bench_results/",
+            "rootfs/root/.cache/huggingface/",
+        ] {
+            assert!(has(p), "{p} missing");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod plain;
+pub mod summary;
 pub mod tty;
 
 use std::sync::Arc;

@@ -19,7 +19,9 @@ fn main() {
         "rocm-smi" => smi::rocm(&args[1..]),
         _ => match args.get(1).map(String::as_str) {
             Some("serve") => serve::main(&args[2..]),
-            Some("bench") if args.get(2).map(String::as_str) == Some("serve") => bench::main(&args[3..]),
+            Some("bench") if args.get(2).map(String::as_str) == Some("serve") => {
+                bench::main(&args[3..])
+            }
             Some("nvidia-smi") => smi::nvidia(&args[2..]),
             Some("rocm-smi") => smi::rocm(&args[2..]),
             Some("--version") | Some("-v") => {
@@ -28,7 +30,10 @@ fn main() {
             }
             _ => {
                 eprintln!("usage: vllm [-h] [-v] {{serve,bench}} ...");
-                eprintln!("CPU stand-in for vLLM {} (a test double: it does not run a model or use a GPU)", serve::VERSION);
+                eprintln!(
+                    "CPU stand-in for vLLM {} (a test double: it does not run a model or use a GPU)",
+                    serve::VERSION
+                );
                 2
             }
         },

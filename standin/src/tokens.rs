@@ -24,7 +24,7 @@ pub fn word(id: u32) -> String {
 
 /// The id of a vocabulary word; other words hash into the vocabulary.
 pub fn id_of(word: &str) -> u32 {
-    if word.len() >= 4 && word.len() % 2 == 0 {
+    if word.len() >= 4 && word.len().is_multiple_of(2) {
         let mut n: u32 = 0;
         let mut ok = true;
         for chunk in word.as_bytes().chunks(2) {

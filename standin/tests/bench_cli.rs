@@ -191,7 +191,10 @@ fn real_command_lines_with_ignored_flags_and_underscore_spellings_run() {
         "only e2el selected"
     );
     assert!(out.stdout.contains("End-to-end Latency"));
-    assert!(!out.stderr.contains("%|"), "--disable-tqdm: no progress bar");
+    assert!(
+        !out.stderr.contains("%|"),
+        "--disable-tqdm: no progress bar"
+    );
 }
 
 #[test]

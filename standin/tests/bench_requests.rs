@@ -308,5 +308,9 @@ fn the_api_key_from_the_environment_is_sent_as_a_bearer_token() {
         Some("Bearer sk-test")
     );
     // Without --disable-tqdm the tqdm bar is drawn on stderr, as the real client does.
-    assert!(out.stderr.contains("100%|██████████| 1/1 ["), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("100%|██████████| 1/1 ["),
+        "{}",
+        out.stderr
+    );
 }

@@ -1,0 +1,378 @@
+//! The one-command pipeline behind `vbench run` and `vbench demo`: lock → up (or reuse) →
+//! client → plan → manifest (new or resumed) → points → summary → optional down, with the
+//! documented exit codes. `vbench report` re-renders a run from its manifest.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::argv::BenchContext;
+use super::estimate::History;
+use super::lock::{Holder, LockError, RunLock};
+use super::manifest::{self, Manifest, ServerSnapshot};
+use super::plan::{self, ContextLimit};
+use super::runner::{self, RunEnd, Runner, ServerControl};
+use super::session;
+use crate::cli::SweepSelection;
+use crate::config::{Config, SweepConfig};
+use crate::docker::Docker;
+use crate::events::{self, Event, Sink};
+use crate::exit::{Code, Failure};
+use crate::server::{self, DownOptions, ServerInfo, UpOptions};
+
+/// What `vbench run` (or `demo`) asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub selection: SweepSelection,
+    /// Sweeps decided by the command itself (`demo`), instead of `selection`.
+    pub sweeps: Option<Vec<(String, SweepConfig)>>,
+    pub dry_run: bool,
+    /// `Some("latest")` or a run id.
+    pub resume: Option<String>,
+    pub force: bool,
+    pub restart_server: bool,
+    pub down: bool,
+    pub restart: bool,
+    pub standin: bool,
+    /// Print the summary table on stdout (not in JSON mode).
+    pub print_summary: bool,
+}
+
+fn usage(m: impl Into<String>) -> anyhow::Error {
+    Failure::new(Code::Usage, m).into()
+}
+
+fn snapshot(info: &ServerInfo) -> ServerSnapshot {
+    ServerSnapshot {
+        model_id: info.model_id.clone(),
+        root: info.root.clone(),
+        max_model_len: info.max_model_len,
+        version: info.version.clone(),
+        url_in_network: info.url_in_network.clone(),
+        record_path: Some(info.record_path.display().to_string()),
+    }
+}
+
+/// The real server, through the lifecycle module.
+struct LiveServer<'a> {
+    docker: &'a Docker,
+    cfg: &'a Config,
+    standin: bool,
+    sink: &'a dyn Sink,
+}
+
+impl ServerControl for LiveServer<'_> {
+    async fn check(&self) -> anyhow::Result<Option<String>> {
+        let h = server::health(self.docker, self.cfg).await?;
+        Ok((!h.healthy).then_some(h.detail))
+    }
+
+    async fn restart(&self) -> anyhow::Result<ServerSnapshot> {
+        let opts = UpOptions {
+            restart: true,
+            standin: self.standin,
+        };
+        Ok(snapshot(
+            &server::up(self.docker, self.cfg, &opts, self.sink).await?,
+        ))
+    }
+}
+
+/// The exit code for how a run ended.
+pub fn code_for(end: &RunEnd) -> Code {
+    match end {
+        RunEnd::Finished => Code::Ok,
+        RunEnd::PointsFailed => Code::PointsFailed,
+        RunEnd::Interrupted => Code::Interrupted,
+        RunEnd::ServerFailed(_) => Code::Server,
+    }
+}
+
+/// `vbench run` / `vbench demo`. `cfg` is already the stand-in configuration when
+/// `opts.standin` is set.
+pub async fn run(
+    docker_host: Option<&str>,
+    cfg: &Config,
+    opts: &RunOptions,
+    sink: Arc<dyn Sink>,
+) -> anyhow::Result<Code> {
+    let sweeps = match &opts.sweeps {
+        Some(s) => s.clone(),
+        None => session::select(cfg, &opts.selection).map_err(usage)?,
+    };
+    if opts.dry_run {
+        return dry_run(cfg, &sweeps, opts.standin);
+    }
+    if opts.resume.is_some()
+        && (!opts.selection.sweeps.is_empty() || super::presets::has_custom(&opts.selection))
+    {
+        return Err(usage(
+            "--resume runs the sweeps of the run it resumes; name no sweep with it",
+        ));
+    }
+    let results_dir = cfg.results_dir.clone();
+    let mut lock =
+        RunLock::acquire(&results_dir, &Holder::me("(starting)")).map_err(|e| match e {
+            LockError::Held { .. } => {
+                anyhow::Error::from(Failure::new(Code::LockHeld, e.to_string()))
+            }
+            other => anyhow::Error::from(Failure::new(Code::Setup, other.to_string())),
+        })?;
+    // Resolve the run to resume before anything starts, so a typo costs nothing.
+    let resumed = match &opts.resume {
+        Some(id) => {
+            let id =
+                manifest::find_run(&results_dir, Some(id)).map_err(|e| usage(format!("{e:#}")))?;
+            Some(Manifest::load(&session::run_dir(&results_dir, &id))?)
+        }
+        None => None,
+    };
+    let cancel = super::signals::install(sink.clone());
+    let docker = Docker::connect(docker_host)
+        .await
+        .map_err(|e| Failure::new(Code::Setup, e.to_string()))?;
+    let info = server::up(
+        &docker,
+        cfg,
+        &UpOptions {
+            restart: opts.restart,
+            standin: opts.standin,
+        },
+        sink.as_ref(),
+    )
+    .await?;
+    server::ensure_client(&docker, cfg, sink.as_ref()).await?;
+
+    // The plan, with the live server's context length.
+    let sweeps = match &resumed {
+        Some(m) => m
+            .sweeps
+            .iter()
+            .map(|n| Ok((n.clone(), plan::resolve(cfg, n)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(usage)?,
+        None => sweeps,
+    };
+    let plan = plan::build(cfg, &sweeps, ContextLimit::Live(info.max_model_len)).map_err(usage)?;
+    if plan.points.is_empty() {
+        return Err(usage("the sweep plan is empty: no point to run"));
+    }
+    let mut m = match resumed {
+        Some(mut m) => {
+            let now = session::config_hash(cfg, &plan);
+            if now != m.config_hash {
+                if !opts.force {
+                    return Err(usage(format!(
+                        "the configuration changed since run {} was planned (config hash {} → {now}); its results would not be comparable. Use --force to resume anyway, or start a new run",
+                        m.run_id, m.config_hash
+                    )));
+                }
+                events::warn(
+                    sink.as_ref(),
+                    format!(
+                        "run {}: configuration changed (config hash {} → {now}); resuming anyway (--force)",
+                        m.run_id, m.config_hash
+                    ),
+                );
+                m.config_hash = now;
+            }
+            m.server = Some(snapshot(&info));
+            m
+        }
+        None => {
+            let id = super::new_run_id(
+                &jiff::ZonedDateTime::now(),
+                &session::config_hash(cfg, &plan),
+            );
+            session::new_manifest(
+                &id,
+                cfg,
+                &sweeps,
+                &plan,
+                Some(snapshot(&info)),
+                opts.standin,
+            )
+        }
+    };
+    let _ = lock.update(&Holder::me(&m.run_id));
+    let run_dir = session::run_dir(&results_dir, &m.run_id);
+    std::fs::create_dir_all(run_dir.join("logs")).map_err(|e| {
+        Failure::new(
+            Code::Setup,
+            format!("cannot create {}: {e}", run_dir.display()),
+        )
+    })?;
+    m.save(&run_dir)?;
+    for n in &plan.notes {
+        events::info(sink.as_ref(), format!("note: {n}"));
+    }
+
+    let live = LiveServer {
+        docker: &docker,
+        cfg,
+        standin: opts.standin,
+        sink: sink.as_ref(),
+    };
+    let runner = Runner {
+        docker: &docker,
+        client: cfg.client.container.clone(),
+        results_dir: results_dir.clone(),
+        run_dir: run_dir.clone(),
+        bench: BenchContext {
+            base_url: info.url_in_network.clone(),
+            model_id: info.model_id.clone(),
+            tokenizer: cfg.client.tokenizer.clone(),
+            seed: cfg.run.seed,
+            result_dir: cfg.client.result_dir.clone(),
+            run_id: m.run_id.clone(),
+            extra_args: cfg.client.extra_args.clone(),
+        },
+        env: cfg
+            .client
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        server: live,
+        restart_server: opts.restart_server,
+        cancel,
+        sink: sink.as_ref(),
+    };
+    runner
+        .prepare_client(&m)
+        .await
+        .map_err(|e| Failure::new(Code::Setup, format!("{e:#}")))?;
+    // A benchmark left by a killed vbench of this run is stopped/recovered first; any other
+    // benchmark in the client belongs to someone else: two at once would skew both.
+    runner.recover(&mut m).await?;
+    let others = runner::bench_processes(&docker, &cfg.client.container).await?;
+    if !others.is_empty() {
+        let list: Vec<String> = others
+            .iter()
+            .map(|(p, c)| format!("pid {p}: {c}"))
+            .collect();
+        return Err(Failure::new(
+            Code::LockHeld,
+            format!(
+                "a benchmark is already running in {}: {}",
+                cfg.client.container,
+                list.join("; ")
+            ),
+        )
+        .into());
+    }
+    let started = std::time::Instant::now();
+    let todo = m.points.iter().filter(|r| !r.status.done()).count();
+    sink.emit(Event::RunStarted {
+        run_id: m.run_id.clone(),
+        run_dir: run_dir.display().to_string(),
+        points: todo,
+        total: m.points.len(),
+        resumed: opts.resume.is_some(),
+    });
+    if opts.resume.is_none() {
+        for r in m.points.iter().filter(|r| r.point.skip.is_some()) {
+            sink.emit(Event::PointSkipped {
+                name: r.point.id.clone(),
+                reason: r.reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    let end = runner.run(&mut m).await?;
+    if let RunEnd::ServerFailed(why) = &end {
+        events::warn(
+            sink.as_ref(),
+            format!(
+                "the server stopped serving: {why}; the run is saved: `vbench run --resume {}` continues it",
+                m.run_id
+            ),
+        );
+    }
+    if end == RunEnd::Interrupted {
+        events::warn(
+            sink.as_ref(),
+            format!(
+                "interrupted; `vbench run --resume {}` continues the run",
+                m.run_id
+            ),
+        );
+    }
+    let baseline = previous_comparable(&results_dir, &m);
+    let summary = crate::render::summary::table(&m, baseline.as_ref());
+    manifest::write_atomic(&run_dir.join("summary.txt"), summary.as_bytes())?;
+    if opts.print_summary {
+        println!("{summary}");
+        println!(
+            "results: {} (run state, logs and summary: {})",
+            results_dir.display(),
+            run_dir.display()
+        );
+    }
+    sink.emit(Event::RunFinished {
+        run_id: m.run_id.clone(),
+        status: m.status.clone(),
+        ok: m.count(super::PointStatus::Ok),
+        failed: m.count(super::PointStatus::Failed),
+        skipped: m.count(super::PointStatus::Skipped),
+        pending: m.count(super::PointStatus::Pending) + m.count(super::PointStatus::Running),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        run_dir: run_dir.display().to_string(),
+    });
+    if opts.down && end != RunEnd::Interrupted {
+        server::down(&docker, cfg, &DownOptions::default(), sink.as_ref()).await?;
+    }
+    drop(lock);
+    Ok(code_for(&end))
+}
+
+fn dry_run(cfg: &Config, sweeps: &[(String, SweepConfig)], standin: bool) -> anyhow::Result<Code> {
+    let context = match cfg.server.max_model_len {
+        Some(n) => ContextLimit::Configured(n),
+        None => ContextLimit::Unknown,
+    };
+    let plan = plan::build(cfg, sweeps, context).map_err(usage)?;
+    if plan.points.is_empty() {
+        return Err(usage("the sweep plan is empty: no point to run"));
+    }
+    let history = History::load(&cfg.results_dir);
+    let ts = super::timestamp(&jiff::ZonedDateTime::now());
+    print!("{}", session::dry_run_table(&plan, &history, standin, &ts));
+    if plan.runnable().count() == 0 {
+        return Err(usage(
+            "every point of the plan is skipped: nothing would run",
+        ));
+    }
+    Ok(Code::Ok)
+}
+
+/// The newest earlier run with the same config hash and at least one good point.
+pub fn previous_comparable(results_dir: &Path, m: &Manifest) -> Option<Manifest> {
+    manifest::list_runs(results_dir)
+        .into_iter()
+        .rev()
+        .filter(|id| *id < m.run_id)
+        .filter_map(|id| Manifest::load(&session::run_dir(results_dir, &id)).ok())
+        .find(|b| b.config_hash == m.config_hash && b.count(super::PointStatus::Ok) > 0)
+}
+
+/// `vbench report [RUN] [--against RUN]`: the summary of a run (and its comparison), from
+/// its manifest; also rewrites the run's `summary.txt`.
+pub fn report(
+    results_dir: &Path,
+    run: Option<&str>,
+    against: Option<&str>,
+) -> anyhow::Result<String> {
+    let id = manifest::find_run(results_dir, run).map_err(|e| usage(format!("{e:#}")))?;
+    let run_dir = session::run_dir(results_dir, &id);
+    let m = Manifest::load(&run_dir)?;
+    let baseline = match against {
+        Some(a) => {
+            let aid =
+                manifest::find_run(results_dir, Some(a)).map_err(|e| usage(format!("{e:#}")))?;
+            Some(Manifest::load(&session::run_dir(results_dir, &aid))?)
+        }
+        None => previous_comparable(results_dir, &m),
+    };
+    let s = crate::render::summary::table(&m, baseline.as_ref());
+    manifest::write_atomic(&run_dir.join("summary.txt"), s.as_bytes())?;
+    Ok(s)
+}

@@ -1,0 +1,539 @@
+//! The per-point loop: for each point not yet done, check the server, exec `vllm bench serve`
+//! in the client (tracked by a PID file, with a deadline), save its console output on the
+//! host, copy the result JSON out as soon as it exists (never overwriting a file), validate
+//! it, and rewrite the manifest. Ctrl-C stops the benchmark inside the client (no orphan)
+//! and leaves a resumable run; a dead server stops the run resumably or, if asked, is
+//! restarted and the point retried once.
+//!
+//! The server is reached through `ServerControl` so this loop does not depend on how the
+//! server is brought up (the real lifecycle, or a test's).
+
+use std::future::Future;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::argv::{BenchContext, bench_argv};
+use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot, write_new_atomic};
+use super::validate::{self, Expect};
+use crate::docker::{Docker, ExecSpec, OutputLine};
+use crate::events::{self, Event, Sink};
+
+/// Grace between SIGTERM and SIGKILL when stopping a benchmark in the client.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What the runner needs from the server lifecycle.
+pub trait ServerControl: Sync {
+    /// `Ok(None)` when the server serves; `Ok(Some(why))` when it does not.
+    fn check(&self) -> impl Future<Output = anyhow::Result<Option<String>>> + Send;
+    /// Bring the server back after it died (`--restart-server`).
+    fn restart(&self) -> impl Future<Output = anyhow::Result<ServerSnapshot>> + Send;
+}
+
+/// Everything the loop needs.
+pub struct Runner<'a, S: ServerControl> {
+    pub docker: &'a Docker,
+    /// Client container name.
+    pub client: String,
+    pub results_dir: PathBuf,
+    pub run_dir: PathBuf,
+    /// `result_dir` is the client's base result directory; each point writes to
+    /// `<result_dir>/<point.dir>/` so the client mirrors the host layout.
+    pub bench: BenchContext,
+    /// `KEY=VALUE` for the bench exec (client env).
+    pub env: Vec<String>,
+    pub server: S,
+    pub restart_server: bool,
+    pub cancel: CancellationToken,
+    pub sink: &'a dyn Sink,
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every point done and passed (skipped points aside).
+    Finished,
+    /// Every point done; some failed validation.
+    PointsFailed,
+    /// Ctrl-C/SIGTERM: the in-flight point is pending again, the run is resumable.
+    Interrupted,
+    /// The server is gone; the run is resumable.
+    ServerFailed(String),
+}
+
+impl RunEnd {
+    pub fn status(&self) -> &'static str {
+        match self {
+            RunEnd::Finished => "finished",
+            RunEnd::PointsFailed => "points_failed",
+            RunEnd::Interrupted => "interrupted",
+            RunEnd::ServerFailed(_) => "server_failed",
+        }
+    }
+}
+
+/// The PID file of a run's benchmark in the client (one benchmark at a time per run).
+pub fn pidfile(run_id: &str) -> String {
+    format!("/tmp/vbench-bench-{run_id}.pid")
+}
+
+enum Attempt {
+    Done,
+    Interrupted,
+    ServerDied(String),
+}
+
+impl<S: ServerControl> Runner<'_, S> {
+    fn client_dir(&self, r: &PointRecord) -> String {
+        format!(
+            "{}/{}",
+            self.bench.result_dir.trim_end_matches('/'),
+            r.point.dir
+        )
+    }
+
+    fn save(&self, m: &mut Manifest) -> anyhow::Result<()> {
+        m.save(&self.run_dir)
+    }
+
+    /// Make sure the client has its directories (the PID file is written before the
+    /// benchmark creates its result directory).
+    pub async fn prepare_client(&self, m: &Manifest) -> anyhow::Result<()> {
+        let mut argv = vec!["mkdir".to_string(), "-p".into(), "/tmp".into()];
+        let mut dirs: Vec<String> = m.points.iter().map(|r| self.client_dir(r)).collect();
+        dirs.dedup();
+        argv.extend(dirs);
+        let (out, _, err) = self
+            .docker
+            .exec_capture(
+                &self.client,
+                &ExecSpec {
+                    argv,
+                    deadline: Some(Duration::from_secs(60)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot prepare directories in {}: {e}", self.client))?;
+        if out.exit_code != Some(0) {
+            anyhow::bail!(
+                "mkdir in {} failed ({:?}): {}",
+                self.client,
+                out.exit_code,
+                err.trim()
+            );
+        }
+        std::fs::create_dir_all(self.run_dir.join("logs"))?;
+        Ok(())
+    }
+
+    /// After a crash: a point still marked `running` either finished in the client (its
+    /// result file is there under its known name) or must run again. A benchmark still
+    /// running from the dead vbench is stopped first (its result would arrive unobserved).
+    pub async fn recover(&self, m: &mut Manifest) -> anyhow::Result<()> {
+        let pid = pidfile(&m.run_id);
+        for i in 0..m.points.len() {
+            if m.points[i].status != PointStatus::Running {
+                continue;
+            }
+            let id = m.points[i].point.id.clone();
+            if self
+                .docker
+                .tracked_alive(&self.client, &pid)
+                .await
+                .unwrap_or(false)
+            {
+                events::warn(
+                    self.sink,
+                    format!(
+                        "{id}: a benchmark of the interrupted run is still running in {}; stopping it",
+                        self.client
+                    ),
+                );
+                self.docker
+                    .stop_tracked(&self.client, &pid, STOP_GRACE)
+                    .await?;
+            }
+            let recovered = match m.points[i].file_name.clone() {
+                Some(name) => self.collect(&mut m.points[i], &name).await?,
+                None => false,
+            };
+            if recovered {
+                events::info(
+                    self.sink,
+                    format!(
+                        "{id}: recovered its result file after the crash ({})",
+                        m.points[i].status.as_str()
+                    ),
+                );
+            } else {
+                let r = &mut m.points[i];
+                r.status = PointStatus::Pending;
+                r.reason =
+                    Some("interrupted before its result reached the host; runs again".into());
+            }
+            self.save(m)?;
+        }
+        Ok(())
+    }
+
+    /// Look for the point's result (host first, then the client), copy it to the host if
+    /// needed and judge it. False when no result exists anywhere.
+    async fn collect(&self, r: &mut PointRecord, name: &str) -> anyhow::Result<bool> {
+        let rel = format!("{}/{name}", r.point.dir);
+        let host = self.results_dir.join(&rel);
+        let bytes = if host.is_file() {
+            std::fs::read(&host)?
+        } else {
+            let client_path = format!("{}/{name}", self.client_dir(r));
+            match self.docker.read_file(&self.client, &client_path).await {
+                Ok(Some(b)) => {
+                    std::fs::create_dir_all(host.parent().unwrap_or(&self.results_dir))?;
+                    if !write_new_atomic(&host, &b)? {
+                        anyhow::bail!(
+                            "{} appeared while copying it: refusing to overwrite it",
+                            host.display()
+                        );
+                    }
+                    b
+                }
+                Ok(None) => return Ok(false),
+                Err(e) => anyhow::bail!("cannot read {client_path} from {}: {e}", self.client),
+            }
+        };
+        // A reference in the run directory: a hard link (same file system), else a copy.
+        let in_run = self.run_dir.join("results").join(&rel);
+        if !in_run.exists() {
+            std::fs::create_dir_all(in_run.parent().unwrap_or(&self.run_dir))?;
+            if std::fs::hard_link(&host, &in_run).is_err() {
+                write_new_atomic(&in_run, &bytes)?;
+            }
+        }
+        let verdict = validate::check(
+            &bytes,
+            &rel,
+            Expect {
+                num_prompts: r.point.num_prompts,
+                output_len: r.point.output_len,
+            },
+        );
+        r.result_file = Some(rel);
+        r.metrics = verdict.metrics.clone();
+        if verdict.ok() {
+            r.status = PointStatus::Ok;
+            r.reason = None;
+        } else {
+            r.status = PointStatus::Failed;
+            r.reason = Some(verdict.problems.join("; "));
+        }
+        Ok(true)
+    }
+
+    /// Run every point not yet done. The manifest is saved after every state change.
+    pub async fn run(&self, m: &mut Manifest) -> anyhow::Result<RunEnd> {
+        let todo: Vec<usize> = (0..m.points.len())
+            .filter(|&i| !m.points[i].status.done())
+            .collect();
+        let n = todo.len();
+        m.status = "running".into();
+        self.save(m)?;
+        for (k, &idx) in todo.iter().enumerate() {
+            let i = k + 1;
+            let mut restarted = false;
+            loop {
+                if self.cancel.is_cancelled() {
+                    return self.end(m, RunEnd::Interrupted);
+                }
+                if let Some(why) = self.server.check().await? {
+                    if self.restart_server && !restarted {
+                        restarted = true;
+                        events::warn(
+                            self.sink,
+                            format!("server not serving ({why}); restarting it (--restart-server)"),
+                        );
+                        match self.server.restart().await {
+                            Ok(snap) => {
+                                m.server = Some(snap);
+                                continue;
+                            }
+                            Err(e) => {
+                                return self.end(
+                                    m,
+                                    RunEnd::ServerFailed(format!("restart failed: {e:#}")),
+                                );
+                            }
+                        }
+                    }
+                    return self.end(m, RunEnd::ServerFailed(why));
+                }
+                match self.attempt(m, idx, i, n).await? {
+                    Attempt::Done => break,
+                    Attempt::Interrupted => return self.end(m, RunEnd::Interrupted),
+                    Attempt::ServerDied(why) if self.restart_server && !restarted => {
+                        events::warn(
+                            self.sink,
+                            format!(
+                                "{}: the server died during the point ({why}); retrying it once",
+                                m.points[idx].point.id
+                            ),
+                        );
+                        continue;
+                    }
+                    Attempt::ServerDied(why) => return self.end(m, RunEnd::ServerFailed(why)),
+                }
+            }
+        }
+        let end = if m.count(PointStatus::Failed) > 0 {
+            RunEnd::PointsFailed
+        } else {
+            RunEnd::Finished
+        };
+        self.end(m, end)
+    }
+
+    fn end(&self, m: &mut Manifest, end: RunEnd) -> anyhow::Result<RunEnd> {
+        m.status = end.status().into();
+        self.save(m)?;
+        Ok(end)
+    }
+
+    async fn attempt(
+        &self,
+        m: &mut Manifest,
+        idx: usize,
+        i: usize,
+        n: usize,
+    ) -> anyhow::Result<Attempt> {
+        let started = Instant::now();
+        let now = jiff::ZonedDateTime::now();
+        let file_name = {
+            let r = &m.points[idx];
+            let mut name = r.point.file_name(&super::timestamp(&now));
+            // Same second as an earlier file of this stem (a quick retry): never overwrite.
+            let mut k = 1;
+            while self.results_dir.join(&r.point.dir).join(&name).exists() {
+                name = r
+                    .point
+                    .file_name(&format!("{}-{k}", super::timestamp(&now)));
+                k += 1;
+            }
+            name
+        };
+        let log_rel = format!("logs/{}.log", m.points[idx].point.id.replace('/', "__"));
+        {
+            let r = &mut m.points[idx];
+            r.status = PointStatus::Running;
+            r.reason = None;
+            r.file_name = Some(file_name.clone());
+            r.result_file = None;
+            r.metrics = None;
+            r.log_file = Some(log_rel.clone());
+            r.started = Some(now.timestamp().to_string());
+            r.finished = None;
+            r.attempts += 1;
+        }
+        self.save(m)?;
+        let p = m.points[idx].point.clone();
+        self.sink.emit(Event::PointStarted {
+            i,
+            n,
+            name: p.id.clone(),
+            input_len: p.input_len,
+            output_len: p.output_len,
+            concurrency: p.concurrency,
+            num_prompts: p.num_prompts,
+        });
+        let mut bench = self.bench.clone();
+        bench.result_dir = self.client_dir(&m.points[idx]);
+        let argv = bench_argv(&p, &bench, &file_name);
+        let pid = pidfile(&m.run_id);
+        let spec = ExecSpec {
+            argv: argv.clone(),
+            env: self.env.clone(),
+            workdir: None,
+            deadline: Some(Duration::from_secs(p.timeout_s)),
+            pidfile: Some(pid.clone()),
+        };
+        let log_path = self.run_dir.join(&log_rel);
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", log_path.display()))?;
+        let _ = writeln!(
+            log,
+            "# {} attempt {}: {}",
+            now.timestamp(),
+            m.points[idx].attempts,
+            crate::config::redact_args(&argv).join(" ")
+        );
+        let mut tail: Vec<String> = Vec::new();
+        let mut on_line = |l: OutputLine| {
+            // A full disk must not abort the benchmark: the log is best effort.
+            let _ = writeln!(log, "{}", l.text);
+            if !l.text.trim().is_empty() {
+                if tail.len() == 5 {
+                    tail.remove(0);
+                }
+                tail.push(l.text);
+            }
+        };
+        let outcome = tokio::select! {
+            r = self.docker.exec(&self.client, &spec, &mut on_line) => Some(r),
+            _ = self.cancel.cancelled() => None,
+        };
+        let finish = |m: &mut Manifest| {
+            let r = &mut m.points[idx];
+            r.finished = Some(jiff::Timestamp::now().to_string());
+            r.elapsed_s = Some(started.elapsed().as_secs_f64());
+        };
+        let Some(outcome) = outcome else {
+            // Stop the benchmark inside the client: dropping the exec stream does not.
+            let stopped = self
+                .docker
+                .stop_tracked(&self.client, &pid, STOP_GRACE)
+                .await;
+            let r = &mut m.points[idx];
+            r.status = PointStatus::Pending;
+            r.reason = Some("interrupted; runs again on --resume".into());
+            finish(m);
+            self.save(m)?;
+            stopped.map_err(|e| {
+                anyhow::anyhow!("cannot stop the benchmark in {}: {e}", self.client)
+            })?;
+            self.emit_finished(m, idx, i, n);
+            return Ok(Attempt::Interrupted);
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                let r = &mut m.points[idx];
+                r.status = PointStatus::Pending;
+                r.reason = Some(format!("exec failed: {e}"));
+                finish(m);
+                self.save(m)?;
+                return Err(anyhow::Error::from(crate::exit::Failure::new(
+                    crate::exit::Code::Setup,
+                    format!(
+                        "{}: cannot run vllm bench serve in {}: {e}",
+                        p.id, self.client
+                    ),
+                )));
+            }
+        };
+        let found = if outcome.timed_out {
+            false
+        } else {
+            self.collect(&mut m.points[idx], &file_name).await?
+        };
+        if !found {
+            let r = &mut m.points[idx];
+            r.status = PointStatus::Failed;
+            r.reason = Some(if outcome.timed_out {
+                format!(
+                    "no result within the point deadline {}s (benchmark stopped)",
+                    p.timeout_s
+                )
+            } else {
+                format!(
+                    "vllm bench serve exited with {} and wrote no result file{}",
+                    outcome
+                        .exit_code
+                        .map(|c| format!("code {c}"))
+                        .unwrap_or_else(|| "no code".into()),
+                    tail.last().map(|t| format!(": {t}")).unwrap_or_default()
+                )
+            });
+        }
+        finish(m);
+        // A failed point may be the server dying under it: then it is not a measurement.
+        if m.points[idx].status == PointStatus::Failed
+            && let Some(why) = self.server.check().await?
+        {
+            let r = &mut m.points[idx];
+            r.status = PointStatus::Pending;
+            r.reason = Some(format!(
+                "the server died during this point ({why}); runs again on --resume"
+            ));
+            self.save(m)?;
+            self.emit_finished(m, idx, i, n);
+            return Ok(Attempt::ServerDied(why));
+        }
+        self.save(m)?;
+        self.emit_finished(m, idx, i, n);
+        Ok(Attempt::Done)
+    }
+
+    fn emit_finished(&self, m: &Manifest, idx: usize, i: usize, n: usize) {
+        let r = &m.points[idx];
+        let mx = r.metrics.as_ref();
+        self.sink.emit(Event::PointFinished {
+            i,
+            n,
+            name: r.point.id.clone(),
+            status: r.status.as_str().into(),
+            ttft_ms: mx.and_then(|x| x.mean_ttft_ms),
+            tpot_ms: mx.and_then(|x| x.mean_tpot_ms),
+            throughput: mx.and_then(|x| x.request_throughput),
+            elapsed_s: r.elapsed_s.unwrap_or(0.0),
+            file: r.result_file.clone(),
+            reason: r.reason.clone(),
+        });
+    }
+}
+
+/// `vllm bench` processes running in the client: (pid, command line). Read from /proc by a
+/// fixed script (works with busybox and full images alike; nothing user-given is spliced in).
+pub async fn bench_processes(docker: &Docker, client: &str) -> anyhow::Result<Vec<(u32, String)>> {
+    const LIST: &str = r#"for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; [ -n "$c" ] && echo "${d#/proc/} $c"; done; exit 0"#;
+    let spec = ExecSpec {
+        argv: vec!["sh".into(), "-c".into(), LIST.into()],
+        deadline: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
+    let (out, stdout, stderr) = docker
+        .exec_capture(client, &spec)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot list processes in {client}: {e}"))?;
+    if out.exit_code != Some(0) {
+        anyhow::bail!(
+            "listing processes in {client} failed ({:?}): {}",
+            out.exit_code,
+            stderr.trim()
+        );
+    }
+    Ok(parse_processes(&stdout))
+}
+
+/// Keep the lines of `pid cmdline` that are a `vllm bench serve` (or its tracking wrapper).
+pub fn parse_processes(listing: &str) -> Vec<(u32, String)> {
+    listing
+        .lines()
+        .filter_map(|l| {
+            let (pid, cmd) = l.trim().split_once(' ')?;
+            let cmd = cmd.trim();
+            (cmd.contains("vllm") && cmd.contains("bench serve"))
+                .then(|| Some((pid.parse().ok()?, cmd.to_string())))?
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_bench_processes_only() {
+        let listing = "1 /sbin/docker-init -- sleep infinity\n\
+            7 sleep infinity\n\
+            42 /usr/bin/python3 /usr/local/bin/vllm bench serve --backend openai \n\
+            43 vllm bench serve --model m \n\
+            44 vllm serve facebook/opt-125m \n\
+            bad line\n";
+        let p = parse_processes(listing);
+        assert_eq!(p.iter().map(|x| x.0).collect::<Vec<_>>(), vec![42, 43]);
+        assert!(p[0].1.ends_with("--backend openai"));
+    }
+}
