@@ -121,7 +121,7 @@ async fn up_attaches_to_compose_containers() {
         .await
         .expect("inspect")
         .expect("compose made it");
-    assert!(!before.created_by_vbench);
+    assert!(!server::created_by_vbench(&before));
 
     let info = server::up(&d, &cfg, &UpOptions::default(), sup::sink().as_ref())
         .await
@@ -141,7 +141,7 @@ async fn up_attaches_to_compose_containers() {
     let client = server::ensure_client(&d, &cfg, sup::sink().as_ref())
         .await
         .expect("client");
-    assert!(!client.created_by_vbench);
+    assert!(!server::created_by_vbench(&client));
 
     server::down(
         &d,

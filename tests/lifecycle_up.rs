@@ -36,7 +36,7 @@ async fn fresh_up_reuse_restart_status_down() {
         .await
         .expect("inspect")
         .expect("exists");
-    assert!(state.created_by_vbench && state.labels.contains_key("vbench.test"));
+    assert!(server::created_by_vbench(&state) && state.labels.contains_key("vbench.test"));
 
     // The record and the host copy of the log.
     let rec: serde_json::Value =
@@ -137,7 +137,7 @@ async fn fresh_up_reuse_restart_status_down() {
     let client = server::ensure_client(&d, cfg, sup::sink().as_ref())
         .await
         .expect("client");
-    assert!(client.created_by_vbench && client.running);
+    assert!(server::created_by_vbench(&client) && client.running);
     let (rc, _) = sup::sh(
         &d,
         &cfg.client.container,

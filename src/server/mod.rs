@@ -17,25 +17,6 @@ pub mod spec;
 pub mod status;
 pub mod wait;
 
-/// Bridge to `crate::standin` (the stand-in images), which lands separately.
-mod standin_images {
-    use crate::docker::Docker;
-    use crate::events::Sink;
-
-    pub const SERVER_IMAGE: &str = "vbench/vllm-standin-server:latest";
-    pub const CLIENT_IMAGE: &str = "vbench/vllm-standin-client:latest";
-
-    pub async fn ensure(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
-        let _ = sink;
-        for image in [SERVER_IMAGE, CLIENT_IMAGE] {
-            if docker.inspect_image(image).await?.is_none() {
-                anyhow::bail!("image {image} is missing: run `vbench images build`");
-            }
-        }
-        Ok(())
-    }
-}
-
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -123,8 +104,27 @@ pub(crate) fn extra_labels() -> Labels {
 
 /// Make sure the CPU stand-in images exist (built locally, no registry).
 pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
-    standin_images::ensure(docker, sink).await
+    crate::standin::ensure_images(docker, STANDIN_TAG, sink)
+        .await
+        .map(|_| ())
 }
+
+/// Whether vbench created this container. `vbench.managed=true` alone cannot tell: a
+/// container inherits its image's labels, and vbench's own images (the stand-in) carry it.
+/// The role label (`server`/`client`) is set only when vbench creates a container.
+pub fn created_by_vbench(state: &crate::docker::ContainerState) -> bool {
+    state.created_by_vbench
+        && matches!(
+            state
+                .labels
+                .get(crate::docker::LABEL_ROLE)
+                .map(String::as_str),
+            Some("server" | "client")
+        )
+}
+
+/// The tag of the stand-in images `up --standin` uses (what `vbench images build` builds).
+pub const STANDIN_TAG: &str = "latest";
 
 /// The model the stand-in serves when the configuration still names the production default.
 pub const STANDIN_MODEL: &str = "facebook/opt-125m";
@@ -135,8 +135,9 @@ pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 pub fn standin_config(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     let defaults = Config::default();
-    c.server.image = standin_images::SERVER_IMAGE.to_string();
-    c.client.image = standin_images::CLIENT_IMAGE.to_string();
+    let images = crate::standin::StandinImages::for_tag(STANDIN_TAG);
+    c.server.image = images.server;
+    c.client.image = images.client;
     c.server.gpu = GpuMode::None;
     c.server.tensor_parallel_size = 1;
     if c.server.model == defaults.server.model {
@@ -285,7 +286,7 @@ pub async fn up(
             sink,
             format!(
                 "attached to running server container {server}{}",
-                if state.created_by_vbench {
+                if created_by_vbench(&state) {
                     ""
                 } else {
                     " (not created by vbench)"
