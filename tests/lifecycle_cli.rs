@@ -100,19 +100,33 @@ async fn up_status_logs_follow_gpu_down() {
         &format!("echo {marker} >> /tmp/vbench-serve.log"),
     )
     .await;
-    let mut seen = false;
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
-            && l.contains(&marker)
-        {
-            seen = true;
-            break;
+    let wait_for = |needle: String| {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
+                && l.contains(&needle)
+            {
+                return true;
+            }
         }
+        false
+    };
+    let seen = wait_for(marker.clone());
+    // A restarted server truncates its log: the follower starts over from the new start.
+    let after = format!("{marker}-after-truncation");
+    if seen {
+        sup::sh(
+            &d,
+            &st.cfg.server.container,
+            &format!(": > /tmp/vbench-serve.log; echo {after} >> /tmp/vbench-serve.log"),
+        )
+        .await;
     }
+    let seen_after = seen && wait_for(after);
     let _ = child.kill();
     let _ = child.wait();
     assert!(seen, "logs -f did not show the new line");
+    assert!(seen_after, "logs -f did not follow the truncated log");
 
     // gpu: the stand-in server has no GPU tools for a CPU container → a valid (maybe empty) list.
     let out = vbench(&cfg, &["gpu", "--json"]);
