@@ -368,4 +368,18 @@ mod tests {
             assert!(has(p), "{p} missing");
         }
     }
+
+    #[test]
+    fn documented_dockerfiles_match_the_ones_built() {
+        for role in ["server", "client"] {
+            let path = format!("{}/images/Dockerfile.{role}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let body: String = text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(body, dockerfile(role), "{path} drifted from src/standin.rs");
+        }
+    }
 }
