@@ -15,7 +15,10 @@ use vbench::server::{self, DownOptions, UpOptions};
 async fn fresh_up_reuse_restart_status_down() {
     let d = common::docker().await;
     sup::images(&d).await;
-    let st = sup::stack("up");
+    let mut st = sup::stack("up");
+    // Published on loopback: the host probes go there.
+    let port = sup::free_port();
+    st.cfg.server.publish_port = Some(port);
     let cfg = &st.cfg;
     let sink = sup::sink();
 
@@ -31,6 +34,7 @@ async fn fresh_up_reuse_restart_status_down() {
         info.url_in_network,
         format!("http://{}:8000", cfg.server.container)
     );
+    assert_eq!(info.url_from_host, format!("http://127.0.0.1:{port}"));
     let state = d
         .inspect_container(&cfg.server.container)
         .await

@@ -161,11 +161,20 @@ pub fn url_in_network(cfg: &Config) -> String {
     format!("http://{}:{}", cfg.server.container, cfg.server.port)
 }
 
-/// The URL vbench on the host probes: the published port on 127.0.0.1, else the container's
-/// address (Linux hosts route to bridge networks).
+/// The URL vbench on the host probes: `127.0.0.1:<publish_port>` for a container vbench
+/// created with that port published, else the container's address (Linux hosts route to
+/// bridge networks). A container vbench did not create may publish another port or none:
+/// `publish_port` only describes containers vbench creates, so its address is used.
 pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<String> {
     if let Some(p) = cfg.server.publish_port {
-        return Ok(format!("http://127.0.0.1:{p}"));
+        let ours = docker
+            .inspect_container(&cfg.server.container)
+            .await
+            .with_context(|| format!("cannot inspect {}", cfg.server.container))?
+            .is_some_and(|s| created_by_vbench(&s));
+        if ours {
+            return Ok(format!("http://127.0.0.1:{p}"));
+        }
     }
     let ip = container_ip(docker, &cfg.server.container).await?;
     Ok(format!("http://{ip}:{}", cfg.server.port))
