@@ -160,3 +160,25 @@ pub fn parse_since(s: &str) -> anyhow::Result<i64> {
     };
     Ok(jiff::Timestamp::now().as_second() - secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_forms() {
+        assert_eq!(parse_since("1764000000").expect("unix"), 1_764_000_000);
+        assert_eq!(
+            parse_since("2026-11-28T10:00:00Z").expect("rfc3339"),
+            1_795_860_000
+        );
+        let now = jiff::Timestamp::now().as_second();
+        let ten_min = parse_since("10m").expect("duration");
+        assert!((now - 600 - ten_min).abs() <= 2, "{ten_min}");
+        assert!((now - 7200 - parse_since("2h").expect("hours")).abs() <= 2);
+        for bad in ["", "10x", "m", "yesterday"] {
+            let e = parse_since(bad).expect_err(bad);
+            assert_eq!(crate::exit::code_of(&e), crate::exit::Code::Usage, "{bad}");
+        }
+    }
+}
