@@ -1,0 +1,78 @@
+//! `summary.md`: the run's table in GitHub-flavoured Markdown, with the full failure reasons
+//! and a count of points per status.
+
+use super::{Row, TABLE_METRICS, fmt_num, fmt_tokens};
+
+/// A Markdown report: status counts, then one table row per sweep point.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut out = String::from("# vbench run summary\n\n");
+    out.push_str(&status_line(rows));
+    out.push_str("\n\n");
+
+    let mut header = vec![
+        "sweep", "point", "input", "output", "conc", "prompts", "status",
+    ];
+    header.extend(TABLE_METRICS.iter().map(|m| m.header));
+    header.push("reason");
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    // Text columns left, numbers right.
+    let align: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            if matches!(i, 0 | 1 | 6) || i == header.len() - 1 {
+                ":--"
+            } else {
+                "--:"
+            }
+        })
+        .collect();
+    out.push_str(&format!("| {} |\n", align.join(" | ")));
+    for row in rows {
+        let mut cells = vec![
+            escape(&row.sweep),
+            escape(&row.name),
+            fmt_tokens(row.input_len),
+            fmt_tokens(row.output_len),
+            row.concurrency.to_string(),
+            row.num_prompts.to_string(),
+            escape(&row.status),
+        ];
+        cells.extend(TABLE_METRICS.iter().map(|m| fmt_num(row.metric(*m))));
+        cells.push(row.reason.as_deref().map(escape).unwrap_or_default());
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out.push_str(
+        "\nTTFT: time to first token. TPOT: time per output token after the first. \
+         E2EL: end-to-end request latency. Throughputs per second over the point's duration. \
+         `-`: not in the result file.\n",
+    );
+    out
+}
+
+/// `40 points: 38 ok, 2 failed` (statuses in first-seen order).
+pub(super) fn status_line(rows: &[Row]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for row in rows {
+        match counts.iter_mut().find(|(s, _)| *s == row.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((&row.status, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let noun = if rows.len() == 1 { "point" } else { "points" };
+    if parts.is_empty() {
+        format!("0 {noun}.")
+    } else {
+        format!("{} {noun}: {}.", rows.len(), parts.join(", "))
+    }
+}
+
+/// Make text safe inside a table cell: no pipes breaking columns, no line breaks.
+pub(super) fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

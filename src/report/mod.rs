@@ -1,0 +1,418 @@
+//! Reports of a run: the terminal table, `summary.md`, `summary.csv`, SVG charts and the
+//! comparison against an earlier run, all built from the same `Row`s (one per sweep point).
+//! Renderers are pure functions returning text; `write_run_report` is the only part that
+//! touches the disk, and it writes every file atomically (temp file + rename).
+//!
+//! A run directory also gets `summary.json` (rows plus the metrics they showed) so that a later
+//! run can be compared against it with `load_rows`, even if its result files are gone.
+
+mod chart;
+mod compare;
+mod csv;
+mod manifest;
+mod markdown;
+mod table;
+
+pub use chart::{chart_svgs, charts};
+pub use compare::{
+    Comparison, DEFAULT_THRESHOLD, MetricDelta, PointComparison, compare, compare_with,
+    render_comparison,
+};
+pub use csv::csv;
+pub use manifest::rows_from_manifest;
+pub use markdown::markdown;
+pub use table::table;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::results::BenchResult;
+
+/// One sweep point as reported.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// Sweep name (`production`, `scaling`, or a user-defined one).
+    pub sweep: String,
+    /// Point name (e.g. the result file stem).
+    pub name: String,
+    pub input_len: u64,
+    pub output_len: u64,
+    /// `--max-concurrency` of the point.
+    pub concurrency: u64,
+    pub num_prompts: u64,
+    /// `ok`, `failed`, `skipped`, `pending` or `interrupted`.
+    pub status: String,
+    /// Why the point is not `ok` (validation problems, the error), if known.
+    pub reason: Option<String>,
+    /// The parsed result, when there is one (not serialised: `summary.json` keeps the metrics).
+    #[serde(skip)]
+    pub result: Option<BenchResult>,
+    /// The result file on the host.
+    pub file: Option<PathBuf>,
+}
+
+impl Row {
+    /// A metric of this row's result; `None` without a result or without that value.
+    pub fn metric(&self, m: Metric) -> Option<f64> {
+        self.result.as_ref().and_then(|r| (m.get)(r))
+    }
+}
+
+/// A reported metric: column headers, how to read it, and which direction is better.
+#[derive(Clone, Copy)]
+pub struct Metric {
+    /// Stable id, used as CSV column and in `summary.json`.
+    pub id: &'static str,
+    /// Short header for tables.
+    pub header: &'static str,
+    pub get: fn(&BenchResult) -> Option<f64>,
+    /// Throughputs: higher is better. Latencies: lower is better.
+    pub higher_is_better: bool,
+}
+
+impl std::fmt::Debug for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+impl PartialEq for Metric {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+const fn lat(
+    id: &'static str,
+    header: &'static str,
+    get: fn(&BenchResult) -> Option<f64>,
+) -> Metric {
+    Metric {
+        id,
+        header,
+        get,
+        higher_is_better: false,
+    }
+}
+const fn tput(
+    id: &'static str,
+    header: &'static str,
+    get: fn(&BenchResult) -> Option<f64>,
+) -> Metric {
+    Metric {
+        id,
+        header,
+        get,
+        higher_is_better: true,
+    }
+}
+
+pub const MEAN_TTFT: Metric = lat("mean_ttft_ms", "TTFT mean ms", BenchResult::mean_ttft_ms);
+pub const MEDIAN_TTFT: Metric = lat(
+    "median_ttft_ms",
+    "TTFT median ms",
+    BenchResult::median_ttft_ms,
+);
+pub const P99_TTFT: Metric = lat("p99_ttft_ms", "TTFT p99 ms", BenchResult::p99_ttft_ms);
+pub const MEAN_TPOT: Metric = lat("mean_tpot_ms", "TPOT mean ms", BenchResult::mean_tpot_ms);
+pub const MEDIAN_TPOT: Metric = lat(
+    "median_tpot_ms",
+    "TPOT median ms",
+    BenchResult::median_tpot_ms,
+);
+pub const P99_TPOT: Metric = lat("p99_tpot_ms", "TPOT p99 ms", BenchResult::p99_tpot_ms);
+pub const MEAN_ITL: Metric = lat("mean_itl_ms", "ITL mean ms", BenchResult::mean_itl_ms);
+pub const MEAN_E2EL: Metric = lat("mean_e2el_ms", "E2EL mean ms", BenchResult::mean_e2el_ms);
+pub const P99_E2EL: Metric = lat("p99_e2el_ms", "E2EL p99 ms", BenchResult::p99_e2el_ms);
+pub const REQ_TPUT: Metric = tput(
+    "request_throughput",
+    "req/s",
+    BenchResult::request_throughput,
+);
+pub const OUT_TPUT: Metric = tput(
+    "output_throughput",
+    "out tok/s",
+    BenchResult::output_throughput,
+);
+pub const TOTAL_TPUT: Metric = tput(
+    "total_token_throughput",
+    "total tok/s",
+    BenchResult::total_token_throughput,
+);
+pub const DURATION: Metric = lat("duration_s", "duration s", BenchResult::duration_s);
+
+/// Metrics of the terminal table and `summary.md`, in column order.
+pub const TABLE_METRICS: &[Metric] = &[
+    MEAN_TTFT, P99_TTFT, MEAN_TPOT, P99_TPOT, MEAN_E2EL, REQ_TPUT, OUT_TPUT,
+];
+
+/// Metrics of `summary.csv` and of `summary.json`'s snapshot.
+pub const ALL_METRICS: &[Metric] = &[
+    DURATION,
+    REQ_TPUT,
+    OUT_TPUT,
+    TOTAL_TPUT,
+    MEAN_TTFT,
+    MEDIAN_TTFT,
+    P99_TTFT,
+    MEAN_TPOT,
+    MEDIAN_TPOT,
+    P99_TPOT,
+    MEAN_ITL,
+    MEAN_E2EL,
+    P99_E2EL,
+];
+
+/// A number for humans: about 3–4 significant digits, `-` when missing.
+pub fn fmt_num(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v.is_nan() => "nan".into(),
+        Some(v) if v.is_infinite() => if v > 0.0 { "inf" } else { "-inf" }.into(),
+        Some(v) => {
+            let a = v.abs();
+            if a >= 100.0 {
+                format!("{v:.0}")
+            } else if a >= 10.0 {
+                format!("{v:.1}")
+            } else if a >= 1.0 || a == 0.0 {
+                format!("{v:.2}")
+            } else {
+                format!("{v:.3}")
+            }
+        }
+    }
+}
+
+/// Token counts as users write them: multiples of 1024 as `1K`, `96K`; others as digits.
+pub fn fmt_tokens(n: u64) -> String {
+    if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{}K", n / 1024)
+    } else {
+        n.to_string()
+    }
+}
+
+/// Write `contents` to `path` atomically: a temp file in the same directory, synced, then
+/// renamed over `path`; the temp file is removed on failure.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("create directory {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("write {}", path.display()))
+}
+
+/// Version of `summary.json`'s layout.
+const SUMMARY_SCHEMA: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct SummaryFile {
+    schema_version: u32,
+    rows: Vec<SummaryRow>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SummaryRow {
+    #[serde(flatten)]
+    row: Row,
+    /// The keys of the result that reports use, as read (null when absent).
+    #[serde(default)]
+    metrics: Option<Map<String, Value>>,
+}
+
+/// Keys copied from a result into `summary.json` (raw, so `load_rows` re-reads them with the
+/// same accessors and fallbacks).
+const SNAPSHOT_KEYS: &[&str] = &[
+    "completed",
+    "failed",
+    "num_prompts",
+    "total_input_tokens",
+    "total_output_tokens",
+    "duration",
+    "request_rate",
+    "max_concurrency",
+    "request_throughput",
+    "output_throughput",
+    "total_token_throughput",
+];
+
+/// `summary.json`: the rows, each with a snapshot of its result's metrics.
+pub fn summary_json(rows: &[Row]) -> String {
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let metrics = row.result.as_ref().map(|r| {
+                let mut m = Map::new();
+                for k in SNAPSHOT_KEYS {
+                    if let Some(v) = r.raw().get(*k) {
+                        m.insert((*k).to_string(), v.clone());
+                    }
+                }
+                // Derived values (fallbacks applied), under their modern key names.
+                for metric in ALL_METRICS.iter().filter(|m| m.id != "duration_s") {
+                    if let Some(v) = (metric.get)(r) {
+                        m.insert(metric.id.to_string(), json_f64(v));
+                    }
+                }
+                m
+            });
+            SummaryRow {
+                row: row.clone(),
+                metrics,
+            }
+        })
+        .collect();
+    let file = SummaryFile {
+        schema_version: SUMMARY_SCHEMA,
+        rows,
+    };
+    // Serialising plain data into a String cannot fail.
+    serde_json::to_string_pretty(&file).expect("summary serialises") + "\n"
+}
+
+/// JSON has no NaN/infinity: write those as strings the result parser reads back.
+fn json_f64(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or_else(|| Value::String(v.to_string()), Value::Number)
+}
+
+/// Read an earlier run's `summary.json` back into rows (results rebuilt from the snapshots).
+pub fn load_rows(run_dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let path = run_dir.join("summary.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    let file: SummaryFile = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line(), e.column(), e))?;
+    if file.schema_version > SUMMARY_SCHEMA {
+        anyhow::bail!(
+            "{}: schema_version {} is newer than this vbench understands ({SUMMARY_SCHEMA})",
+            path.display(),
+            file.schema_version
+        );
+    }
+    let origin = path.display().to_string();
+    Ok(file
+        .rows
+        .into_iter()
+        .map(|s| {
+            let mut row = s.row;
+            row.result = s.metrics.map(|m| BenchResult::from_map(m, origin.clone()));
+            row
+        })
+        .collect())
+}
+
+/// Write the report of a run into `run_dir`: `summary.md`, `summary.csv`, `summary.json`,
+/// `charts/*.svg`, and `comparison.md` when a baseline `(name, rows)` is given. Returns the
+/// paths written. Each file is replaced atomically, so a reader never sees half a report.
+pub fn write_run_report(
+    run_dir: &Path,
+    rows: &[Row],
+    baseline: Option<(&str, &[Row])>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let chart_dir = run_dir.join("charts");
+    let chart_paths = charts(rows, &chart_dir)?;
+    remove_stale_charts(&chart_dir, &chart_paths)?;
+
+    let mut md = markdown(rows);
+    if !chart_paths.is_empty() {
+        md.push_str("\n## Charts\n\n");
+        for p in &chart_paths {
+            let rel = p.strip_prefix(run_dir).unwrap_or(p);
+            let title = p.file_stem().and_then(|s| s.to_str()).unwrap_or("chart");
+            md.push_str(&format!("![{title}]({})\n", rel.display()));
+        }
+    }
+    let comparison = baseline.map(|(name, base)| render_comparison(&compare(rows, base), name));
+    if comparison.is_some() {
+        md.push_str("\nCompared with an earlier run: see [comparison.md](comparison.md).\n");
+    }
+
+    for (name, body) in [
+        ("summary.md", md),
+        ("summary.csv", csv(rows)),
+        ("summary.json", summary_json(rows)),
+    ] {
+        let p = run_dir.join(name);
+        write_atomic(&p, body.as_bytes())?;
+        written.push(p);
+    }
+    written.extend(chart_paths);
+    let p = run_dir.join("comparison.md");
+    match comparison {
+        Some(body) => {
+            write_atomic(&p, body.as_bytes())?;
+            written.push(p);
+        }
+        // A comparison left from an earlier rendering would contradict this one.
+        None => remove_if_present(&p)?,
+    }
+    Ok(written)
+}
+
+/// Remove charts an earlier rendering wrote that this one did not (a sweep whose points all
+/// failed since, a renamed sweep): only our own `*_ttft.svg`, `*_tpot.svg`, `*_throughput.svg`.
+fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = ["_ttft.svg", "_tpot.svg", "_throughput.svg"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        if ours && !keep.contains(&path) {
+            remove_if_present(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove stale {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_tokens() {
+        assert_eq!(fmt_num(None), "-");
+        assert_eq!(fmt_num(Some(48.36707)), "48.4");
+        assert_eq!(fmt_num(Some(613.15)), "613");
+        assert_eq!(fmt_num(Some(4.937)), "4.94");
+        assert_eq!(fmt_num(Some(0.0)), "0.00");
+        assert_eq!(fmt_num(Some(0.01234)), "0.012");
+        assert_eq!(fmt_num(Some(f64::INFINITY)), "inf");
+        assert_eq!(fmt_tokens(1024), "1K");
+        assert_eq!(fmt_tokens(98304), "96K");
+        assert_eq!(fmt_tokens(500), "500");
+    }
+}

@@ -1,0 +1,121 @@
+//! Rows built from a sweep manifest: result files re-read, manifest metrics as fallback,
+//! statuses mapped, then a full run report written from them.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, rows_from_manifest, write_run_report};
+use vbench::sweep::Manifest;
+
+/// The shared fixtures directory: `VBENCH_SHARED`, else beside the crate, else /work/shared.
+fn shared() -> PathBuf {
+    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
+        return PathBuf::from(p);
+    }
+    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+    if beside.join("fixtures").is_dir() {
+        beside
+    } else {
+        PathBuf::from("/work/shared")
+    }
+}
+
+fn point(
+    stem: &str,
+    input: u64,
+    conc: u64,
+    status: &str,
+    result_file: Option<&str>,
+    metrics: serde_json::Value,
+) -> serde_json::Value {
+    json!({
+        "id": format!("production/{stem}"), "sweep": "production", "input_len": input, "output_len": 32,
+        "concurrency": conc, "num_prompts": 8, "request_rate": "inf", "warmups": 0, "dir": "production",
+        "stem": stem, "timeout_s": 600, "skip": null,
+        "status": status, "reason": if status == "failed" { json!("every request failed (8)") } else { json!(null) },
+        "file_name": result_file.map(|f| f.trim_start_matches("production/")), "result_file": result_file,
+        "log_file": null, "started": null, "finished": null, "elapsed_s": null, "attempts": 1, "metrics": metrics
+    })
+}
+
+#[test]
+fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
+    let results = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(results.path().join("production")).unwrap();
+    let real = std::fs::read(shared().join("fixtures/vllm-0.33/real_client_random.json")).unwrap();
+    std::fs::write(
+        results
+            .path()
+            .join("production/input_128_n4_20261128_122602.json"),
+        &real,
+    )
+    .unwrap();
+
+    let manifest = json!({
+        "schema_version": 1, "run_id": "20261128_122600-abcdef01", "created": "x", "updated": "y",
+        "status": "interrupted", "config_hash": "h", "config": {}, "sweeps": ["production"], "standin": true,
+        "server": null, "gpu_samples": [],
+        "points": [
+            point("input_128_n4", 128, 4, "ok", Some("production/input_128_n4_20261128_122602.json"), json!(null)),
+            point("input_256_n4", 256, 4, "ok", Some("production/gone.json"), json!({
+                "completed": 8, "failed": 0, "total_output_tokens": 256, "duration_s": 0.5,
+                "mean_ttft_ms": 12.5, "mean_tpot_ms": 3.0, "mean_e2el_ms": null,
+                "request_throughput": 16.0, "output_throughput": 512.0})),
+            point("input_512_n4", 512, 4, "failed", None, json!(null)),
+            point("input_1K_n4", 1024, 4, "running", None, json!(null)),
+        ]
+    });
+    let m: Manifest = serde_json::from_value(manifest).expect("manifest deserialises");
+    let rows = rows_from_manifest(&m, results.path());
+    assert_eq!(rows.len(), 4);
+
+    let r = &rows[0];
+    assert_eq!(
+        (
+            r.sweep.as_str(),
+            r.name.as_str(),
+            r.input_len,
+            r.output_len,
+            r.concurrency,
+            r.num_prompts
+        ),
+        ("production", "input_128_n4", 128, 32, 4, 8)
+    );
+    let parsed = vbench::results::parse(&real, "x").unwrap();
+    assert_eq!(r.metric(MEAN_TTFT), parsed.mean_ttft_ms());
+    assert_eq!(
+        r.metric(MEAN_E2EL),
+        parsed.mean_e2el_ms(),
+        "fallback from latencies needs the real file"
+    );
+    assert!(r.file.as_ref().unwrap().is_file());
+
+    let r = &rows[1];
+    assert_eq!(r.metric(MEAN_TTFT), Some(12.5));
+    assert_eq!(r.metric(OUT_TPUT), Some(512.0));
+    assert_eq!(r.metric(MEAN_E2EL), None);
+    assert_eq!(r.result.as_ref().unwrap().completed(), Some(8));
+
+    assert_eq!(
+        (rows[2].status.as_str(), rows[2].reason.as_deref()),
+        ("failed", Some("every request failed (8)"))
+    );
+    assert!(rows[2].result.is_none());
+    assert_eq!(
+        rows[3].status, "interrupted",
+        "running point of an ended run"
+    );
+
+    let run_dir = results.path().join("runs").join(&m.run_id);
+    let written = write_run_report(&run_dir, &rows, None).unwrap();
+    assert!(
+        written
+            .iter()
+            .any(|p| p.ends_with("charts/production_ttft.svg"))
+    );
+    let md = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains("4 points: 2 ok, 1 failed, 1 interrupted."),
+        "{md}"
+    );
+}
