@@ -109,18 +109,11 @@ pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::
         .map(|_| ())
 }
 
-/// Whether vbench created this container. `vbench.managed=true` alone cannot tell: a
-/// container inherits its image's labels, and vbench's own images (the stand-in) carry it.
-/// The role label (`server`/`client`) is set only when vbench creates a container.
+/// Whether vbench created this container (`vbench.managed=true`, set only on containers
+/// vbench creates; vbench's own images deliberately do not carry it, since containers inherit
+/// their image's labels).
 pub fn created_by_vbench(state: &crate::docker::ContainerState) -> bool {
     state.created_by_vbench
-        && matches!(
-            state
-                .labels
-                .get(crate::docker::LABEL_ROLE)
-                .map(String::as_str),
-            Some("server" | "client")
-        )
 }
 
 /// The tag of the stand-in images `up --standin` uses (what `vbench images build` builds).
