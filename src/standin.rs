@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use sha2::{Digest, Sha256};
 
 use crate::docker::image::{ContextEntry, context_tar};
-use crate::docker::{Docker, LABEL_MANAGED, LABEL_ROLE};
+use crate::docker::{Docker, LABEL_ROLE};
 use crate::events::{Event, Sink};
 
 pub const SERVER_IMAGE: &str = "vbench/vllm-standin-server";
@@ -203,8 +203,9 @@ async fn build_one(
     ctx: Vec<u8>,
     content: &str,
 ) -> anyhow::Result<Built> {
+    // No `vbench.managed` here: containers inherit their image's labels, and a container
+    // someone else made from this image (compose) must not look as if vbench created it.
     let mut labels = crate::server::extra_labels();
-    labels.insert(LABEL_MANAGED.into(), "true".into());
     labels.insert(LABEL_ROLE.into(), "image".into());
     labels.insert(LABEL_CONTENT.into(), content.into());
     docker.build_image(reference, ctx, &labels).await?;
@@ -218,6 +219,10 @@ async fn build_one(
         size,
     })
 }
+
+/// Version of what the build sets outside the context (labels). Bump it when that changes,
+/// so `ensure_images` rebuilds images made by an older recipe.
+const RECIPE: &[u8] = b"labels-v2: no vbench.managed on images";
 
 /// The two contexts and their content hashes.
 fn contexts() -> anyhow::Result<[(String, Vec<u8>, String); 2]> {
@@ -236,7 +241,14 @@ fn contexts() -> anyhow::Result<[(String, Vec<u8>, String); 2]> {
     let make = |role: &str| -> anyhow::Result<(String, Vec<u8>, String)> {
         let ctx = context_tar(&context_entries(role, &vllm, &busybox))
             .context("pack the stand-in image context")?;
-        let hash = format!("{:x}", Sha256::digest(&ctx));
+        // The labels are set by the build call, outside the context: RECIPE stands for them.
+        let hash = format!(
+            "{:x}",
+            Sha256::new()
+                .chain_update(RECIPE)
+                .chain_update(&ctx)
+                .finalize()
+        );
         Ok((role.to_string(), ctx, hash))
     };
     Ok([make("server")?, make("client")?])

@@ -54,20 +54,13 @@ impl Drop for Project {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_attaches_to_compose_containers() {
     let d = common::docker().await;
     sup::images(&d).await;
     let st = sup::stack("compose");
     let mut cfg = st.cfg.clone();
-    let port = free_port();
+    let port = sup::free_port();
     cfg.server.publish_port = Some(port);
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("compose");
@@ -121,13 +114,29 @@ async fn up_attaches_to_compose_containers() {
         .await
         .expect("inspect")
         .expect("compose made it");
-    assert!(!before.created_by_vbench);
+    assert!(!server::created_by_vbench(&before));
 
     let info = server::up(&d, &cfg, &UpOptions::default(), sup::sink().as_ref())
         .await
         .expect("up on compose containers");
     assert!(!info.reused);
-    assert_eq!(info.url_from_host, format!("http://127.0.0.1:{port}"));
+    // Not created by vbench: probed at its address on the network, not at a guessed port.
+    assert!(
+        !info.url_from_host.contains("127.0.0.1"),
+        "{}",
+        info.url_from_host
+    );
+    // The port compose published on loopback answers too.
+    let health = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("http client")
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .expect("GET /health on the published port");
+    assert_eq!(health.status().as_u16(), 200);
     let after = d
         .inspect_container(&cfg.server.container)
         .await
@@ -141,7 +150,7 @@ async fn up_attaches_to_compose_containers() {
     let client = server::ensure_client(&d, &cfg, sup::sink().as_ref())
         .await
         .expect("client");
-    assert!(!client.created_by_vbench);
+    assert!(!server::created_by_vbench(&client));
 
     server::down(
         &d,

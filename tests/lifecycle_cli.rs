@@ -100,19 +100,33 @@ async fn up_status_logs_follow_gpu_down() {
         &format!("echo {marker} >> /tmp/vbench-serve.log"),
     )
     .await;
-    let mut seen = false;
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
-            && l.contains(&marker)
-        {
-            seen = true;
-            break;
+    let wait_for = |needle: String| {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
+                && l.contains(&needle)
+            {
+                return true;
+            }
         }
+        false
+    };
+    let seen = wait_for(marker.clone());
+    // A restarted server truncates its log: the follower starts over from the new start.
+    let after = format!("{marker}-after-truncation");
+    if seen {
+        sup::sh(
+            &d,
+            &st.cfg.server.container,
+            &format!(": > /tmp/vbench-serve.log; echo {after} >> /tmp/vbench-serve.log"),
+        )
+        .await;
     }
+    let seen_after = seen && wait_for(after);
     let _ = child.kill();
     let _ = child.wait();
     assert!(seen, "logs -f did not show the new line");
+    assert!(seen_after, "logs -f did not follow the truncated log");
 
     // gpu: the stand-in server has no GPU tools for a CPU container → a valid (maybe empty) list.
     let out = vbench(&cfg, &["gpu", "--json"]);
@@ -123,6 +137,55 @@ async fn up_status_logs_follow_gpu_down() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("gpu --json is JSON");
     assert!(v["gpus"].is_array(), "{v}");
+    // The stand-in image carries a stand-in nvidia-smi: one GPU, named as a test double.
+    assert!(
+        v["gpus"][0]["name"]
+            .as_str()
+            .is_some_and(|n| n.contains("Stand-in")),
+        "{v}"
+    );
+
+    // gpu --watch: samples keep coming until stopped.
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_vbench"))
+        .arg("-c")
+        .arg(&cfg)
+        .args(["gpu", "--json", "--watch", "0.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn gpu --watch");
+    let wout = watch.stdout.take().expect("stdout");
+    let (wtx, wrx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(wout).lines().map_while(Result::ok) {
+            if wtx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let samples = (0..2)
+        .filter(|_| {
+            wrx.recv_timeout(Duration::from_secs(15))
+                .is_ok_and(|l| l.contains("gpu_sample"))
+        })
+        .count();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(samples, 2, "gpu --watch printed fewer than 2 samples");
+
+    // `up` brings up the server only; the client comes with the first run.
+    let out = vbench(&cfg, &["logs", "client"]);
+    assert!(!out.status.success(), "no client container yet");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    vbench::server::ensure_client(&d, &st.cfg, sup::sink().as_ref())
+        .await
+        .expect("client");
+    let out = vbench(&cfg, &["logs", "client", "--tail", "5"]);
+    assert!(
+        out.status.success(),
+        "logs client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = vbench(&cfg, &["--output", "plain", "down", "--remove"]);
     assert!(

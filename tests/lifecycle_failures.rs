@@ -42,11 +42,11 @@ async fn every_fatal_knob_names_its_cause() {
         let mut cfg = st.cfg.clone();
         cfg.server.startup_timeout = deadline;
         cfg.server.env.insert(knob.to_string(), value.to_string());
-        let t = Instant::now();
-        let err = server::up(&d, &cfg, &UpOptions::default(), sup::sink().as_ref())
+        let sink = sup::TimedSink::default();
+        let err = server::up(&d, &cfg, &UpOptions::default(), &sink)
             .await
             .expect_err(value);
-        let took = t.elapsed();
+        let took = sink.since_first_stage();
         let msg = format!("{err:#}");
         assert_eq!(sup::code(&err), *want, "{value}: {msg}");
         assert!(
@@ -132,11 +132,12 @@ async fn hanging_server_is_diagnosed_at_the_deadline() {
     cfg.server
         .env
         .insert("VLLM_STANDIN_HANG_AFTER_REQUESTS".into(), "0".into());
-    let t = Instant::now();
-    let err = server::up(&d, &cfg, &UpOptions::default(), sup::sink().as_ref())
+    // The deadline counts from the launch (the first stage event), not from container set-up.
+    let sink = sup::TimedSink::default();
+    let err = server::up(&d, &cfg, &UpOptions::default(), &sink)
         .await
         .expect_err("hang");
-    let took = t.elapsed();
+    let took = sink.since_first_stage();
     assert_eq!(sup::code(&err), 17, "{err:#}");
     assert!(format!("{err:#}").contains("deadline"), "{err:#}");
     assert!(

@@ -15,7 +15,10 @@ use vbench::server::{self, DownOptions, UpOptions};
 async fn fresh_up_reuse_restart_status_down() {
     let d = common::docker().await;
     sup::images(&d).await;
-    let st = sup::stack("up");
+    let mut st = sup::stack("up");
+    // Published on loopback: the host probes go there.
+    let port = sup::free_port();
+    st.cfg.server.publish_port = Some(port);
     let cfg = &st.cfg;
     let sink = sup::sink();
 
@@ -31,12 +34,13 @@ async fn fresh_up_reuse_restart_status_down() {
         info.url_in_network,
         format!("http://{}:8000", cfg.server.container)
     );
+    assert_eq!(info.url_from_host, format!("http://127.0.0.1:{port}"));
     let state = d
         .inspect_container(&cfg.server.container)
         .await
         .expect("inspect")
         .expect("exists");
-    assert!(state.created_by_vbench && state.labels.contains_key("vbench.test"));
+    assert!(server::created_by_vbench(&state) && state.labels.contains_key("vbench.test"));
 
     // The record and the host copy of the log.
     let rec: serde_json::Value =
@@ -137,7 +141,7 @@ async fn fresh_up_reuse_restart_status_down() {
     let client = server::ensure_client(&d, cfg, sup::sink().as_ref())
         .await
         .expect("client");
-    assert!(client.created_by_vbench && client.running);
+    assert!(server::created_by_vbench(&client) && client.running);
     let (rc, _) = sup::sh(
         &d,
         &cfg.client.container,

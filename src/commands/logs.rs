@@ -93,20 +93,34 @@ async fn follow_file(
         if !matches!(docker.inspect_container(container).await?, Some(s) if s.running) {
             return Ok(Code::Ok);
         }
+        // First line: the file's size, so a log truncated by a restarted server is noticed
+        // (then it is read again from its start); the rest: the bytes after `offset`.
         let spec = ExecSpec {
             argv: crate::server::argv::sh(
-                r#"tail -c "+$1" "$2""#,
-                &[&(offset + 1).to_string(), SERVE_LOG],
+                r#"n=$(wc -c < "$2") || exit 1; echo "$n"; [ "$n" -lt "$1" ] || tail -c "+$(($1 + 1))" "$2""#,
+                &[&offset.to_string(), SERVE_LOG],
             ),
             deadline: Some(Duration::from_secs(10)),
             ..Default::default()
         };
-        let (o, chunk, _) = docker.exec_capture(container, &spec).await?;
-        if o.exit_code != Some(0) || chunk.is_empty() {
+        let (o, reply, _) = docker.exec_capture(container, &spec).await?;
+        let Some((size, chunk)) = reply.split_once('\n').filter(|_| o.exit_code == Some(0)) else {
+            continue;
+        };
+        if size.trim().parse::<u64>().is_ok_and(|n| n < offset) {
+            let _ = writeln!(
+                out,
+                "--- the serve log was truncated (server restarted): from its start ---"
+            );
+            offset = 0;
+            partial.clear();
+            continue;
+        }
+        if chunk.is_empty() {
             continue;
         }
         offset += chunk.len() as u64;
-        partial.push_str(&chunk);
+        partial.push_str(chunk);
         let mut parts: Vec<String> = partial.split('\n').map(str::to_string).collect();
         partial = parts.pop().unwrap_or_default();
         for l in parts {
@@ -145,4 +159,26 @@ pub fn parse_since(s: &str) -> anyhow::Result<i64> {
         _ => return Err(bad().into()),
     };
     Ok(jiff::Timestamp::now().as_second() - secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_forms() {
+        assert_eq!(parse_since("1764000000").expect("unix"), 1_764_000_000);
+        assert_eq!(
+            parse_since("2026-11-28T10:00:00Z").expect("rfc3339"),
+            1_795_860_000
+        );
+        let now = jiff::Timestamp::now().as_second();
+        let ten_min = parse_since("10m").expect("duration");
+        assert!((now - 600 - ten_min).abs() <= 2, "{ten_min}");
+        assert!((now - 7200 - parse_since("2h").expect("hours")).abs() <= 2);
+        for bad in ["", "10x", "m", "yesterday"] {
+            let e = parse_since(bad).expect_err(bad);
+            assert_eq!(crate::exit::code_of(&e), crate::exit::Code::Usage, "{bad}");
+        }
+    }
 }

@@ -76,7 +76,7 @@ pub async fn down(
         else {
             continue;
         };
-        if state.created_by_vbench || opts.force {
+        if super::created_by_vbench(&state) || opts.force {
             docker
                 .remove_container(name)
                 .await

@@ -17,25 +17,6 @@ pub mod spec;
 pub mod status;
 pub mod wait;
 
-/// Bridge to `crate::standin` (the stand-in images), which lands separately.
-mod standin_images {
-    use crate::docker::Docker;
-    use crate::events::Sink;
-
-    pub const SERVER_IMAGE: &str = "vbench/vllm-standin-server:latest";
-    pub const CLIENT_IMAGE: &str = "vbench/vllm-standin-client:latest";
-
-    pub async fn ensure(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
-        let _ = sink;
-        for image in [SERVER_IMAGE, CLIENT_IMAGE] {
-            if docker.inspect_image(image).await?.is_none() {
-                anyhow::bail!("image {image} is missing: run `vbench images build`");
-            }
-        }
-        Ok(())
-    }
-}
-
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -123,8 +104,20 @@ pub(crate) fn extra_labels() -> Labels {
 
 /// Make sure the CPU stand-in images exist (built locally, no registry).
 pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
-    standin_images::ensure(docker, sink).await
+    crate::standin::ensure_images(docker, STANDIN_TAG, sink)
+        .await
+        .map(|_| ())
 }
+
+/// Whether vbench created this container (`vbench.managed=true`, set only on containers
+/// vbench creates; vbench's own images deliberately do not carry it, since containers inherit
+/// their image's labels).
+pub fn created_by_vbench(state: &crate::docker::ContainerState) -> bool {
+    state.created_by_vbench
+}
+
+/// The tag of the stand-in images `up --standin` uses (what `vbench images build` builds).
+pub const STANDIN_TAG: &str = "latest";
 
 /// The model the stand-in serves when the configuration still names the production default.
 pub const STANDIN_MODEL: &str = "facebook/opt-125m";
@@ -135,8 +128,9 @@ pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 pub fn standin_config(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     let defaults = Config::default();
-    c.server.image = standin_images::SERVER_IMAGE.to_string();
-    c.client.image = standin_images::CLIENT_IMAGE.to_string();
+    let images = crate::standin::StandinImages::for_tag(STANDIN_TAG);
+    c.server.image = images.server;
+    c.client.image = images.client;
     c.server.gpu = GpuMode::None;
     c.server.tensor_parallel_size = 1;
     if c.server.model == defaults.server.model {
@@ -160,11 +154,20 @@ pub fn url_in_network(cfg: &Config) -> String {
     format!("http://{}:{}", cfg.server.container, cfg.server.port)
 }
 
-/// The URL vbench on the host probes: the published port on 127.0.0.1, else the container's
-/// address (Linux hosts route to bridge networks).
+/// The URL vbench on the host probes: `127.0.0.1:<publish_port>` for a container vbench
+/// created with that port published, else the container's address (Linux hosts route to
+/// bridge networks). A container vbench did not create may publish another port or none:
+/// `publish_port` only describes containers vbench creates, so its address is used.
 pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<String> {
     if let Some(p) = cfg.server.publish_port {
-        return Ok(format!("http://127.0.0.1:{p}"));
+        let ours = docker
+            .inspect_container(&cfg.server.container)
+            .await
+            .with_context(|| format!("cannot inspect {}", cfg.server.container))?
+            .is_some_and(|s| created_by_vbench(&s));
+        if ours {
+            return Ok(format!("http://127.0.0.1:{p}"));
+        }
     }
     let ip = container_ip(docker, &cfg.server.container).await?;
     Ok(format!("http://{ip}:{}", cfg.server.port))
@@ -285,7 +288,7 @@ pub async fn up(
             sink,
             format!(
                 "attached to running server container {server}{}",
-                if state.created_by_vbench {
+                if created_by_vbench(&state) {
                     ""
                 } else {
                     " (not created by vbench)"
@@ -520,10 +523,11 @@ pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
         });
     }
     let url = url_from_host(docker, cfg).await?;
-    let (healthy, detail) = match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
-        Ok(()) => (true, "GET /health = 200".to_string()),
-        Err(e) => (false, format!("GET /health: {e}")),
-    };
+    let (healthy, detail) =
+        match probe::health(&probe::Endpoint::new(url, None), probe::PROBE_TIMEOUT).await {
+            Ok(()) => (true, "GET /health = 200".to_string()),
+            Err(e) => (false, format!("GET /health: {e}")),
+        };
     Ok(Health {
         process_alive: true,
         container_running: true,

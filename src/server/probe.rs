@@ -18,7 +18,10 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(base: impl Into<String>, api_key: Option<String>) -> Self {
-        Self { base: base.into(), api_key }
+        Self {
+            base: base.into(),
+            api_key,
+        }
     }
 
     fn get(&self, path: &str, timeout: Duration) -> anyhow::Result<reqwest::RequestBuilder> {
@@ -60,7 +63,8 @@ fn why(e: &reqwest::Error) -> String {
 
 /// `GET /health` must answer 200.
 pub async fn health(ep: &Endpoint, timeout: Duration) -> anyhow::Result<()> {
-    let r = ep.get("/health", timeout)?
+    let r = ep
+        .get("/health", timeout)?
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;
@@ -77,7 +81,8 @@ pub async fn models(ep: &Endpoint, timeout: Duration) -> anyhow::Result<Vec<Mode
     struct List {
         data: Vec<ModelCard>,
     }
-    let r = ep.get("/v1/models", timeout)?
+    let r = ep
+        .get("/v1/models", timeout)?
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;
@@ -97,7 +102,8 @@ pub async fn models(ep: &Endpoint, timeout: Duration) -> anyhow::Result<Vec<Mode
 pub async fn complete_one(ep: &Endpoint, model: &str, timeout: Duration) -> anyhow::Result<()> {
     let body =
         serde_json::json!({"model": model, "prompt": "Hello", "max_tokens": 1, "temperature": 0.0});
-    let r = ep.auth(client(timeout)?.post(format!("{}/v1/completions", ep.base)))
+    let r = ep
+        .auth(client(timeout)?.post(format!("{}/v1/completions", ep.base)))
         .json(&body)
         .send()
         .await
@@ -112,7 +118,8 @@ pub async fn complete_one(ep: &Endpoint, model: &str, timeout: Duration) -> anyh
 
 /// `GET /version` → `{"version": "0.33.0"}`.
 pub async fn version(ep: &Endpoint, timeout: Duration) -> anyhow::Result<String> {
-    let r = ep.get("/version", timeout)?
+    let r = ep
+        .get("/version", timeout)?
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;

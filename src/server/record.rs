@@ -122,7 +122,7 @@ impl ServerRecord {
             vbench_version: env!("CARGO_PKG_VERSION").to_string(),
             vbench_commit: git_commit(),
             container: server.clone(),
-            container_created_by_vbench: state.as_ref().map(|s| s.created_by_vbench),
+            container_created_by_vbench: state.as_ref().map(super::created_by_vbench),
             image,
             vllm_version: info.version.clone(),
             model_id: info.model_id.clone(),

@@ -79,7 +79,7 @@ async fn container(docker: &Docker, name: &str) -> anyhow::Result<ContainerRepor
         image: Some(st.image.clone()),
         image_id: Some(st.image_id.clone()),
         image_digests: digests,
-        created_by_vbench: Some(st.created_by_vbench),
+        created_by_vbench: Some(super::created_by_vbench(&st)),
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::argv::{SERVE_LOG, SERVE_PIDFILE};
-use super::diagnose::{self, Diagnosis};
+use super::diagnose::{self, Diagnosis, Outcome};
 use super::probe;
 use super::readiness::{ContainerLife, Machine, ModelCard, Observation, Stage, Step};
 use crate::docker::{Docker, ExecSpec};
@@ -143,6 +143,23 @@ fn m_model(m: &Machine, t: &Target) -> String {
         .map_or_else(|| t.expected_model.clone(), |c| c.id.clone())
 }
 
+async fn container_life(docker: &Docker, name: &str) -> anyhow::Result<ContainerLife> {
+    match docker.inspect_container(name).await {
+        Ok(Some(s)) if s.running => Ok(ContainerLife::Running),
+        Ok(Some(s)) => Ok(ContainerLife::Stopped {
+            exit_code: s.exit_code,
+            oom_killed: s.oom_killed,
+        }),
+        Ok(None) => Ok(ContainerLife::Stopped {
+            exit_code: None,
+            oom_killed: false,
+        }),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot inspect the server container {name}: {e}"
+        )),
+    }
+}
+
 /// Wait until ready or until the start fails. The outer error is an infrastructure failure
 /// (Docker unreachable); the inner `Err` is a diagnosed failed start.
 pub async fn wait_ready(
@@ -160,30 +177,24 @@ pub async fn wait_ready(
     });
     let mut last_line = String::new();
     loop {
-        let container = match docker.inspect_container(&t.container).await {
-            Ok(Some(s)) if s.running => ContainerLife::Running,
-            Ok(Some(s)) => ContainerLife::Stopped {
-                exit_code: s.exit_code,
-                oom_killed: s.oom_killed,
-            },
-            Ok(None) => ContainerLife::Stopped {
-                exit_code: None,
-                oom_killed: false,
-            },
-            Err(e) => {
-                return Err(anyhow::anyhow!(
-                    "cannot inspect the server container {}: {e}",
-                    t.container
-                ));
-            }
-        };
-        let running = container == ContainerLife::Running;
+        let mut container = container_life(docker, &t.container).await?;
         // Process first, log second: a process that just died has flushed its last lines.
-        let alive = running
+        let mut alive = container == ContainerLife::Running
             && docker
                 .tracked_alive(&t.container, SERVE_PIDFILE)
                 .await
                 .unwrap_or(false);
+        if !alive && container == ContainerLife::Running {
+            // The container may have died between the two calls (the process dies with it):
+            // look again, so a killed container is not reported as an exited process.
+            container = container_life(docker, &t.container).await?;
+            alive = container == ContainerLife::Running
+                && docker
+                    .tracked_alive(&t.container, SERVE_PIDFILE)
+                    .await
+                    .unwrap_or(false);
+        }
+        let running = container == ContainerLife::Running;
         let raw = follower.poll(docker, &t.container, running).await;
         let mut lines: Vec<String> = raw.iter().map(|l| diagnose::clean_line(l)).collect();
         if !alive && let Some(rest) = follower.rest() {
@@ -273,7 +284,22 @@ pub async fn wait_ready(
                     elapsed: now,
                 }));
             }
-            Step::Failed(outcome) => {
+            Step::Failed(mut outcome) => {
+                // Gone without the launcher's exit line: killed from outside, maybe with its
+                // container. Give the engine a moment to report the container's death.
+                if outcome == (Outcome::Exited { status: None }) {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if let ContainerLife::Stopped {
+                        exit_code,
+                        oom_killed,
+                    } = container_life(docker, &t.container).await?
+                    {
+                        outcome = Outcome::ContainerDied {
+                            exit_code,
+                            oom_killed,
+                        };
+                    }
+                }
                 // The last lines may still be in flight: one more read before judging.
                 let more = follower.poll(docker, &t.container, running).await;
                 m.lines.extend(more.iter().map(|l| diagnose::clean_line(l)));

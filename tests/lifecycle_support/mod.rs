@@ -97,3 +97,37 @@ pub async fn serve_processes(d: &Docker, container: &str) -> Vec<String> {
 pub fn code(e: &anyhow::Error) -> u8 {
     vbench::exit::code_of(e).as_u8()
 }
+
+/// A sink that notes when the first stage started (the launch), to time diagnoses.
+#[derive(Default)]
+pub struct TimedSink {
+    first_stage: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl vbench::events::Sink for TimedSink {
+    fn emit(&self, event: vbench::events::Event) {
+        if matches!(event, vbench::events::Event::StageStarted { .. }) {
+            let mut g = self.first_stage.lock().unwrap_or_else(|e| e.into_inner());
+            g.get_or_insert_with(std::time::Instant::now);
+        }
+    }
+}
+
+impl TimedSink {
+    /// Time since the first `StageStarted` (panics if there was none).
+    pub fn since_first_stage(&self) -> Duration {
+        self.first_stage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("a stage started")
+            .elapsed()
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
