@@ -43,7 +43,13 @@ fn setup(prefix: &str, server_env: &[(&str, &str)], sweep: &str) -> Setup {
     cleanup.container(&srv);
     cleanup.container(&cli);
     cleanup.network(&net);
-    let mut env = String::from("    VLLM_STANDIN_LOAD_SECONDS: \"0.5\"\n");
+    let mut env = String::new();
+    if !server_env
+        .iter()
+        .any(|(k, _)| *k == "VLLM_STANDIN_LOAD_SECONDS")
+    {
+        env.push_str("    VLLM_STANDIN_LOAD_SECONDS: \"0.5\"\n");
+    }
     for (k, v) in server_env {
         env.push_str(&format!("    {k}: \"{v}\"\n"));
     }
@@ -480,6 +486,29 @@ async fn a_server_crash_mid_sweep_leaves_a_resumable_run_and_exit_4() {
                 .contains("server died")
         );
     }
+    // Resuming under a changed configuration is refused before anything starts.
+    let yaml = std::fs::read_to_string(&s.cfg_path).expect("config");
+    std::fs::write(
+        &s.cfg_path,
+        yaml.replace("output_len: 16", "output_len: 32"),
+    )
+    .expect("config");
+    let (st, _, err) = run_via(
+        &s,
+        &["run", "--standin", "--resume"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(st.code(), Some(2), "{err}");
+    assert!(
+        err.contains("configuration changed since run") && err.contains(&m.run_id),
+        "{err}"
+    );
+    assert!(!err.contains("up: starting"), "{err}");
+    assert_eq!(
+        the_run(s.results.path()),
+        m,
+        "a refused resume changes nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -540,4 +569,27 @@ async fn restart_server_brings_a_dead_server_back_and_finishes() {
     assert_eq!(m.status, "finished");
     assert_eq!(m.count(PointStatus::Ok), 4, "{:#?}", m.points);
     assert_eq!(host_files(s.results.path()).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_the_server_loads_exits_130_at_once() {
+    images().await;
+    let s = setup("intup", &[("VLLM_STANDIN_LOAD_SECONDS", "60")], SMALL);
+    let child = Vbench::start(&s, &["run", "--standin"]);
+    let (st, _, err, took) = tokio::task::spawn_blocking(move || {
+        // Long enough for `up` to have launched `vllm serve` and be waiting for it.
+        std::thread::sleep(Duration::from_secs(3));
+        let t = Instant::now();
+        child.signal(libc::SIGINT);
+        let (st, out, err) = child.finish(Duration::from_secs(30));
+        (st, out, err, t.elapsed())
+    })
+    .await
+    .expect("join");
+    assert_eq!(st.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted while bringing the server up"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }

@@ -130,23 +130,8 @@ pub async fn run(
         }
         None => None,
     };
-    let cancel = super::signals::install(sink.clone());
-    let docker = Docker::connect(docker_host)
-        .await
-        .map_err(|e| Failure::new(Code::Setup, e.to_string()))?;
-    let info = server::up(
-        &docker,
-        cfg,
-        &UpOptions {
-            restart: opts.restart,
-            standin: opts.standin,
-        },
-        sink.as_ref(),
-    )
-    .await?;
-    server::ensure_client(&docker, cfg, sink.as_ref()).await?;
-
-    // The plan, with the live server's context length.
+    // The sweeps of a resumed run are its own; a changed configuration is refused before
+    // anything starts (the hash ignores the context check, so no server is needed for it).
     let sweeps = match &resumed {
         Some(m) => m
             .sweeps
@@ -156,37 +141,61 @@ pub async fn run(
             .map_err(usage)?,
         None => sweeps,
     };
+    let hash = session::config_hash(
+        cfg,
+        &plan::build(cfg, &sweeps, ContextLimit::Unknown).map_err(usage)?,
+    );
+    if let Some(m) = &resumed
+        && hash != m.config_hash
+    {
+        if !opts.force {
+            return Err(usage(format!(
+                "the configuration changed since run {} was planned (config hash {} → {hash}); its results would not be comparable. Use --force to resume anyway, or start a new run",
+                m.run_id, m.config_hash
+            )));
+        }
+        events::warn(
+            sink.as_ref(),
+            format!(
+                "run {}: configuration changed (config hash {} → {hash}); resuming anyway (--force)",
+                m.run_id, m.config_hash
+            ),
+        );
+    }
+    let cancel = super::signals::install(sink.clone());
+    let docker = Docker::connect(docker_host)
+        .await
+        .map_err(|e| Failure::new(Code::Setup, e.to_string()))?;
+    // Ctrl-C while the server loads (up to half an hour) must still stop vbench.
+    let up_opts = UpOptions {
+        restart: opts.restart,
+        standin: opts.standin,
+    };
+    let setup = async {
+        let info = server::up(&docker, cfg, &up_opts, sink.as_ref()).await?;
+        server::ensure_client(&docker, cfg, sink.as_ref()).await?;
+        anyhow::Ok(info)
+    };
+    let info = tokio::select! {
+        r = setup => r?,
+        _ = cancel.cancelled() => {
+            return Err(Failure::new(Code::Interrupted, "interrupted while bringing the server up; nothing was run").into());
+        }
+    };
+
+    // The plan, with the live server's context length.
     let plan = plan::build(cfg, &sweeps, ContextLimit::Live(info.max_model_len)).map_err(usage)?;
     if plan.points.is_empty() {
         return Err(usage("the sweep plan is empty: no point to run"));
     }
     let mut m = match resumed {
         Some(mut m) => {
-            let now = session::config_hash(cfg, &plan);
-            if now != m.config_hash {
-                if !opts.force {
-                    return Err(usage(format!(
-                        "the configuration changed since run {} was planned (config hash {} → {now}); its results would not be comparable. Use --force to resume anyway, or start a new run",
-                        m.run_id, m.config_hash
-                    )));
-                }
-                events::warn(
-                    sink.as_ref(),
-                    format!(
-                        "run {}: configuration changed (config hash {} → {now}); resuming anyway (--force)",
-                        m.run_id, m.config_hash
-                    ),
-                );
-                m.config_hash = now;
-            }
+            m.config_hash = hash;
             m.server = Some(snapshot(&info));
             m
         }
         None => {
-            let id = super::new_run_id(
-                &jiff::ZonedDateTime::now(),
-                &session::config_hash(cfg, &plan),
-            );
+            let id = super::new_run_id(&jiff::ZonedDateTime::now(), &hash);
             session::new_manifest(
                 &id,
                 cfg,
