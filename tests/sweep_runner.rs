@@ -234,10 +234,7 @@ async fn all_failed_requests_fail_the_point_and_missing_files_too() {
     assert_eq!(end, RunEnd::PointsFailed);
     assert_eq!(m.points[0].status, PointStatus::Failed);
     let reason = m.points[0].reason.as_deref().expect("reason");
-    assert!(
-        reason.contains("every request failed (1)"),
-        "{reason}"
-    );
+    assert!(reason.contains("every request failed (1)"), "{reason}");
     // A bench that exits 0 without writing its file.
     sh(&d, &c, "echo nofile > /tmp/fake-mode").await;
     m.points[1].status = PointStatus::Pending;
