@@ -443,9 +443,17 @@ pub fn render_report(
         }
     ));
     if let (Some(b), Some(r)) = (baseline, base_rows.as_deref()) {
-        s.push_str(&crate::report::render_comparison(
-            &crate::report::compare(&rows, r),
-            &b.run_id,
+        // The headline here; the full comparison is in comparison.md.
+        let full = crate::report::render_comparison(&crate::report::compare(&rows, r), &b.run_id);
+        let headline = full
+            .lines()
+            .find(|l| l.starts_with("**"))
+            .unwrap_or("")
+            .replace("**", "");
+        s.push_str(&format!(
+            "compared with run {}: {headline} (details: {})\n",
+            b.run_id,
+            run_dir.join("comparison.md").display()
         ));
     }
     Ok(s)
