@@ -224,6 +224,25 @@ fn production_dry_run_lists_the_40_points_with_the_manual_file_names() {
     assert!(st.success());
     assert!(out.contains("40 point(s), 25 to run, 15 skipped"), "{out}");
     assert!(out.contains("skipped: input 65536 + output 500 = 66036 tokens exceed the configured max_model_len 32768"), "{out}");
+    // `--json`: the plan as one JSON object.
+    let (st, out, err) = run_via(
+        &s,
+        &["--json", "run", "--dry-run", "production"],
+        Duration::from_secs(30),
+    );
+    assert!(st.success(), "{err}");
+    let plan: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(plan["event"], "plan");
+    let points = plan["points"].as_array().expect("points");
+    assert_eq!(points.len(), 40);
+    assert_eq!(points[0]["id"], "production/input_1K_n1");
+    assert!(
+        points[0]["file"]
+            .as_str()
+            .expect("file")
+            .starts_with("production/input_1K_n1_")
+    );
+    assert_eq!(points[0]["estimate_source"], "heuristic");
     // A custom sweep with no level (no 1-2-5 step between 3 and 4) is a usage error.
     let (st, _, err) = run_via(
         &s,

@@ -25,6 +25,7 @@ pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Code> {
         down: args.down,
         standin: true,
         print_summary: mode != OutputMode::Json,
+        json: mode == OutputMode::Json,
         ..Default::default()
     };
     let code = pipeline::run(g.docker_host.as_deref(), &cfg, &opts, sink).await?;

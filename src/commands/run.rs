@@ -26,6 +26,7 @@ pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Code> {
         restart: args.restart,
         standin: args.standin,
         print_summary: mode != OutputMode::Json,
+        json: mode == OutputMode::Json,
     };
     pipeline::run(g.docker_host.as_deref(), &cfg, &opts, sink).await
 }

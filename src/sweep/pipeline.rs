@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub standin: bool,
     /// Print the summary table on stdout (not in JSON mode).
     pub print_summary: bool,
+    /// JSON output: a dry run prints its plan as one JSON object.
+    pub json: bool,
 }
 
 fn usage(m: impl Into<String>) -> anyhow::Error {
@@ -104,7 +106,7 @@ pub async fn run(
     };
     if opts.dry_run {
         let live = live_context(docker_host, cfg).await;
-        return dry_run(cfg, &sweeps, opts.standin, live);
+        return dry_run(cfg, &sweeps, opts, live);
     }
     if opts.resume.is_some()
         && (!opts.selection.sweeps.is_empty() || super::presets::has_custom(&opts.selection))
@@ -376,7 +378,7 @@ async fn live_context(docker_host: Option<&str>, cfg: &Config) -> Option<u64> {
 fn dry_run(
     cfg: &Config,
     sweeps: &[(String, SweepConfig)],
-    standin: bool,
+    opts: &RunOptions,
     live: Option<u64>,
 ) -> anyhow::Result<Code> {
     let context = match (live, cfg.server.max_model_len) {
@@ -390,7 +392,17 @@ fn dry_run(
     }
     let history = History::load(&cfg.results_dir);
     let ts = super::timestamp(&jiff::ZonedDateTime::now());
-    print!("{}", session::dry_run_table(&plan, &history, standin, &ts));
+    if opts.json {
+        println!(
+            "{}",
+            session::dry_run_json(&plan, &history, opts.standin, &ts)
+        );
+    } else {
+        print!(
+            "{}",
+            session::dry_run_table(&plan, &history, opts.standin, &ts)
+        );
+    }
     if plan.runnable().count() == 0 {
         return Err(usage(
             "every point of the plan is skipped: nothing would run",

@@ -159,6 +159,48 @@ pub fn dry_run_table(plan: &Plan, history: &History, standin: bool, ts: &str) ->
     s
 }
 
+/// The dry-run plan as one JSON object (`--json`): `{"event": "plan", "context", "notes",
+/// "total_estimate_s", "points": [{…point, "file", "estimate_s", "estimate_source"}]}`.
+pub fn dry_run_json(plan: &Plan, history: &History, standin: bool, ts: &str) -> Value {
+    let mut total = 0.0;
+    let points: Vec<Value> = plan
+        .points
+        .iter()
+        .map(|p| {
+            let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+            let (est, src) = match &p.skip {
+                Some(_) => (Value::Null, Value::Null),
+                None => {
+                    let (d, src) = history.estimate(p, standin);
+                    total += d.as_secs_f64();
+                    let src = match src {
+                        Source::Measured(n) => format!("median of {n} earlier run(s)"),
+                        Source::Heuristic => "heuristic".into(),
+                    };
+                    (json!(d.as_secs_f64()), json!(src))
+                }
+            };
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "file".into(),
+                    json!(format!("{}/{}", p.dir, p.file_name(ts))),
+                );
+                o.insert("estimate_s".into(), est);
+                o.insert("estimate_source".into(), src);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "event": "plan",
+        "context": plan.context.describe(),
+        "heuristic": estimate::HEURISTIC,
+        "notes": plan.notes,
+        "total_estimate_s": total,
+        "points": points,
+    })
+}
+
 /// `<results_dir>/runs/<run_id>`.
 pub fn run_dir(results_dir: &Path, run_id: &str) -> std::path::PathBuf {
     super::manifest::runs_dir(results_dir).join(run_id)
