@@ -442,7 +442,10 @@ async fn sigint_stops_the_benchmark_in_the_client_and_exits_130() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_concurrent_run_is_refused_naming_the_first() {
     images().await;
-    let s = setup("lock", &[("VLLM_STANDIN_TPOT_MS", "200")], SMALL);
+    // One point of 100 tokens at 200 ms each: the first run is inside it for ~20 s, so both
+    // refusals below happen while its benchmark runs.
+    let long = "    input_lens: [128]\n    output_len: 100\n    concurrency: [1]\n    point_timeout: 120s\n";
+    let s = setup("lock", &[("VLLM_STANDIN_TPOT_MS", "200")], long);
     let results = s.results.path().to_path_buf();
     let first = Vbench::start(&s, &["run", "--standin"]);
     let m = {
@@ -464,6 +467,27 @@ async fn a_second_concurrent_run_is_refused_naming_the_first() {
     assert_eq!(st.code(), Some(6), "{err}");
     assert!(
         err.contains(&m.run_id) && err.contains(&first.0.id().to_string()),
+        "{err}"
+    );
+    // Another results directory (another lock file) but the same containers: the benchmark
+    // running in the client refuses it.
+    let other = tempfile::tempdir().expect("tempdir");
+    let yaml = std::fs::read_to_string(&s.cfg_path)
+        .expect("config")
+        .replace(
+            &format!("results_dir: {}", s.results.path().display()),
+            &format!("results_dir: {}", other.path().display()),
+        );
+    let cfg2 = other.path().join("vbench.yaml");
+    std::fs::write(&cfg2, yaml).expect("config");
+    let (st, _, err) = tokio::task::spawn_blocking(move || {
+        Vbench::with_config(&cfg2, &["run", "--standin"]).finish(Duration::from_secs(60))
+    })
+    .await
+    .expect("join");
+    assert_eq!(st.code(), Some(6), "{err}");
+    assert!(
+        err.contains(&format!("a benchmark is already running in {}", s.client)),
         "{err}"
     );
     first.signal(libc::SIGINT);
