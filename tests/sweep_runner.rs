@@ -51,6 +51,8 @@ printf '{"date":"x","num_prompts":%s,"completed":%s,"failed":%s,"total_input_tok
 struct TestServer {
     healthy_checks: usize,
     calls: AtomicUsize,
+    /// This check (0-based) alone reports the server down: a slow probe, not a death.
+    blip: Option<usize>,
 }
 
 impl TestServer {
@@ -58,6 +60,7 @@ impl TestServer {
         TestServer {
             healthy_checks: usize::MAX,
             calls: AtomicUsize::new(0),
+            blip: None,
         }
     }
 }
@@ -65,7 +68,8 @@ impl TestServer {
 impl ServerControl for TestServer {
     async fn check(&self) -> anyhow::Result<Option<String>> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok((n >= self.healthy_checks).then(|| "vllm serve is not running".to_string()))
+        let down = n >= self.healthy_checks || self.blip == Some(n);
+        Ok(down.then(|| "vllm serve is not running".to_string()))
     }
     async fn restart(&self) -> anyhow::Result<ServerSnapshot> {
         anyhow::bail!("the test server cannot restart")
@@ -370,6 +374,7 @@ async fn a_dead_server_stops_the_run_resumably() {
     let server = TestServer {
         healthy_checks: 1,
         calls: AtomicUsize::new(0),
+        blip: None,
     };
     let r = runner(&d, &c, tmp.path(), &m, server, &sink);
     r.prepare_client(&m).await.expect("prepare");
@@ -401,6 +406,7 @@ async fn a_failed_point_under_a_dying_server_is_not_a_measurement() {
     let server = TestServer {
         healthy_checks: 1,
         calls: AtomicUsize::new(0),
+        blip: None,
     };
     let r = runner(&d, &c, tmp.path(), &m, server, &sink);
     r.prepare_client(&m).await.expect("prepare");
@@ -413,5 +419,30 @@ async fn a_failed_point_under_a_dying_server_is_not_a_measurement() {
             .as_deref()
             .expect("reason")
             .contains("the server died during this point")
+    );
+}
+
+#[tokio::test]
+async fn one_failed_health_probe_is_rechecked_not_fatal() {
+    let d = common::docker().await;
+    let cleanup = Cleanup::new();
+    let c = client(&d, &cleanup).await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut m = manifest(tmp.path());
+    let sink = Collector::default();
+    // The check before point 2 fails once; the recheck finds the server serving.
+    let server = TestServer {
+        healthy_checks: usize::MAX,
+        calls: AtomicUsize::new(0),
+        blip: Some(1),
+    };
+    let r = runner(&d, &c, tmp.path(), &m, server, &sink);
+    r.prepare_client(&m).await.expect("prepare");
+    assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
+    assert_eq!(m.count(PointStatus::Ok), 3);
+    assert_eq!(
+        r.server.calls.load(Ordering::SeqCst),
+        4,
+        "3 checks + 1 recheck"
     );
 }

@@ -24,6 +24,9 @@ use crate::events::{self, Event, Sink};
 /// Grace between SIGTERM and SIGKILL when stopping a benchmark in the client.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// Pause before confirming that the server is down.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
+
 /// What the runner needs from the server lifecycle.
 pub trait ServerControl: Sync {
     /// `Ok(None)` when the server serves; `Ok(Some(why))` when it does not.
@@ -234,6 +237,16 @@ impl<S: ServerControl> Runner<'_, S> {
         Ok(true)
     }
 
+    /// `Some(why)` when the server does not serve, confirmed by a second check after
+    /// `RECHECK_AFTER` so one slow probe does not end a long sweep.
+    async fn server_down(&self) -> anyhow::Result<Option<String>> {
+        if self.server.check().await?.is_none() {
+            return Ok(None);
+        }
+        tokio::time::sleep(RECHECK_AFTER).await;
+        self.server.check().await
+    }
+
     /// Run every point not yet done. The manifest is saved after every state change.
     pub async fn run(&self, m: &mut Manifest) -> anyhow::Result<RunEnd> {
         let todo: Vec<usize> = (0..m.points.len())
@@ -249,7 +262,7 @@ impl<S: ServerControl> Runner<'_, S> {
                 if self.cancel.is_cancelled() {
                     return self.end(m, RunEnd::Interrupted);
                 }
-                if let Some(why) = self.server.check().await? {
+                if let Some(why) = self.server_down().await? {
                     if self.restart_server && !restarted {
                         restarted = true;
                         events::warn(
@@ -480,7 +493,7 @@ impl<S: ServerControl> Runner<'_, S> {
         finish(m);
         // A failed point may be the server dying under it: then it is not a measurement.
         if m.points[idx].status == PointStatus::Failed
-            && let Some(why) = self.server.check().await?
+            && let Some(why) = self.server_down().await?
         {
             let r = &mut m.points[idx];
             r.status = PointStatus::Pending;
