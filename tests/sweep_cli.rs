@@ -409,6 +409,18 @@ async fn killed_then_resumed_runs_exactly_the_missing_points() {
         "{:?}",
         host_files(s.results.path())
     );
+    // Resuming a finished run starts nothing and succeeds.
+    let (st, _, err) = run_via(
+        &s,
+        &["run", "--standin", "--resume"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(
+        err.contains("nothing to resume") && !err.contains("up: starting"),
+        "{err}"
+    );
+    assert_eq!(the_run(s.results.path()).points, after.points);
 }
 
 #[tokio::test(flavor = "multi_thread")]

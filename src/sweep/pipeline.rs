@@ -164,6 +164,27 @@ pub async fn run(
             ),
         );
     }
+    // A run with nothing left to do needs no server: say so and show its summary.
+    if let Some(m) = &resumed
+        && m.points.iter().all(|r| r.status.done())
+    {
+        events::info(
+            sink.as_ref(),
+            format!("run {}: every point is done; nothing to resume", m.run_id),
+        );
+        let run_dir = session::run_dir(&results_dir, &m.run_id);
+        let summary = render_report(
+            &results_dir,
+            &run_dir,
+            m,
+            previous_comparable(&results_dir, m).as_ref(),
+        )?;
+        if opts.print_summary {
+            println!("{summary}");
+        }
+        let failed = m.count(super::PointStatus::Failed) > 0;
+        return Ok(if failed { Code::PointsFailed } else { Code::Ok });
+    }
     let cancel = super::signals::install(sink.clone());
     let docker = Docker::connect(docker_host)
         .await
