@@ -423,10 +423,11 @@ async fn killed_then_resumed_runs_exactly_the_missing_points() {
     assert_eq!(the_run(s.results.path()).points, after.points);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigint_stops_the_benchmark_in_the_client_and_exits_130() {
+/// Start a run, send `sig` while its first point runs: exit 130, the point pending again,
+/// no benchmark process left in the client.
+async fn signal_mid_point(prefix: &str, sig: i32) {
     images().await;
-    let s = setup("int", &[("VLLM_STANDIN_TPOT_MS", "200")], SMALL);
+    let s = setup(prefix, &[("VLLM_STANDIN_TPOT_MS", "200")], SMALL);
     let results = s.results.path().to_path_buf();
     let child = Vbench::start(&s, &["run", "--standin"]);
     let (st, _, err) = tokio::task::spawn_blocking(move || {
@@ -434,7 +435,7 @@ async fn sigint_stops_the_benchmark_in_the_client_and_exits_130() {
             m.count(PointStatus::Running) == 1
         });
         std::thread::sleep(Duration::from_millis(500));
-        child.signal(libc::SIGINT);
+        child.signal(sig);
         child.finish(Duration::from_secs(60))
     })
     .await
@@ -443,12 +444,23 @@ async fn sigint_stops_the_benchmark_in_the_client_and_exits_130() {
     let m = the_run(s.results.path());
     assert_eq!(m.status, "interrupted");
     assert_eq!(m.count(PointStatus::Running), 0);
+    assert_eq!(m.points[0].status, PointStatus::Pending);
     let d = common::docker().await;
     let left = runner::bench_processes(&d, &s.client).await.expect("ps");
     assert!(
         left.is_empty(),
         "benchmark processes left in the client: {left:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_stops_the_benchmark_in_the_client_and_exits_130() {
+    signal_mid_point("int", libc::SIGINT).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_benchmark_in_the_client_and_exits_130() {
+    signal_mid_point("term", libc::SIGTERM).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
