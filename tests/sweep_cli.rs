@@ -514,11 +514,24 @@ async fn a_second_concurrent_run_is_refused_naming_the_first() {
         err.contains(&format!("a benchmark is already running in {}", s.client)),
         "{err}"
     );
+    // The long point is sampled while it runs (the stand-in's nvidia-smi answers).
+    let r = s.results.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        wait_manifest(&r, Duration::from_secs(30), |m| !m.gpu_samples.is_empty())
+    })
+    .await
+    .expect("join");
     first.signal(libc::SIGINT);
     let (st, _, _) = tokio::task::spawn_blocking(move || first.finish(Duration::from_secs(60)))
         .await
         .expect("join");
     assert_eq!(st.code(), Some(130));
+    let m = the_run(s.results.path());
+    assert_eq!(m.gpu_samples.len(), 1, "{:?}", m.gpu_samples);
+    assert_eq!(
+        m.gpu_samples[0]["during_point"],
+        m.points[0].point.id.as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

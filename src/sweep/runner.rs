@@ -24,6 +24,9 @@ use crate::events::{self, Event, Sink};
 /// Grace between SIGTERM and SIGKILL when stopping a benchmark in the client.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// How long into a point its GPU sample is taken.
+pub const GPU_SAMPLE_AFTER: Duration = Duration::from_secs(2);
+
 /// Pause before confirming that the server is down.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
@@ -318,22 +321,46 @@ impl<S: ServerControl> Runner<'_, S> {
         let Some(container) = &self.gpu_container else {
             return Ok(());
         };
-        match crate::gpu::sample(self.docker, container).await {
-            Ok(gpus) if gpus.is_empty() => {}
+        if m.gpu_samples
+            .last()
+            .is_some_and(|g| g["during_point"] == m.points[idx].point.id.as_str())
+        {
+            return Ok(());
+        }
+        let g = crate::gpu::sample(self.docker, container).await;
+        if self.record_gpus(m, idx, "after_point", g) {
+            self.save(m)?;
+        }
+        Ok(())
+    }
+
+    /// Keep a GPU sample in the manifest (`key`: `during_point` or `after_point`); true when
+    /// one was added. A failed sample is a warning: it never fails the point.
+    fn record_gpus(
+        &self,
+        m: &mut Manifest,
+        idx: usize,
+        key: &str,
+        g: anyhow::Result<Vec<crate::gpu::GpuSample>>,
+    ) -> bool {
+        match g {
+            Ok(gpus) if gpus.is_empty() => false,
             Ok(gpus) => {
                 m.gpu_samples.push(serde_json::json!({
-                    "after_point": m.points[idx].point.id,
+                    key: m.points[idx].point.id,
                     "ts": jiff::Timestamp::now().to_string(),
                     "gpus": gpus,
                 }));
-                self.save(m)?;
+                true
             }
-            Err(e) => events::warn(
-                self.sink,
-                format!("GPU sample after {}: {e:#}", m.points[idx].point.id),
-            ),
+            Err(e) => {
+                events::warn(
+                    self.sink,
+                    format!("GPU sample ({key} {}): {e:#}", m.points[idx].point.id),
+                );
+                false
+            }
         }
-        Ok(())
     }
 
     fn end(&self, m: &mut Manifest, end: RunEnd) -> anyhow::Result<RunEnd> {
@@ -423,9 +450,35 @@ impl<S: ServerControl> Runner<'_, S> {
                 tail.push(l.text);
             }
         };
-        let outcome = tokio::select! {
-            r = self.docker.exec(&self.client, &spec, &mut on_line) => Some(r),
-            _ = self.cancel.cancelled() => None,
+        // The GPUs are sampled while the benchmark runs (utilisation under load is what
+        // matters, and it costs the sweep no time); points shorter than GPU_SAMPLE_AFTER are
+        // sampled after they end instead.
+        let mut sampled = false;
+        let outcome = {
+            let exec = self.docker.exec(&self.client, &spec, &mut on_line);
+            tokio::pin!(exec);
+            let sampler = async {
+                match &self.gpu_container {
+                    Some(c) => {
+                        tokio::time::sleep(GPU_SAMPLE_AFTER).await;
+                        crate::gpu::sample(self.docker, c).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(sampler);
+            loop {
+                tokio::select! {
+                    r = &mut exec => break Some(r),
+                    _ = self.cancel.cancelled() => break None,
+                    g = &mut sampler, if !sampled => {
+                        sampled = true;
+                        if self.record_gpus(m, idx, "during_point", g) {
+                            self.save(m)?;
+                        }
+                    }
+                }
+            }
         };
         let finish = |m: &mut Manifest| {
             let r = &mut m.points[idx];
