@@ -514,6 +514,10 @@ async fn a_second_concurrent_run_is_refused_naming_the_first() {
         err.contains(&format!("a benchmark is already running in {}", s.client)),
         "{err}"
     );
+    assert!(
+        manifest::list_runs(other.path()).is_empty(),
+        "a refused run leaves no run behind"
+    );
     // The long point is sampled while it runs (the stand-in's nvidia-smi answers).
     let r = s.results.path().to_path_buf();
     tokio::task::spawn_blocking(move || {

@@ -206,6 +206,13 @@ pub async fn run(
         }
     };
 
+    // Any benchmark already running in the client belongs to someone else (a resumed run's
+    // own leftover is recovered first, below): two at once would skew both.
+    let is_resume = resumed.is_some();
+    if !is_resume {
+        refuse_if_busy(&docker, &cfg.client.container).await?;
+    }
+
     // The plan, with the live server's context length.
     let plan = plan::build(cfg, &sweeps, ContextLimit::Live(info.max_model_len)).map_err(usage)?;
     if plan.points.is_empty() {
@@ -278,24 +285,10 @@ pub async fn run(
         .prepare_client(&m)
         .await
         .map_err(|e| Failure::new(Code::Setup, format!("{e:#}")))?;
-    // A benchmark left by a killed vbench of this run is stopped/recovered first; any other
-    // benchmark in the client belongs to someone else: two at once would skew both.
+    // A benchmark left by a killed vbench of this run is stopped and recovered first.
     runner.recover(&mut m).await?;
-    let others = runner::bench_processes(&docker, &cfg.client.container).await?;
-    if !others.is_empty() {
-        let list: Vec<String> = others
-            .iter()
-            .map(|(p, c)| format!("pid {p}: {c}"))
-            .collect();
-        return Err(Failure::new(
-            Code::LockHeld,
-            format!(
-                "a benchmark is already running in {}: {}",
-                cfg.client.container,
-                list.join("; ")
-            ),
-        )
-        .into());
+    if is_resume {
+        refuse_if_busy(&docker, &cfg.client.container).await?;
     }
     let started = std::time::Instant::now();
     let todo = m.points.iter().filter(|r| !r.status.done()).count();
@@ -394,6 +387,26 @@ async fn live_context(docker_host: Option<&str>, cfg: &Config) -> Option<u64> {
         .find(|c| c.id == want)
         .or(cards.first())
         .and_then(|c| c.max_model_len)
+}
+
+/// Refuse (exit 6) while a `vllm bench serve` runs in the client, naming it.
+async fn refuse_if_busy(docker: &Docker, client: &str) -> anyhow::Result<()> {
+    let others = runner::bench_processes(docker, client).await?;
+    if others.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = others
+        .iter()
+        .map(|(p, c)| format!("pid {p}: {c}"))
+        .collect();
+    Err(Failure::new(
+        Code::LockHeld,
+        format!(
+            "a benchmark is already running in {client}: {}",
+            list.join("; ")
+        ),
+    )
+    .into())
 }
 
 fn dry_run(
