@@ -24,7 +24,10 @@ use std::process::ExitCode;
 
 /// Run one invocation and return the process exit code. Errors are printed here, once.
 pub fn run(cli: cli::Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -11,7 +11,9 @@ pub struct JsonLines {
 
 impl JsonLines {
     pub fn stdout() -> Self {
-        Self { out: Mutex::new(Box::new(std::io::stdout())) }
+        Self {
+            out: Mutex::new(Box::new(std::io::stdout())),
+        }
     }
 }
 

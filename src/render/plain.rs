@@ -11,11 +11,15 @@ pub struct PlainLines {
 
 impl PlainLines {
     pub fn stderr() -> Self {
-        Self { out: Mutex::new(Box::new(std::io::stderr())) }
+        Self {
+            out: Mutex::new(Box::new(std::io::stderr())),
+        }
     }
 
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Self { out: Mutex::new(out) }
+        Self {
+            out: Mutex::new(out),
+        }
     }
 }
 

@@ -54,11 +54,17 @@ fn key(name: &str) -> String {
 
 impl Parsed {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(&key(name)).and_then(|v| v.last()).map(String::as_str)
+        self.values
+            .get(&key(name))
+            .and_then(|v| v.last())
+            .map(String::as_str)
     }
 
     pub fn all(&self, name: &str) -> &[String] {
-        self.values.get(&key(name)).map(Vec::as_slice).unwrap_or(&[])
+        self.values
+            .get(&key(name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -66,7 +72,11 @@ impl Parsed {
     }
 
     /// A typed value, with argparse's wording when it does not parse.
-    pub fn parse<T: std::str::FromStr>(&self, name: &str, type_name: &str) -> Result<Option<T>, ArgError> {
+    pub fn parse<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        type_name: &str,
+    ) -> Result<Option<T>, ArgError> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => v.parse::<T>().map(Some).map_err(|_| ArgError {
@@ -81,7 +91,9 @@ impl Parsed {
 pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<Parsed, ArgError> {
     let find = |arg: &str| -> Option<&Flag> {
         let norm = arg.replace('_', "-");
-        flags.iter().find(|f| f.names.iter().any(|n| *n == norm || *n == arg))
+        flags
+            .iter()
+            .find(|f| f.names.iter().any(|n| *n == norm || *n == arg))
     };
     let mut out = Parsed::default();
     let mut unknown: Vec<String> = Vec::new();
@@ -102,7 +114,13 @@ pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<
             match flag.kind {
                 Kind::Switch => {
                     if inline.is_some() {
-                        return Err(ArgError { message: format!("argument {}: ignored explicit argument '{}'", flag.names[0], inline.unwrap_or_default()) });
+                        return Err(ArgError {
+                            message: format!(
+                                "argument {}: ignored explicit argument '{}'",
+                                flag.names[0],
+                                inline.unwrap_or_default()
+                            ),
+                        });
                     }
                     out.values.entry(k).or_default().push("true".into());
                 }
@@ -110,11 +128,23 @@ pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<
                     let v = match inline {
                         Some(v) => v,
                         None => match args.get(i) {
-                            Some(v) if !(v.starts_with("--") || (v.starts_with('-') && v.len() > 1 && v.parse::<f64>().is_err())) => {
+                            Some(v)
+                                if !(v.starts_with("--")
+                                    || (v.starts_with('-')
+                                        && v.len() > 1
+                                        && v.parse::<f64>().is_err())) =>
+                            {
                                 i += 1;
                                 v.clone()
                             }
-                            _ => return Err(ArgError { message: format!("argument {}: expected one argument", flag.names.join("/")) }),
+                            _ => {
+                                return Err(ArgError {
+                                    message: format!(
+                                        "argument {}: expected one argument",
+                                        flag.names.join("/")
+                                    ),
+                                });
+                            }
                         },
                     };
                     out.values.insert(k, vec![v]);
@@ -132,7 +162,12 @@ pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<
                         i += 1;
                     }
                     if vals.is_empty() && flag.kind == Kind::Many {
-                        return Err(ArgError { message: format!("argument {}: expected at least one argument", flag.names.join("/")) });
+                        return Err(ArgError {
+                            message: format!(
+                                "argument {}: expected at least one argument",
+                                flag.names.join("/")
+                            ),
+                        });
                     }
                     out.values.insert(k, vals);
                 }
@@ -144,7 +179,9 @@ pub fn parse(args: &[String], flags: &[Flag], max_positionals: usize) -> Result<
         }
     }
     if !unknown.is_empty() {
-        return Err(ArgError { message: format!("unrecognized arguments: {}", unknown.join(" ")) });
+        return Err(ArgError {
+            message: format!("unrecognized arguments: {}", unknown.join(" ")),
+        });
     }
     Ok(out)
 }
@@ -154,9 +191,18 @@ mod tests {
     use super::*;
 
     const FLAGS: &[Flag] = &[
-        Flag { names: &["--port"], kind: Kind::Value },
-        Flag { names: &["--enforce-eager"], kind: Kind::Switch },
-        Flag { names: &["--metadata"], kind: Kind::Many },
+        Flag {
+            names: &["--port"],
+            kind: Kind::Value,
+        },
+        Flag {
+            names: &["--enforce-eager"],
+            kind: Kind::Switch,
+        },
+        Flag {
+            names: &["--metadata"],
+            kind: Kind::Many,
+        },
     ];
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -165,7 +211,19 @@ mod tests {
 
     #[test]
     fn accepts_both_spellings_and_inline_values() {
-        let p = parse(&s(&["model", "--port=9", "--enforce_eager", "--metadata", "a=1", "b=2"]), FLAGS, 1).unwrap();
+        let p = parse(
+            &s(&[
+                "model",
+                "--port=9",
+                "--enforce_eager",
+                "--metadata",
+                "a=1",
+                "b=2",
+            ]),
+            FLAGS,
+            1,
+        )
+        .unwrap();
         assert_eq!(p.get("--port"), Some("9"));
         assert!(p.has("--enforce-eager"));
         assert_eq!(p.all("--metadata"), &s(&["a=1", "b=2"])[..]);
