@@ -376,6 +376,7 @@ pub async fn up(
         endpoint: probe::Endpoint::new(url_host.clone(), argv::api_key(&cfg.server)),
         expected_model: argv::expected_model_id(&cfg.server),
         overall: cfg.server.startup_timeout,
+        reused,
     };
     let ready = match wait::wait_ready(docker, &target, &mut follower, sink).await? {
         Ok(r) => r,

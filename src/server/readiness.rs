@@ -188,6 +188,15 @@ impl Machine {
     }
 
     /// Feed one observation. After `Ready` or `Failed` the machine stays put.
+    /// The process was already seen running before the wait began (a reused server): skip
+    /// the launch stage, so that its disappearance counts as an exit at once instead of
+    /// waiting out the launch deadline for a PID file that will not come back.
+    pub fn seen_running(&mut self) {
+        if self.stage == Stage::Launch {
+            self.stage = Stage::LogMilestone;
+        }
+    }
+
     pub fn observe(&mut self, now: Duration, obs: Observation) -> Step {
         if self.done {
             return Step::Wait;
@@ -334,6 +343,22 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_reused_process_that_disappears_has_exited() {
+        let mut m = Machine::new("m", secs(600));
+        m.seen_running();
+        assert!(matches!(
+            m.observe(secs(0), obs(false, &[])),
+            Step::Failed(_)
+        ));
+        // Without the flag, a missing process right after launch is only "not started yet".
+        let mut fresh = Machine::new("m", secs(600));
+        assert!(matches!(
+            fresh.observe(secs(0), obs(false, &[])),
+            Step::Wait
+        ));
     }
 
     #[test]

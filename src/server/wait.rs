@@ -19,6 +19,8 @@ pub struct Target {
     pub endpoint: probe::Endpoint,
     pub expected_model: String,
     pub overall: Duration,
+    /// The process was already running before the wait (reused), not just launched.
+    pub reused: bool,
 }
 
 /// A ready server, as the probes saw it.
@@ -170,6 +172,9 @@ pub async fn wait_ready(
 ) -> anyhow::Result<Result<Ready, Diagnosis>> {
     let start = Instant::now();
     let mut m = Machine::new(t.expected_model.clone(), t.overall);
+    if t.reused {
+        m.seen_running();
+    }
     let mut stage_started = Duration::ZERO;
     sink.emit(Event::StageStarted {
         stage: STAGE.into(),
