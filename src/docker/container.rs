@@ -37,6 +37,8 @@ pub struct ContainerState {
     pub pid: Option<i64>,
     /// The host port Docker bound on 127.0.0.1 for the (lowest) published container port.
     pub published: Option<u16>,
+    /// Every published port: (container port, host port), sorted.
+    pub ports: Vec<(u16, u16)>,
     /// User-defined networks the container is on.
     pub networks: Vec<String>,
 }
@@ -81,6 +83,7 @@ impl ContainerState {
             started_at: state.started_at.filter(|s| !s.starts_with("0001-")),
             pid: state.pid.filter(|&p| p > 0),
             published: ports.first().map(|&(_, h)| h),
+            ports,
             networks,
         }
     }

@@ -154,20 +154,19 @@ pub fn url_in_network(cfg: &Config) -> String {
     format!("http://{}:{}", cfg.server.container, cfg.server.port)
 }
 
-/// The URL vbench on the host probes: `127.0.0.1:<publish_port>` for a container vbench
-/// created with that port published, else the container's address (Linux hosts route to
-/// bridge networks). A container vbench did not create may publish another port or none:
-/// `publish_port` only describes containers vbench creates, so its address is used.
+/// The URL vbench on the host probes: `127.0.0.1:<host port>` when the container publishes
+/// the server port, else the container's address on its network (Linux hosts route to
+/// bridge networks).
 pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<String> {
-    if let Some(p) = cfg.server.publish_port {
-        let ours = docker
-            .inspect_container(&cfg.server.container)
-            .await
-            .with_context(|| format!("cannot inspect {}", cfg.server.container))?
-            .is_some_and(|s| created_by_vbench(&s));
-        if ours {
-            return Ok(format!("http://127.0.0.1:{p}"));
-        }
+    // A port the container publishes (vbench publishes on 127.0.0.1 only; compose files may
+    // too) is reachable on loopback whoever created the container: prefer it to the bridge IP.
+    let state = docker
+        .inspect_container(&cfg.server.container)
+        .await
+        .with_context(|| format!("cannot inspect {}", cfg.server.container))?;
+    let port = cfg.server.port;
+    if let Some((_, host)) = state.and_then(|s| s.ports.into_iter().find(|&(c, _)| c == port)) {
+        return Ok(format!("http://127.0.0.1:{host}"));
     }
     let ip = container_ip(docker, &cfg.server.container).await?;
     Ok(format!("http://{ip}:{}", cfg.server.port))
