@@ -111,6 +111,13 @@ async fn images_build_and_a_client_benchmarks_the_server_by_container_name() {
             name: name.clone(),
             image: image.clone(),
             network: Some(net.clone()),
+            // The server also answers to the name users type (`vllm-server`); the network is
+            // this test's own, so the alias cannot clash with anything else.
+            aliases: if name == &server {
+                vec!["vllm-server".to_string()]
+            } else {
+                vec![]
+            },
             labels: test_labels(),
             ..Default::default()
         };
@@ -159,13 +166,13 @@ async fn images_build_and_a_client_benchmarks_the_server_by_container_name() {
         "{log}"
     );
 
-    // A full benchmark from the client container, result file checked.
-    let bench = format!(
-        "vllm bench serve --base-url http://{server}:8000 --model facebook/opt-125m --dataset-name random \
-         --random-input-len 32 --random-output-len 8 --num-prompts 8 --max-concurrency 4 --save-result \
-         --result-dir /root/bench_results --result-filename r.json --disable-tqdm && cat /root/bench_results/r.json"
-    );
-    let (code, out, err) = sh(&d, &client, &bench, Duration::from_secs(60)).await;
+    // A full benchmark from the client container, with the flags of the real client's
+    // recorded run (fixtures/vllm-0.33/real_client_random.json), result file checked.
+    let bench = "vllm bench serve --backend vllm --base-url http://vllm-server:8000 --model facebook/opt-125m \
+         --dataset-name random --random-input-len 32 --random-output-len 8 --num-prompts 8 --max-concurrency 4 \
+         --save-result --result-dir /root/bench_results --result-filename r.json --disable-tqdm \
+         && cat /root/bench_results/r.json";
+    let (code, out, err) = sh(&d, &client, bench, Duration::from_secs(60)).await;
     assert_eq!(code, Some(0), "vllm bench serve failed:\n{out}\n{err}");
     let json_start = out.rfind("\n{").map(|i| i + 1).unwrap_or(0);
     let result: serde_json::Value = serde_json::from_str(out[json_start..].trim())
@@ -173,6 +180,19 @@ async fn images_build_and_a_client_benchmarks_the_server_by_container_name() {
     assert_eq!(result["completed"], 8, "{result}");
     assert_eq!(result["failed"], 0);
     assert_eq!(result["total_output_tokens"], 64);
+    // Same keys, in the same order, as the file real vLLM 0.33 wrote for these flags.
+    let real: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("vllm-0.33/real_client_random.json")).expect("read fixture"),
+    )
+    .expect("fixture parses");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object().expect("object").keys().cloned().collect()
+    };
+    assert_eq!(
+        keys(&result),
+        keys(&real),
+        "key set/order differs from real vLLM's"
+    );
 
     // The monitor in the server container sees the server up (memory reserved).
     let (code, out, _) = sh(
