@@ -14,9 +14,9 @@ fn frame(file: &str, line: u32, func: &str, code: &str) -> [String; 2] {
     ]
 }
 
-/// The API server's traceback when the engine core failed to start, ending in
-/// `RuntimeError: Engine core initialization failed. …` (as in the real 0.25.1 log fixture).
-fn api_engine_init_failed() {
+/// The first lines of every traceback raised under `vllm serve` in the API process: the CLI
+/// entry point down to `run_server`.
+fn cli_traceback_head() -> Vec<String> {
     let mut tb = vec![
         "Traceback (most recent call last):".to_string(),
         "  File \"/usr/local/bin/vllm\", line 10, in <module>".into(),
@@ -34,6 +34,13 @@ fn api_engine_init_failed() {
         "cmd",
         "uvloop.run(run_server(args))",
     ));
+    tb
+}
+
+/// The API server's traceback when the engine core failed to start, ending in
+/// `RuntimeError: Engine core initialization failed. …` (as in the real 0.25.1 log fixture).
+fn api_engine_init_failed() {
+    let mut tb = cli_traceback_head();
     tb.extend(frame(
         "vllm/entrypoints/openai/api_server.py",
         698,
@@ -84,23 +91,7 @@ fn engine_core_failed(frames: &[(&str, u32, &str, &str)], exc: &str) {
 
 /// A failure raised in the API process while building the config (before any engine starts).
 fn api_config_failed(frames: &[(&str, u32, &str, &str)], exc: &str) {
-    let mut tb = vec![
-        "Traceback (most recent call last):".to_string(),
-        "  File \"/usr/local/bin/vllm\", line 10, in <module>".into(),
-        "    sys.exit(main())".into(),
-    ];
-    tb.extend(frame(
-        "vllm/entrypoints/cli/main.py",
-        95,
-        "main",
-        "args.dispatch_function(args)",
-    ));
-    tb.extend(frame(
-        "vllm/entrypoints/cli/serve.py",
-        148,
-        "cmd",
-        "uvloop.run(run_server(args))",
-    ));
+    let mut tb = cli_traceback_head();
     tb.extend(frame(
         "vllm/engine/arg_utils.py",
         1402,
