@@ -62,7 +62,6 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    vbench::server::add_labels(&common::test_labels());
     let d = common::docker().await;
     let cleanup = common::Cleanup::new();
     let c = common::start_busybox(&d, &cleanup, "sweep-overhead").await;

@@ -1,13 +1,24 @@
 //! Events: what the engine tells the outside world while it works. The engine emits them
-//! into a `Sink`; renderers (`render`) turn them into a terminal UI, plain timestamped lines
-//! for cron, or JSON lines. The engine never prints.
+//! into a `Sink` and never prints; renderers (`render`) turn them into a terminal UI, plain
+//! timestamped lines for cron, or JSON lines (`docs/events.md` documents that stream).
 //!
-//! Adding a variant: give it a `Display` arm (the plain one-line form) and keep its fields
-//! serialisable (the JSON form is `{"event": "<snake_case name>", …fields}`).
-
-use std::fmt;
+//! Everything a machine may want is a typed event: the plan, each point's start and end with
+//! its metrics and reason, the run's end and summary table, the comparison with an earlier
+//! run, signals. `Message` is only for human notes that carry no data of their own.
+//!
+//! Adding a variant: keep its fields serialisable (the JSON form is
+//! `{"event": "<snake_case name>", …fields}`), give it a plain one-line form in
+//! `render::plain_line`, and document it in `docs/events.md`. Adding a field is compatible;
+//! removing or renaming one bumps `SCHEMA_VERSION`.
 
 use serde::Serialize;
+
+use crate::report::Rows;
+use crate::sweep::manifest::Metrics;
+use crate::sweep::plan::Point;
+
+/// Version of the JSON event stream; every JSON line carries it as `schema_version`.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Severity of a free-form message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,7 +32,7 @@ pub enum Level {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// A free-form message.
+    /// A free-form note for humans.
     Message { level: Level, text: String },
     /// A long-running stage began (`stage` is a short id, `detail` human text).
     StageStarted { stage: String, detail: String },
@@ -37,6 +48,8 @@ pub enum Event {
         detail: String,
         elapsed_s: f64,
     },
+    /// The plan of a dry run: every point, its file, its estimate, and the total.
+    Plan(PlanView),
     /// A sweep run began (or resumed): `points` to run now, `total` in the plan.
     RunStarted {
         run_id: String,
@@ -55,7 +68,8 @@ pub enum Event {
         concurrency: u64,
         num_prompts: u64,
     },
-    /// A sweep point ended: `status` is `ok` or `failed` (then `reason` says why).
+    /// A sweep point ended: `status` is `ok`, `failed`, or `pending` when it runs again
+    /// (the server died under it); `reason` says why it is not `ok`.
     PointFinished {
         i: usize,
         n: usize,
@@ -67,10 +81,13 @@ pub enum Event {
         elapsed_s: f64,
         file: Option<String>,
         reason: Option<String>,
+        /// The headline figures of the result file, when it was read.
+        metrics: Option<Metrics>,
     },
     /// A sweep point was not run (over the context length, already done, …).
     PointSkipped { name: String, reason: String },
-    /// A sweep run ended; `status` is `finished`, `points_failed`, `interrupted` or `server_failed`.
+    /// A sweep run ended; `status` is `finished`, `points_failed`, `interrupted` or
+    /// `server_failed`; `next` is the command that continues it, when there is one.
     RunFinished {
         run_id: String,
         status: String,
@@ -80,91 +97,97 @@ pub enum Event {
         pending: usize,
         elapsed_s: f64,
         run_dir: String,
+        next: Option<String>,
+    },
+    /// The end-of-run summary: one row per point with its metrics.
+    Summary(RunSummary),
+    /// This run compared with an earlier comparable one.
+    Comparison(ComparisonSummary),
+    /// A signal arrived: the first stops the run cleanly, a second exits at once.
+    Signal {
+        signal: String,
+        action: SignalAction,
     },
 }
 
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::Message { level, text } => match level {
-                Level::Info => write!(f, "{text}"),
-                Level::Warn => write!(f, "warning: {text}"),
-                Level::Error => write!(f, "error: {text}"),
-            },
-            Event::StageStarted { stage, detail } => write!(f, "{stage}: {detail}"),
-            Event::StageProgress {
-                stage,
-                detail,
-                elapsed_s,
-            } => write!(f, "{stage}: {detail} ({elapsed_s:.0}s)"),
-            Event::StageFinished {
-                stage,
-                detail,
-                elapsed_s,
-            } => write!(f, "{stage}: {detail} in {elapsed_s:.1}s"),
-            Event::RunStarted {
-                run_id,
-                run_dir,
-                points,
-                total,
-                resumed,
-            } => {
-                let verb = if *resumed { "resuming" } else { "starting" };
-                write!(
-                    f,
-                    "run {run_id}: {verb}, {points} of {total} point(s) to run ({run_dir})"
-                )
-            }
-            Event::PointStarted {
-                i,
-                n,
-                name,
-                num_prompts,
-                concurrency,
-                ..
-            } => {
-                write!(
-                    f,
-                    "[{i}/{n}] {name}: running ({num_prompts} prompt(s), max concurrency {concurrency})"
-                )
-            }
-            Event::PointFinished {
-                i,
-                n,
-                name,
-                status,
-                ttft_ms,
-                tpot_ms,
-                throughput,
-                elapsed_s,
-                reason,
-                ..
-            } => {
-                write!(f, "[{i}/{n}] {name}: {status} in {elapsed_s:.1}s")?;
-                if let (Some(t), Some(p), Some(r)) = (ttft_ms, tpot_ms, throughput) {
-                    write!(f, ", TTFT {t:.1} ms, TPOT {p:.2} ms, {r:.2} req/s")?;
-                }
-                match reason {
-                    Some(r) => write!(f, " ({r})"),
-                    None => Ok(()),
-                }
-            }
-            Event::PointSkipped { name, reason } => write!(f, "{name}: skipped ({reason})"),
-            Event::RunFinished {
-                run_id,
-                status,
-                ok,
-                failed,
-                skipped,
-                pending,
-                elapsed_s,
-                run_dir,
-            } => write!(
-                f,
-                "run {run_id}: {status} in {elapsed_s:.1}s: {ok} ok, {failed} failed, {skipped} skipped, {pending} pending ({run_dir})"
-            ),
-        }
-    }
+/// What vbench does about a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalAction {
+    /// Stop the benchmark in the client, save the run, exit 130.
+    Stopping,
+    /// Exit now; the manifest may show a point as running (resume recovers it).
+    ExitingNow,
+}
+
+/// A dry run's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    /// How the context length was checked.
+    pub context: String,
+    /// What the heuristic estimate assumes.
+    pub heuristic: String,
+    pub notes: Vec<String>,
+    pub total_estimate_s: f64,
+    /// The timestamp shown in file names (`YYYYmmdd_HHMMSS`).
+    pub timestamp: String,
+    /// Planned for the CPU stand-in.
+    pub standin: bool,
+    pub points: Vec<PlannedPoint>,
+}
+
+/// One point of a plan with its file name and estimate (`None` when skipped).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPoint {
+    #[serde(flatten)]
+    pub point: Point,
+    /// `<dir>/<file name>` relative to the results directory.
+    pub file: String,
+    pub estimate_s: Option<f64>,
+    /// `median of N earlier run(s)` or `heuristic`.
+    pub estimate_source: Option<String>,
+}
+
+/// The end-of-run summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub status: String,
+    pub ok: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub pending: usize,
+    /// Measured on the CPU stand-in (never a GPU measurement).
+    pub standin: bool,
+    pub results_dir: String,
+    pub run_dir: String,
+    pub rows: Rows,
+}
+
+/// One regressed metric (or a point that now fails: `metric` is `None`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Regression {
+    pub point: String,
+    pub metric: Option<String>,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// Above 1 is better for the current run.
+    pub ratio: Option<f64>,
+}
+
+/// A comparison with an earlier run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonSummary {
+    pub run_id: String,
+    pub baseline_run_id: String,
+    pub threshold: f64,
+    pub matched: usize,
+    pub improvements: usize,
+    pub regressions: Vec<Regression>,
+    /// One sentence: counts of regressions, improvements and matched points.
+    pub headline: String,
+    /// Where the full comparison is (`comparison.md`).
+    pub details: String,
 }
 
 /// Where events go. Implemented by the renderers and by test collectors.
@@ -178,7 +201,7 @@ impl<F: Fn(Event) + Send + Sync> Sink for F {
     }
 }
 
-/// Helpers for emitting common events.
+/// Emit an informational note.
 pub fn info(sink: &dyn Sink, text: impl Into<String>) {
     sink.emit(Event::Message {
         level: Level::Info,
@@ -186,6 +209,7 @@ pub fn info(sink: &dyn Sink, text: impl Into<String>) {
     });
 }
 
+/// Emit a warning.
 pub fn warn(sink: &dyn Sink, text: impl Into<String>) {
     sink.emit(Event::Message {
         level: Level::Warn,

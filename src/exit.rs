@@ -1,10 +1,18 @@
-//! The process exit codes vbench promises (documented in the README), and the error type
-//! that carries one up to `main`.
+//! The process exit codes vbench promises (the README's table), and the one place that
+//! decides them: `code_of` for an error chain, `code_for_end` for how a run ended. The layers
+//! below return typed errors and outcomes and never choose a code themselves.
 
-use std::fmt;
+use crate::commands::CommandError;
+use crate::config::{ConfigError, template::InitError};
+use crate::docker::DockerError;
+use crate::server::ServerError;
+use crate::server::diagnose::{LogCause, StartFailure};
+use crate::sweep::lock::LockError;
+use crate::sweep::runner::RunEnd;
+use crate::sweep::{RunError, RunOutcome};
 
 /// Exit codes. Stable: cron jobs and CI scripts branch on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Code {
     /// Everything asked for was done and every sweep point passed validation.
     Ok = 0,
@@ -14,19 +22,25 @@ pub enum Code {
     Usage = 2,
     /// Set-up failed: Docker unreachable, image missing, container could not be created.
     Setup = 3,
-    /// The vLLM server failed (could not start, died, stopped answering).
+    /// The vLLM server failed mid-sweep (died, stopped answering).
     Server = 4,
     /// The sweep ran but some points failed validation.
     PointsFailed = 5,
-    /// Another vbench run holds the lock.
+    /// Another vbench run holds the lock (or a benchmark already runs in the client).
     LockHeld = 6,
-    /// The server failed to start: a cause was diagnosed from its log (see `Cause`).
+    /// `vllm serve` failed to start: no memory for the KV cache.
     NoKvCacheMemory = 10,
+    /// `vllm serve` failed to start: GPU out of memory (CUDA or HIP).
     GpuOutOfMemory = 11,
+    /// `vllm serve` failed to start: `--max-model-len` larger than the model's.
     MaxModelLenTooLarge = 12,
+    /// `vllm serve` failed to start: model not found or gated.
     ModelNotFound = 13,
+    /// `vllm serve` failed to start: port in use.
     PortInUse = 14,
+    /// `vllm serve` failed to start: unrecognised arguments.
     BadServeArguments = 15,
+    /// `vllm serve` failed to start: no GPU visible.
     NoGpu = 16,
     /// A readiness stage did not finish before its deadline (server hanging or too slow).
     StartupDeadline = 17,
@@ -44,35 +58,161 @@ impl Code {
     pub fn as_u8(self) -> u8 {
         self as u8
     }
+
+    /// Every documented code, in the README's order (a test checks the README lists exactly
+    /// these, each produced by its cause).
+    pub const ALL: [Code; 19] = [
+        Code::Ok,
+        Code::Internal,
+        Code::Usage,
+        Code::Setup,
+        Code::Server,
+        Code::PointsFailed,
+        Code::LockHeld,
+        Code::NoKvCacheMemory,
+        Code::GpuOutOfMemory,
+        Code::MaxModelLenTooLarge,
+        Code::ModelNotFound,
+        Code::PortInUse,
+        Code::BadServeArguments,
+        Code::NoGpu,
+        Code::StartupDeadline,
+        Code::ServeExited,
+        Code::ContainerDied,
+        Code::ServerMismatch,
+        Code::Interrupted,
+    ];
 }
 
-/// An error that knows which exit code it deserves. Anything else maps to `Code::Internal`.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: Code,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Failure {}
-
-/// The exit code for any error chain: the first `Failure` found in it decides, else `Internal`.
+/// The exit code for an error chain: the first typed error found decides; anything else is
+/// an internal error (a bug).
 pub fn code_of(err: &anyhow::Error) -> Code {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>().map(|f| f.code))
-        .unwrap_or(Code::Internal)
+    err.chain().find_map(code_of_one).unwrap_or(Code::Internal)
+}
+
+/// The exit code for a typed error and its sources (the same rule as `code_of`).
+pub fn code_of_error(e: &(dyn std::error::Error + 'static)) -> Code {
+    let mut link = Some(e);
+    while let Some(e) = link {
+        if let Some(c) = code_of_one(e) {
+            return c;
+        }
+        link = e.source();
+    }
+    Code::Internal
+}
+
+fn code_of_one(e: &(dyn std::error::Error + 'static)) -> Option<Code> {
+    if e.is::<ConfigError>() {
+        return Some(Code::Usage);
+    }
+    if let Some(e) = e.downcast_ref::<InitError>() {
+        return Some(match e {
+            InitError::Exists { .. } | InitError::Create { .. } => Code::Usage,
+            InitError::Write { .. } => Code::Setup,
+        });
+    }
+    if e.is::<DockerError>() {
+        return Some(Code::Setup);
+    }
+    if let Some(e) = e.downcast_ref::<ServerError>() {
+        return Some(code_for_server(e));
+    }
+    if let Some(e) = e.downcast_ref::<RunError>() {
+        return Some(code_for_run(e));
+    }
+    if let Some(e) = e.downcast_ref::<LockError>() {
+        return Some(code_for_lock(e));
+    }
+    if let Some(e) = e.downcast_ref::<CommandError>() {
+        return Some(match e {
+            CommandError::Usage(_) => Code::Usage,
+            CommandError::Setup(_) => Code::Setup,
+            CommandError::Docker { .. } => Code::Setup,
+            CommandError::ChecksFailed { .. } => Code::Setup,
+            CommandError::Output { .. } => Code::Internal,
+        });
+    }
+    None
+}
+
+fn code_for_lock(e: &LockError) -> Code {
+    match e {
+        LockError::Held { .. } => Code::LockHeld,
+        LockError::Io { .. } => Code::Setup,
+    }
+}
+
+fn code_for_server(e: &ServerError) -> Code {
+    match e {
+        ServerError::Setup { .. } | ServerError::Docker { .. } => Code::Setup,
+        ServerError::StartFailed { diagnosis, .. } => code_for_start(diagnosis.failure),
+        ServerError::Mismatch { .. } => Code::ServerMismatch,
+        ServerError::Other { .. } => Code::Internal,
+    }
+}
+
+fn code_for_run(e: &RunError) -> Code {
+    match e {
+        RunError::Usage(_) => Code::Usage,
+        RunError::Lock(l) => code_for_lock(l),
+        RunError::ClientBusy { .. } => Code::LockHeld,
+        RunError::Docker { .. } | RunError::Setup { .. } => Code::Setup,
+        RunError::Server(s) => code_for_server(s),
+        RunError::InterruptedDuringSetup => Code::Interrupted,
+        RunError::State { .. } => Code::Internal,
+    }
+}
+
+/// The code of a failed start: the diagnosed cause, or what happened instead.
+pub fn code_for_start(f: StartFailure) -> Code {
+    match f {
+        StartFailure::Logged(cause) => match cause {
+            LogCause::NoKvCacheMemory => Code::NoKvCacheMemory,
+            LogCause::GpuOutOfMemory => Code::GpuOutOfMemory,
+            LogCause::MaxModelLenTooLarge => Code::MaxModelLenTooLarge,
+            LogCause::ModelNotFound => Code::ModelNotFound,
+            LogCause::PortInUse => Code::PortInUse,
+            LogCause::BadServeArguments => Code::BadServeArguments,
+            LogCause::NoGpu => Code::NoGpu,
+        },
+        StartFailure::Deadline => Code::StartupDeadline,
+        StartFailure::Exited => Code::ServeExited,
+        StartFailure::ContainerDied => Code::ContainerDied,
+    }
+}
+
+/// The code for how a run's points ended.
+pub fn code_for_end(end: &RunEnd) -> Code {
+    match end {
+        RunEnd::Finished => Code::Ok,
+        RunEnd::PointsFailed => Code::PointsFailed,
+        RunEnd::Interrupted => Code::Interrupted,
+        RunEnd::ServerFailed(_) => Code::Server,
+    }
+}
+
+/// The code for a pipeline outcome.
+pub fn code_for_outcome(o: &RunOutcome) -> Code {
+    match o {
+        RunOutcome::Planned => Code::Ok,
+        RunOutcome::Ran { end, .. } => code_for_end(end),
+    }
+}
+
+/// The error chain as one message, each cause once: layers that put their source's text in
+/// their own message (for a readable `to_string()`) are not repeated by the chain.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for link in err.chain() {
+        let text = link.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

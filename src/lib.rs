@@ -4,7 +4,8 @@
 //! Layers, top down: `cli` (clap types) → `commands` (one module per subcommand, glue only) →
 //! the engine (`server` lifecycle, `sweep` planner/runner, `results`, `report`) → `docker`
 //! (the only place that talks to the Docker Engine). The engine reports through `events`;
-//! `render` turns events into terminal, plain or JSON output.
+//! `render` turns events into terminal, plain or JSON output; `exit` decides exit codes at
+//! the edge. ARCHITECTURE.md draws the whole picture.
 
 pub mod cli;
 pub mod commands;
@@ -35,9 +36,10 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         }
     };
     let code = match runtime.block_on(commands::dispatch(cli)) {
-        Ok(code) => code,
+        Ok(commands::Outcome::Done) => exit::Code::Ok,
+        Ok(commands::Outcome::Run(outcome)) => exit::code_for_outcome(&outcome),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", exit::render_error(&err));
             exit::code_of(&err)
         }
     };

@@ -205,7 +205,7 @@ async fn build_one(
 ) -> anyhow::Result<Built> {
     // No `vbench.managed` here: containers inherit their image's labels, and a container
     // someone else made from this image (compose) must not look as if vbench created it.
-    let mut labels = crate::server::extra_labels();
+    let mut labels = docker.extra_labels().clone();
     labels.insert(LABEL_ROLE.into(), "image".into());
     labels.insert(LABEL_CONTENT.into(), content.into());
     docker.build_image(reference, ctx, &labels).await?;

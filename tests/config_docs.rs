@@ -2,7 +2,7 @@
 //! key the loader accepts, in every section, is documented in both. The accepted keys are
 //! taken from the loader itself (the "valid keys" of an unknown-key error), not a copied list.
 
-use vbench::cli::Overrides;
+use vbench::config::Overrides;
 use vbench::config::{from_text, template::TEMPLATE};
 
 /// The keys the loader accepts in the section whose unknown-key error `probe` provokes.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use vbench::cli::Overrides;
+use vbench::config::Overrides;
 use vbench::config::{Config, ConfigError, GpuMode, Origin, from_text};
 
 fn env() -> HashMap<&'static str, &'static str> {

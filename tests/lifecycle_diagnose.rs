@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vbench::config::Config;
-use vbench::exit::Code;
+use vbench::exit::{Code, code_for_start};
 use vbench::server::argv;
 use vbench::server::diagnose::{self, LogCause, Outcome};
 
@@ -42,8 +42,8 @@ fn real_no_kv_cache_log_is_no_kv_cache_memory() {
     );
     assert_eq!(diagnose::startup_complete(&lines), None);
     let d = diagnose::diagnose(Outcome::Exited { status: Some(1) }, &lines);
-    assert_eq!(d.code, Code::NoKvCacheMemory);
-    assert_eq!(d.exit_code, 10);
+    assert_eq!(code_for_start(d.failure), Code::NoKvCacheMemory);
+    assert_eq!(code_for_start(d.failure).as_u8(), 10);
     assert_eq!(d.tail.len(), 40);
     assert_eq!(d.tail.last(), lines.last());
     assert!(d.message().contains("gpu_memory_utilization"));
@@ -188,7 +188,7 @@ fn every_signature_of_contract_section_4() {
         let f = diagnose::classify(&lines).unwrap_or_else(|| panic!("no cause for {line:?}"));
         assert_eq!(f.cause, *cause, "{line:?}");
         let d = diagnose::diagnose(Outcome::Exited { status: Some(1) }, &lines);
-        assert_eq!(d.exit_code, *code, "{line:?}");
+        assert_eq!(code_for_start(d.failure).as_u8(), *code, "{line:?}");
     }
 }
 
@@ -212,18 +212,20 @@ fn earliest_signature_is_the_root_cause() {
 fn outcomes_without_a_signature() {
     let lines = vec!["INFO loading weights".to_string()];
     assert_eq!(
-        diagnose::diagnose(Outcome::Exited { status: Some(3) }, &lines).code,
+        code_for_start(diagnose::diagnose(Outcome::Exited { status: Some(3) }, &lines).failure),
         Code::ServeExited
     );
     assert_eq!(
-        diagnose::diagnose(
-            Outcome::ContainerDied {
-                exit_code: Some(137),
-                oom_killed: false
-            },
-            &lines
-        )
-        .code,
+        code_for_start(
+            diagnose::diagnose(
+                Outcome::ContainerDied {
+                    exit_code: Some(137),
+                    oom_killed: false
+                },
+                &lines
+            )
+            .failure
+        ),
         Code::ContainerDied
     );
     let d = diagnose::diagnose(
@@ -233,7 +235,7 @@ fn outcomes_without_a_signature() {
         },
         &lines,
     );
-    assert_eq!(d.code, Code::ContainerDied);
+    assert_eq!(code_for_start(d.failure), Code::ContainerDied);
     assert!(d.summary.contains("OOM"), "{}", d.summary);
     let d = diagnose::diagnose(
         Outcome::Deadline {
@@ -242,7 +244,7 @@ fn outcomes_without_a_signature() {
         },
         &lines,
     );
-    assert_eq!(d.code, Code::StartupDeadline);
+    assert_eq!(code_for_start(d.failure), Code::StartupDeadline);
     assert!(
         d.summary.contains("health") && d.summary.contains("9s"),
         "{}",

@@ -28,13 +28,17 @@ async fn every_fatal_knob_names_its_cause() {
     ];
     // One container for all cases (each failed start is stopped, so the next can start),
     // created up front with the base environment: the knobs then go to `vllm serve` only.
-    d.ensure_network(&st.cfg.network, &vbench::server::spec::labels("network"))
-        .await
-        .expect("network");
+    d.ensure_network(
+        &st.cfg.network,
+        &vbench::server::spec::labels(d.extra_labels(), "network"),
+    )
+    .await
+    .expect("network");
     d.ensure_container(&vbench::server::spec::server_spec(
         &st.cfg,
         GpuPreset::None,
         "",
+        d.extra_labels(),
     ))
     .await
     .expect("server container");

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, rows_from_manifest, write_run_report};
+use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, write_run_report};
 use vbench::sweep::Manifest;
+use vbench::sweep::rows::rows_from_manifest;
 
 /// The shared fixtures directory: `VBENCH_SHARED`, else beside the crate, else /work/shared.
 fn shared() -> PathBuf {
@@ -107,7 +108,7 @@ fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
     );
 
     let run_dir = results.path().join("runs").join(&m.run_id);
-    let written = write_run_report(&run_dir, &rows, None).unwrap();
+    let written = write_run_report(&run_dir, &rows, None).unwrap().paths;
     assert!(
         written
             .iter()

@@ -269,7 +269,9 @@ fn no_ok_rows_no_charts() {
 fn run_report_files_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     let rows = sample_rows();
-    let written = write_run_report(dir.path(), &rows, None).expect("report written");
+    let written = write_run_report(dir.path(), &rows, None)
+        .expect("report written")
+        .paths;
     let rel: Vec<String> = written
         .iter()
         .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
@@ -327,7 +329,9 @@ fn run_report_files_and_reload() {
     }
 
     // With a baseline, comparison.md is written too.
-    let written = write_run_report(dir.path(), &rows, Some(("run-1", &back))).unwrap();
+    let written = write_run_report(dir.path(), &rows, Some(("run-1", &back)))
+        .unwrap()
+        .paths;
     assert_eq!(written.last().unwrap(), &dir.path().join("comparison.md"));
     let cmp = std::fs::read_to_string(dir.path().join("comparison.md")).unwrap();
     assert!(cmp.contains("**0 regressions**"), "{cmp}");

@@ -30,13 +30,12 @@ async fn sh(
 
 #[tokio::test]
 async fn images_build_and_a_client_benchmarks_the_server_by_container_name() {
-    let d = docker().await;
+    let d = docker().await.with_labels(test_labels());
     let cleanup = Cleanup::new();
     let tag = unique("img");
     let refs = standin::StandinImages::for_tag(&tag);
     cleanup.image(&refs.server);
     cleanup.image(&refs.client);
-    vbench::server::add_labels(&test_labels());
 
     // Build: the library finds the stand-in binary itself (VBENCH_STANDIN_BIN, else the
     // source tree's scripts/build-standin.sh) and busybox (VBENCH_BUSYBOX or /bin/busybox).

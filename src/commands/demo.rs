@@ -1,38 +1,37 @@
 //! `vbench demo` glue: the whole pipeline on the CPU stand-in with the small `demo` sweep
 //! (input 128/256 × max concurrency 1, 2, 4, output 32), images built if missing.
 
-use crate::cli::{DemoArgs, Global, OutputMode};
-use crate::exit::Code;
-use crate::sweep::pipeline::{self, RunOptions};
-use crate::sweep::presets;
+use super::{CommandError, Outcome};
+use crate::cli::{DemoArgs, Global};
+use crate::render::Output;
+use crate::sweep::{RunOptions, pipeline, presets};
 
-pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, &args.overrides)?;
+pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, &args.overrides)?;
     let cfg = crate::server::standin_config(&cfg);
-    crate::server::labels_from_env();
-    let mode = super::output_mode(g);
-    let sink = crate::render::sink_for(mode);
+    let output = super::output(g);
+    let sink = crate::render::sink_for(output);
     {
-        let docker = super::up::connect(g).await?;
+        let docker = super::connect(g).await?;
         crate::standin::ensure_images(&docker, "latest", sink.as_ref())
             .await
-            .map_err(|e| crate::exit::Failure::new(Code::Setup, format!("{e:#}")))?;
+            .map_err(|e| CommandError::Setup(format!("{e:#}")))?;
     }
-    let demo =
-        presets::preset("demo").ok_or_else(|| anyhow::anyhow!("the demo preset is missing"))?;
+    let demo = presets::preset("demo").expect("the demo preset is built in");
     let opts = RunOptions {
         sweeps: Some(vec![("demo".to_string(), demo)]),
         down: args.down,
         standin: true,
-        print_summary: mode != OutputMode::Json,
-        json: mode == OutputMode::Json,
+        docker_host: g.docker_host.clone(),
+        labels: super::labels(),
+        exit_now: Some(super::exit_interrupted),
         ..Default::default()
     };
-    let code = pipeline::run(g.docker_host.as_deref(), &cfg, &opts, sink).await?;
-    if mode != OutputMode::Json {
-        println!(
-            "CPU stand-in demo: the figures show the pipeline works; they are not a GPU measurement."
-        );
+    let outcome = pipeline::run(&cfg, &opts, sink).await?;
+    if output != Output::Json {
+        super::print_out(
+            "CPU stand-in demo: the figures show the pipeline works; they are not a GPU measurement.\n",
+        )?;
     }
-    Ok(code)
+    Ok(Outcome::Run(outcome))
 }

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::{Global, OutputMode, Overrides};
+use super::{CommandError, Outcome};
+use crate::cli::{Global, Overrides};
 use crate::config::{Config, GpuMode};
 use crate::docker::{ContainerState, Docker, EngineInfo};
-use crate::exit::{Code, Failure};
+use crate::render::Output;
 
 /// Below this much free space for results, warn: a sweep writes a few MB, logs more.
 const LOW_DISK_BYTES: u64 = 1 << 30;
@@ -49,21 +50,22 @@ fn check(id: &str, status: Status, detail: impl Into<String>) -> Check {
     }
 }
 
-pub async fn cmd(g: &Global, o: &Overrides) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, o)?;
+pub async fn cmd(g: &Global, o: &Overrides) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, o)?;
     let report = gather(g.docker_host.as_deref(), &cfg).await;
-    if super::output_mode(g) == OutputMode::Json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if super::output(g) == Output::Json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
-        print!("{}", render(&report));
-    }
+        render(&report)
+    };
+    super::print_out(&text)?;
     match report.checks.iter().find(|c| c.status == Status::Fail) {
-        Some(failed) => Err(Failure::new(
-            Code::Setup,
-            format!("doctor: {}: {}", failed.check, failed.detail),
-        )
+        Some(failed) => Err(CommandError::ChecksFailed {
+            check: failed.check.clone(),
+            detail: failed.detail.clone(),
+        }
         .into()),
-        None => Ok(Code::Ok),
+        None => Ok(Outcome::Done),
     }
 }
 

@@ -1,13 +1,13 @@
 //! `vbench down` glue: stop `vllm serve`; `--remove` removes what vbench created.
 
+use super::Outcome;
 use crate::cli::{DownArgs, Global};
-use crate::exit::Code;
 use crate::server::{self, DownOptions};
 
-pub async fn cmd(g: &Global, args: DownArgs) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, &args.overrides)?;
-    let docker = super::up::connect(g).await?;
-    let sink = crate::render::sink_for(super::output_mode(g));
+pub async fn cmd(g: &Global, args: DownArgs) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, &args.overrides)?;
+    let docker = super::connect(g).await?;
+    let sink = crate::render::sink_for(super::output(g));
     server::down(
         &docker,
         &cfg,
@@ -18,5 +18,5 @@ pub async fn cmd(g: &Global, args: DownArgs) -> anyhow::Result<Code> {
         sink.as_ref(),
     )
     .await?;
-    Ok(Code::Ok)
+    Ok(Outcome::Done)
 }

@@ -3,26 +3,26 @@
 
 use std::time::Duration;
 
-use crate::cli::{Global, OutputMode, Overrides};
-use crate::exit::{Code, Failure};
+use super::{CommandError, Outcome};
+use crate::cli::{Global, Overrides};
+use crate::render::Output;
 
-pub async fn cmd(g: &Global, watch: Option<f64>, o: &Overrides) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, o)?;
+pub async fn cmd(g: &Global, watch: Option<f64>, o: &Overrides) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, o)?;
     let every = match watch {
         Some(s) if !(s.is_finite() && s >= 0.1) => {
-            return Err(Failure::new(
-                Code::Usage,
-                format!("--watch {s}: give a number of seconds ≥ 0.1"),
-            )
+            return Err(CommandError::Usage(format!(
+                "--watch {s}: give a number of seconds ≥ 0.1"
+            ))
             .into());
         }
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    let docker = super::up::connect(g).await?;
+    let docker = super::connect(g).await?;
     let server = &cfg.server.container;
     let in_container = matches!(docker.inspect_container(server).await, Ok(Some(s)) if s.running);
-    let json = super::output_mode(g) == OutputMode::Json;
+    let json = super::output(g) == Output::Json;
     loop {
         let samples = if in_container {
             crate::gpu::sample(&docker, server).await?
@@ -44,11 +44,11 @@ pub async fn cmd(g: &Global, watch: Option<f64>, o: &Overrides) -> anyhow::Resul
             println!("{}", crate::gpu::render_table(&samples));
         }
         let Some(every) = every else {
-            return Ok(Code::Ok);
+            return Ok(Outcome::Done);
         };
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(Code::Ok),
+            _ = tokio::signal::ctrl_c() => return Ok(Outcome::Done),
         }
     }
 }

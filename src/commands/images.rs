@@ -3,19 +3,19 @@
 
 use std::time::Instant;
 
-use crate::cli::{Global, ImagesAction, OutputMode};
-use crate::exit::Code;
+use super::Outcome;
+use crate::cli::{Global, ImagesAction};
+use crate::render::Output;
 
-pub async fn cmd(g: &Global, action: ImagesAction) -> anyhow::Result<Code> {
+pub async fn cmd(g: &Global, action: ImagesAction) -> anyhow::Result<Outcome> {
     match action {
         ImagesAction::Build { tag } => build(g, &tag).await,
     }
 }
 
-async fn build(g: &Global, tag: &str) -> anyhow::Result<Code> {
-    crate::server::labels_from_env();
-    let docker = super::up::connect(g).await?;
-    let sink = crate::render::sink_for(super::output_mode(g));
+async fn build(g: &Global, tag: &str) -> anyhow::Result<Outcome> {
+    let docker = super::connect(g).await?;
+    let sink = crate::render::sink_for(super::output(g));
     let t = Instant::now();
     let images = crate::standin::build_images(&docker, tag, sink.as_ref()).await?;
     let elapsed = t.elapsed().as_secs_f64();
@@ -23,19 +23,22 @@ async fn build(g: &Global, tag: &str) -> anyhow::Result<Code> {
     for r in [&images.server, &images.client] {
         sizes.push(docker.inspect_image(r).await?.map(|i| i.size).unwrap_or(0));
     }
-    if super::output_mode(g) == OutputMode::Json {
-        println!(
-            "{}",
+    let text = if super::output(g) == Output::Json {
+        format!(
+            "{}\n",
             serde_json::json!({"event": "images_built", "server": images.server, "client": images.client,
                                "server_size": sizes[0], "client_size": sizes[1], "elapsed_s": elapsed})
-        );
+        )
     } else {
-        for (r, s) in [(&images.server, sizes[0]), (&images.client, sizes[1])] {
-            println!("{r}  {:.1} MiB", s as f64 / 1_048_576.0);
+        let mut s = String::new();
+        for (r, size) in [(&images.server, sizes[0]), (&images.client, sizes[1])] {
+            s.push_str(&format!("{r}  {:.1} MiB\n", size as f64 / 1_048_576.0));
         }
-        println!(
-            "built in {elapsed:.1}s — CPU stand-in for vLLM (test double, not a GPU measurement)"
-        );
-    }
-    Ok(Code::Ok)
+        s.push_str(&format!(
+            "built in {elapsed:.1}s — CPU stand-in for vLLM (test double, not a GPU measurement)\n"
+        ));
+        s
+    };
+    super::print_out(&text)?;
+    Ok(Outcome::Done)
 }

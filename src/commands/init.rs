@@ -1,16 +1,15 @@
 //! `vbench init [PATH] [--force]`: write the commented default configuration
-//! (`config::template`), refusing to replace an existing file without `--force` (exit 2).
+//! (`config::template`), refusing to replace an existing file without `--force`.
 
 use std::path::Path;
 
-use crate::cli::Global;
-use crate::exit::Code;
+use super::Outcome;
 
-pub async fn cmd(_g: &Global, path: &Path, force: bool) -> anyhow::Result<Code> {
+pub fn cmd(path: &Path, force: bool) -> anyhow::Result<Outcome> {
     crate::config::template::write(path, force)?;
-    println!(
-        "wrote {} (edit it, then check it with `vbench config`)",
+    super::print_out(&format!(
+        "wrote {} (edit it, then check it with `vbench config`)\n",
         path.display()
-    );
-    Ok(Code::Ok)
+    ))?;
+    Ok(Outcome::Done)
 }

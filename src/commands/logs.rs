@@ -8,25 +8,23 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
+use super::{CommandError, Outcome};
 use crate::cli::{Global, LogsArgs, Which};
 use crate::docker::logs::LogOptions;
 use crate::docker::{Docker, ExecSpec};
-use crate::exit::{Code, Failure};
 use crate::server::argv::SERVE_LOG;
 use crate::server::diagnose::clean_line;
 
-pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, &args.overrides)?;
-    let docker = super::up::connect(g).await?;
+pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, &args.overrides)?;
+    let docker = super::connect(g).await?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let container = match args.which {
         Which::Server => cfg.server.container.clone(),
         Which::Client => cfg.client.container.clone(),
     };
     if docker.inspect_container(&container).await?.is_none() {
-        return Err(
-            Failure::new(Code::Setup, format!("container {container} does not exist")).into(),
-        );
+        return Err(CommandError::Setup(format!("container {container} does not exist")).into());
     }
     if args.which == Which::Server
         && since.is_none()
@@ -46,11 +44,11 @@ pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Code> {
         tokio::select! {
             item = stream.next() => match item {
                 Some(line) => {
-                    if writeln!(out, "{}", cfg.scrub(&line?.text)).is_err() { return Ok(Code::Ok) }
+                    if writeln!(out, "{}", cfg.scrub(&line?.text)).is_err() { return Ok(Outcome::Done) }
                 }
-                None => return Ok(Code::Ok),
+                None => return Ok(Outcome::Done),
             },
-            _ = tokio::signal::ctrl_c() => return Ok(Code::Ok),
+            _ = tokio::signal::ctrl_c() => return Ok(Outcome::Done),
         }
     }
 }
@@ -63,7 +61,7 @@ async fn follow_file(
     initial: &[u8],
     args: &LogsArgs,
     secrets: &[String],
-) -> anyhow::Result<Code> {
+) -> anyhow::Result<Outcome> {
     let text = String::from_utf8_lossy(initial);
     let lines: Vec<&str> = text.lines().collect();
     let skip = args
@@ -76,11 +74,11 @@ async fn follow_file(
     let mut out = std::io::stdout();
     for l in &lines[skip..] {
         if writeln!(out, "{}", show(l)).is_err() {
-            return Ok(Code::Ok);
+            return Ok(Outcome::Done);
         }
     }
     if !args.follow {
-        return Ok(Code::Ok);
+        return Ok(Outcome::Done);
     }
     let _ = out.flush();
     let mut offset = initial.len() as u64;
@@ -88,10 +86,10 @@ async fn follow_file(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(Code::Ok),
+            _ = tokio::signal::ctrl_c() => return Ok(Outcome::Done),
         }
         if !matches!(docker.inspect_container(container).await?, Some(s) if s.running) {
-            return Ok(Code::Ok);
+            return Ok(Outcome::Done);
         }
         // First line: the file's size, so a log truncated by a restarted server is noticed
         // (then it is read again from its start); the rest: the bytes after `offset`.
@@ -125,7 +123,7 @@ async fn follow_file(
         partial = parts.pop().unwrap_or_default();
         for l in parts {
             if writeln!(out, "{}", show(&l)).is_err() {
-                return Ok(Code::Ok);
+                return Ok(Outcome::Done);
             }
         }
         let _ = out.flush();
@@ -136,12 +134,9 @@ async fn follow_file(
 pub fn parse_since(s: &str) -> anyhow::Result<i64> {
     let s = s.trim();
     let bad = || {
-        Failure::new(
-            Code::Usage,
-            format!(
-                "--since {s:?}: give RFC 3339 (2026-11-28T10:00:00Z), UNIX seconds, or a duration like 10m"
-            ),
-        )
+        CommandError::Usage(format!(
+            "--since {s:?}: give RFC 3339 (2026-11-28T10:00:00Z), UNIX seconds, or a duration like 10m"
+        ))
     };
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
@@ -178,7 +173,10 @@ mod tests {
         assert!((now - 7200 - parse_since("2h").expect("hours")).abs() <= 2);
         for bad in ["", "10x", "m", "yesterday"] {
             let e = parse_since(bad).expect_err(bad);
-            assert_eq!(crate::exit::code_of(&e), crate::exit::Code::Usage, "{bad}");
+            assert!(
+                matches!(e.downcast_ref(), Some(super::CommandError::Usage(_))),
+                "{bad}"
+            );
         }
     }
 }

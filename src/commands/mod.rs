@@ -1,5 +1,6 @@
-//! Subcommand glue: load the configuration, connect what is needed, call the engine, pick the
-//! exit code. One module per subcommand; no engine logic here.
+//! Subcommand glue: turn the clap types into the engine's own options, connect what is
+//! needed, call the engine, show its result. One module per subcommand; no engine logic
+//! here. This is the only place (with `cli`, `lib` and `main`) that knows the command line.
 
 mod config_cmd;
 mod demo;
@@ -15,14 +16,52 @@ mod status;
 mod up;
 
 use crate::cli::{Cli, Command, Global, OutputMode};
-use crate::exit::Code;
+use crate::config::{self, Config, ConfigError};
+use crate::docker::{Docker, DockerError};
+use crate::render::Output;
+use crate::sweep::{RunOutcome, Selection};
+
+/// What a command achieved (errors aside): done, or a run with its outcome.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    Run(RunOutcome),
+}
+
+/// What a command itself (not the engine below it) can fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A flag's value is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Something the command needs is missing (a container, the stand-in images).
+    #[error("{0}")]
+    Setup(String),
+    /// The Docker Engine cannot be reached or refused.
+    #[error("cannot {op}: {source}")]
+    Docker {
+        op: String,
+        #[source]
+        source: DockerError,
+    },
+    /// `vbench doctor` found a failing check.
+    #[error("doctor: {check}: {detail}")]
+    ChecksFailed { check: String, detail: String },
+    /// Writing the command's output failed (not a closed pipe, which is fine).
+    #[error("cannot write {what}: {source}")]
+    Output {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Run the parsed command line.
-pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match cli.command {
-        Command::Init { path, force } => init::cmd(g, &path, force).await,
-        Command::Config { overrides } => config_cmd::cmd(g, &overrides).await,
+        Command::Init { path, force } => init::cmd(&path, force),
+        Command::Config { overrides } => config_cmd::cmd(g, &overrides),
         Command::Doctor { overrides } => doctor::cmd(g, &overrides).await,
         Command::Images { action } => images::cmd(g, action).await,
         Command::Up(args) => up::cmd(g, args).await,
@@ -36,7 +75,89 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Code> {
     }
 }
 
-/// The effective output mode (`--json` wins).
-pub fn output_mode(g: &Global) -> OutputMode {
-    if g.json { OutputMode::Json } else { g.output }
+/// The effective output (`--json` wins).
+pub(crate) fn output(g: &Global) -> Output {
+    if g.json {
+        return Output::Json;
+    }
+    match g.output {
+        OutputMode::Auto => Output::Auto,
+        OutputMode::Tty => Output::Tty,
+        OutputMode::Plain => Output::Plain,
+        OutputMode::Json => Output::Json,
+    }
+}
+
+/// The flags that override the configuration file, in the configuration's terms.
+pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
+    config::Overrides {
+        model: o.model.clone(),
+        tensor_parallel_size: o.tensor_parallel_size,
+        gpu_memory_utilization: o.gpu_memory_utilization,
+        max_model_len: o.max_model_len,
+        enforce_eager: o.enforce_eager,
+        gpu: o.gpu.clone(),
+        server_image: o.server_image.clone(),
+        client_image: o.client_image.clone(),
+        server_container: o.server_container.clone(),
+        client_container: o.client_container.clone(),
+        network: o.network.clone(),
+        results_dir: o.results_dir.clone(),
+        startup_timeout: o.startup_timeout.clone(),
+    }
+}
+
+/// The sweep selection flags, in the sweep's terms.
+pub(crate) fn selection(s: &crate::cli::SweepSelection) -> Selection {
+    Selection {
+        sweeps: s.sweeps.clone(),
+        input_len: s.input_len.clone(),
+        output_len: s.output_len,
+        min_concurrency: s.min_concurrency,
+        max_concurrency: s.max_concurrency,
+        concurrency: s.concurrency.clone(),
+        single: s.single,
+        num_prompts: s.num_prompts,
+    }
+}
+
+/// The effective configuration: `--config` (else `./vbench.yaml`), then the flags.
+pub(crate) fn load(g: &Global, o: &crate::cli::Overrides) -> Result<Config, ConfigError> {
+    config::load(g.config.as_deref(), &overrides(o))
+}
+
+/// Extra labels for everything vbench creates, from `VBENCH_LABELS=k=v,k2=v2`.
+pub(crate) fn labels() -> crate::docker::Labels {
+    std::env::var("VBENCH_LABELS")
+        .map(|s| crate::docker::parse_labels(&s))
+        .unwrap_or_default()
+}
+
+/// Connect to the Docker Engine (`--docker-host`, else `DOCKER_HOST`), labelling what the
+/// command creates with `VBENCH_LABELS`.
+pub(crate) async fn connect(g: &Global) -> Result<Docker, CommandError> {
+    Docker::connect(g.docker_host.as_deref())
+        .await
+        .map(|d| d.with_labels(labels()))
+        .map_err(|source| CommandError::Docker {
+            op: "connect to the Docker Engine".into(),
+            source,
+        })
+}
+
+/// Write a command's result to stdout; a closed pipe (`vbench config | head`) is not an error.
+pub(crate) fn print_out(text: &str) -> Result<(), CommandError> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CommandError::Output {
+            what: "to stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What a second SIGINT/SIGTERM does during a run: exit at once as "interrupted".
+pub(crate) fn exit_interrupted() {
+    std::process::exit(crate::exit::Code::Interrupted.as_u8().into())
 }

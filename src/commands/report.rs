@@ -1,15 +1,17 @@
-//! `vbench report` glue: re-render a run's summary (and its comparison) from its manifest.
+//! `vbench report` glue: re-render a run's report files from its manifest and show its
+//! summary (and its comparison).
 
+use super::Outcome;
 use crate::cli::{Global, ReportArgs};
-use crate::exit::Code;
 
-pub async fn cmd(g: &Global, args: ReportArgs) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, &args.overrides)?;
-    let s = crate::sweep::pipeline::report(
-        &cfg.results_dir,
+pub async fn cmd(g: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, &args.overrides)?;
+    let sink = crate::render::sink_for(super::output(g));
+    crate::sweep::pipeline::report(
+        &cfg,
         args.run.as_deref(),
         args.against.as_deref(),
+        sink.as_ref(),
     )?;
-    print!("{s}");
-    Ok(Code::Ok)
+    Ok(Outcome::Done)
 }

@@ -1,22 +1,20 @@
 //! `vbench run` glue: load the configuration, hand the sweep pipeline its options, return
-//! its exit code.
+//! its outcome.
 
-use crate::cli::{Global, OutputMode, RunArgs};
-use crate::exit::Code;
-use crate::sweep::pipeline::{self, RunOptions};
+use super::Outcome;
+use crate::cli::{Global, RunArgs};
+use crate::sweep::{RunOptions, pipeline};
 
-pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Code> {
-    let cfg = crate::config::load(g, &args.overrides)?;
+pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
+    let cfg = super::load(g, &args.overrides)?;
     let cfg = if args.standin {
         crate::server::standin_config(&cfg)
     } else {
         cfg
     };
-    crate::server::labels_from_env();
-    let mode = super::output_mode(g);
-    let sink = crate::render::sink_for(mode);
+    let sink = crate::render::sink_for(super::output(g));
     let opts = RunOptions {
-        selection: args.selection,
+        selection: super::selection(&args.selection),
         sweeps: None,
         dry_run: args.dry_run,
         resume: args.resume,
@@ -25,8 +23,9 @@ pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Code> {
         down: args.down,
         restart: args.restart,
         standin: args.standin,
-        print_summary: mode != OutputMode::Json,
-        json: mode == OutputMode::Json,
+        docker_host: g.docker_host.clone(),
+        labels: super::labels(),
+        exit_now: Some(super::exit_interrupted),
     };
-    pipeline::run(g.docker_host.as_deref(), &cfg, &opts, sink).await
+    Ok(Outcome::Run(pipeline::run(&cfg, &opts, sink).await?))
 }

@@ -13,8 +13,7 @@ use super::error::{ConfigError, Ctx, Origin};
 use super::expand::expand;
 use super::file::{self, RawClient, RawConfig, RawRun, RawServer, RawSweep, expectation, origin};
 use super::units::{parse_duration, parse_size, parse_token_count};
-use super::{Config, GpuMode, SweepConfig, validate};
-use crate::cli::Overrides;
+use super::{Config, GpuMode, Overrides, SweepConfig, validate};
 
 /// The environment lookup used for `${VAR}`; `None` leaves values unexpanded.
 pub type Lookup<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;

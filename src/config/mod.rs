@@ -21,6 +21,27 @@ pub use redact::{REDACTED, is_secret_name, redact_args, redact_env};
 pub use units::{parse_duration, parse_size, parse_token_count};
 pub use validate::is_docker_name;
 
+/// Values that override the configuration file for one invocation (the command line's flags,
+/// translated by `commands`). Each field names the setting it replaces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub model: Option<String>,
+    pub tensor_parallel_size: Option<u32>,
+    pub gpu_memory_utilization: Option<f64>,
+    pub max_model_len: Option<u64>,
+    pub enforce_eager: Option<bool>,
+    /// `auto`, `nvidia`, `amd` or `none` (checked when applied, so the error names the flag).
+    pub gpu: Option<String>,
+    pub server_image: Option<String>,
+    pub client_image: Option<String>,
+    pub server_container: Option<String>,
+    pub client_container: Option<String>,
+    pub network: Option<String>,
+    pub results_dir: Option<PathBuf>,
+    /// A duration as written on the command line (`30m`, `90s`).
+    pub startup_timeout: Option<String>,
+}
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,23 +226,14 @@ impl Default for Config {
     }
 }
 
-/// Load the effective configuration: the file (`--config`, else `./vbench.yaml` if present,
+/// Load the effective configuration: the file (`explicit`, else `./vbench.yaml` if present,
 /// else built-in defaults), `${VAR}` expansion, then command-line overrides, then validation.
-/// Errors are `exit::Failure`s with code 2 (usage) whose message names file:line:column.
+/// The error names file:line:column and the field.
 pub fn load(
-    global: &crate::cli::Global,
-    overrides: &crate::cli::Overrides,
-) -> anyhow::Result<Config> {
-    load_checked(global, overrides)
-        .map_err(|e| crate::exit::Failure::new(crate::exit::Code::Usage, e.to_string()).into())
-}
-
-/// `load` with the typed error (for callers that want the position or field).
-pub fn load_checked(
-    global: &crate::cli::Global,
-    overrides: &crate::cli::Overrides,
+    explicit: Option<&std::path::Path>,
+    overrides: &Overrides,
 ) -> Result<Config, ConfigError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let path = locate(global.config.as_deref(), &cwd)?;
+    let path = locate(explicit, &cwd)?;
     load_file(path.as_deref(), overrides, Some(&expand::process_env))
 }

@@ -5,8 +5,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::exit::{Code, Failure};
-
 /// The commented default `vbench.yaml`.
 pub const TEMPLATE: &str = r#"# vbench configuration. Every key is optional: a missing key takes the default shown here.
 # Reference: docs/configuration.md. Print the effective configuration with `vbench config`.
@@ -103,8 +101,28 @@ run:
   point_timeout: 1h
 "#;
 
+/// Why `vbench init` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{} already exists; not overwriting it (use `vbench init --force` to replace it)", path.display())]
+    Exists { path: std::path::PathBuf },
+    /// The path cannot be created (no such directory, a directory in the way): a bad argument.
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Write the template to `path`; refuse to replace an existing file unless `force`.
-pub fn write(path: &Path, force: bool) -> anyhow::Result<()> {
+pub fn write(path: &Path, force: bool) -> Result<(), InitError> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
     if force {
@@ -113,27 +131,30 @@ pub fn write(path: &Path, force: bool) -> anyhow::Result<()> {
         // create_new: no window between "does it exist?" and writing.
         opts.create_new(true);
     }
-    let mut f = opts.open(path).map_err(|e| {
-        let msg = if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!(
-                "{} already exists; not overwriting it (use `vbench init --force` to replace it)",
-                path.display()
-            )
+    let mut f = opts.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            InitError::Exists {
+                path: path.to_path_buf(),
+            }
         } else {
-            format!("cannot create {}: {e}", path.display())
-        };
-        Failure::new(Code::Usage, msg)
+            InitError::Create {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     })?;
     f.write_all(TEMPLATE.as_bytes())
-        .map_err(|e| Failure::new(Code::Setup, format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|source| InitError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Overrides;
-    use crate::config::{Config, from_text};
+    use crate::config::{Config, Overrides, from_text};
 
     #[test]
     fn template_parses_back_to_exactly_the_defaults() {

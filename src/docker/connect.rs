@@ -15,10 +15,15 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// A connected, version-negotiated Docker handle. Cheap to clone.
+///
+/// It also carries the extra labels its owner wants on everything created through it (tests
+/// add `vbench.test=1`; the CLI takes `VBENCH_LABELS`): passed explicitly with the handle, so
+/// no process-wide state decides what a resource is labelled.
 #[derive(Clone)]
 pub struct Docker {
     pub(crate) inner: bollard::Docker,
     pub info: EngineInfo,
+    labels: super::Labels,
 }
 
 /// What the engine told us about itself.
@@ -99,7 +104,22 @@ impl Docker {
             ncpu: info.ncpu,
             mem_total: info.mem_total,
         };
-        Ok(Docker { inner, info })
+        Ok(Docker {
+            inner,
+            info,
+            labels: super::Labels::new(),
+        })
+    }
+
+    /// The same handle, adding `labels` to everything created through it from now on.
+    pub fn with_labels(mut self, labels: super::Labels) -> Docker {
+        self.labels.extend(labels);
+        self
+    }
+
+    /// The extra labels for resources created through this handle.
+    pub fn extra_labels(&self) -> &super::Labels {
+        &self.labels
     }
 
     /// Cheap liveness probe (`GET /_ping`) with a short deadline.

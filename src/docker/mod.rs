@@ -38,6 +38,18 @@ pub const LABEL_SPEC: &str = "vbench.spec";
 /// Present on every resource a test creates; the suite ends by asserting none is left.
 pub const LABEL_TEST: &str = "vbench.test";
 
+/// Parse `k=v,k2=v2` (a bare `k` means `k=true`), the form of `VBENCH_LABELS`.
+pub fn parse_labels(s: &str) -> Labels {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
+            None => (p.to_string(), "true".to_string()),
+        })
+        .collect()
+}
+
 /// Errors of the Docker layer, each naming the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {

@@ -1,23 +1,26 @@
-//! Plain renderer: one timestamped line per event, for cron and log files.
+//! Plain renderer: one timestamped line per progress event on stderr, for cron and log
+//! files; result blocks (plan, summary, comparison) untimestamped on stdout.
 
 use std::io::Write;
 use std::sync::Mutex;
 
+use super::text;
 use crate::events::{Event, Sink};
 
 pub struct PlainLines {
+    err: Mutex<Box<dyn Write + Send>>,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
 impl PlainLines {
-    pub fn stderr() -> Self {
-        Self {
-            out: Mutex::new(Box::new(std::io::stderr())),
-        }
+    /// Progress on stderr, results on stdout.
+    pub fn stdio() -> Self {
+        Self::new(Box::new(std::io::stderr()), Box::new(std::io::stdout()))
     }
 
-    pub fn new(out: Box<dyn Write + Send>) -> Self {
+    pub fn new(err: Box<dyn Write + Send>, out: Box<dyn Write + Send>) -> Self {
         Self {
+            err: Mutex::new(err),
             out: Mutex::new(out),
         }
     }
@@ -25,9 +28,15 @@ impl PlainLines {
 
 impl Sink for PlainLines {
     fn emit(&self, event: Event) {
+        // A closed stream must not kill a sweep: the text is dropped.
+        if let Some(block) = text::block(&event) {
+            let mut out = self.out.lock().expect("plain renderer poisoned");
+            let _ = out.write_all(block.as_bytes());
+            let _ = out.flush();
+            return;
+        }
         let now = jiff::ZonedDateTime::now().strftime("%Y-%m-%dT%H:%M:%S%:z");
-        let mut out = self.out.lock().expect("plain renderer poisoned");
-        // A closed stderr must not kill a sweep: drop the line.
-        let _ = writeln!(out, "{now} {event}");
+        let mut err = self.err.lock().expect("plain renderer poisoned");
+        let _ = writeln!(err, "{now} {}", text::line(&event));
     }
 }

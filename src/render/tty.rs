@@ -1,10 +1,13 @@
 //! Terminal renderer: a live status line for stages, and for sweeps a progress bar with
-//! `[i/N]`, the current point, elapsed time and ETA, plus one result line per point.
+//! `[i/N]`, the current point, elapsed time and ETA, plus one result line per point; result
+//! blocks (plan, summary, comparison) on stdout once the bars are cleared.
 
+use std::io::Write as _;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::text;
 use crate::events::{Event, Sink};
 
 pub struct Terminal {
@@ -40,13 +43,25 @@ fn sweep_bar(points: usize) -> ProgressBar {
 
 impl Sink for Terminal {
     fn emit(&self, event: Event) {
+        if let Some(block) = text::block(&event) {
+            for bar in [&self.sweep, &self.status] {
+                if let Some(b) = bar.lock().expect("terminal renderer poisoned").take() {
+                    b.finish_and_clear();
+                }
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(block.as_bytes());
+            let _ = out.flush();
+            return;
+        }
+        let line = text::line(&event);
         let mut sweep = self.sweep.lock().expect("terminal renderer poisoned");
         match &event {
             Event::RunStarted { points, .. } => {
                 if let Some(old) = sweep.take() {
                     old.finish_and_clear();
                 }
-                eprintln!("{event}");
+                eprintln!("{line}");
                 *sweep = Some(sweep_bar(*points));
                 return;
             }
@@ -69,9 +84,9 @@ impl Sink for Terminal {
             }
             Event::PointFinished { status, .. } => {
                 let line = if status == "ok" {
-                    console::style(event.to_string()).green().to_string()
+                    console::style(line).green().to_string()
                 } else {
-                    console::style(event.to_string()).red().to_string()
+                    console::style(line).red().to_string()
                 };
                 match &*sweep {
                     Some(bar) => {
@@ -86,13 +101,13 @@ impl Sink for Terminal {
                 if let Some(bar) = sweep.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", console::style(event.to_string()).bold());
+                eprintln!("{}", console::style(line).bold());
                 return;
             }
             _ => {}
         }
         if let Some(bar) = &*sweep {
-            bar.println(event.to_string());
+            bar.println(line);
             return;
         }
         drop(sweep);
@@ -107,17 +122,17 @@ impl Sink for Terminal {
                     b.enable_steady_tick(std::time::Duration::from_millis(120));
                     b
                 });
-                bar.set_message(event.to_string());
+                bar.set_message(line);
             }
             Event::StageFinished { .. } => {
                 if let Some(bar) = status.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", console::style(event.to_string()).green());
+                eprintln!("{}", console::style(line).green());
             }
             _ => match &*status {
-                Some(bar) => bar.println(event.to_string()),
-                None => eprintln!("{event}"),
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
             },
         }
     }

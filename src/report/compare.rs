@@ -53,7 +53,8 @@ impl PointComparison {
         self.status_regression || self.metrics.iter().any(|m| m.regression)
     }
 
-    fn label(&self) -> String {
+    /// `production input 1K output 500 conc 5`.
+    pub fn label(&self) -> String {
         format!(
             "{} input {} output {} conc {}",
             self.sweep,
@@ -113,6 +114,29 @@ impl Comparison {
 
     pub fn has_regressions(&self) -> bool {
         self.points.iter().any(PointComparison::regressed)
+    }
+
+    /// One sentence: `2 regressions, 1 improvement over 6 matched points (0 only in this
+    /// run, 1 only in the baseline).`
+    pub fn headline(&self) -> String {
+        let (regs, imps) = (self.regressions().len(), self.improvements().len());
+        let only_cur = self
+            .points
+            .iter()
+            .filter(|p| p.baseline_status.is_none())
+            .count();
+        let only_base = self
+            .points
+            .iter()
+            .filter(|p| p.current_status.is_none())
+            .count();
+        format!(
+            "{regs} regression{}, {imps} improvement{} over {} matched point{} ({only_cur} only in this run, {only_base} only in the baseline).",
+            plural(regs),
+            plural(imps),
+            self.matched(),
+            plural(self.matched()),
+        )
     }
 }
 
@@ -214,25 +238,10 @@ pub fn render_comparison(c: &Comparison, baseline_name: &str) -> String {
         1.0 + c.threshold
     ));
     let (regs, imps) = (c.regressions(), c.improvements());
-    let only_cur = c
-        .points
-        .iter()
-        .filter(|p| p.baseline_status.is_none())
-        .count();
-    let only_base = c
-        .points
-        .iter()
-        .filter(|p| p.current_status.is_none())
-        .count();
-    out.push_str(&format!(
-        "**{} regression{}**, {} improvement{} over {} matched point{} ({only_cur} only in this run, {only_base} only in the baseline).\n",
-        regs.len(),
-        plural(regs.len()),
-        imps.len(),
-        plural(imps.len()),
-        c.matched(),
-        plural(c.matched()),
-    ));
+    // The count of regressions in bold: the first thing a reader looks for.
+    let headline = c.headline();
+    let (count, rest) = headline.split_once(',').unwrap_or((&headline, ""));
+    out.push_str(&format!("**{count}**,{rest}\n"));
 
     if !regs.is_empty() {
         out.push_str("\n## Regressions\n\n");

@@ -1,7 +1,8 @@
 //! Reports of a run: the terminal table, `summary.md`, `summary.csv`, SVG charts and the
 //! comparison against an earlier run, all built from the same `Row`s (one per sweep point).
-//! Renderers are pure functions returning text; `write_run_report` is the only part that
-//! touches the disk, and it writes every file atomically (temp file + rename).
+//! This module takes rows and knows nothing of how they were measured (the sweep builds them
+//! from its manifest). Renderers are pure functions returning text; `write_run_report` is the
+//! only part that touches the disk, and it writes every file atomically (temp file + rename).
 //!
 //! A run directory also gets `summary.json` (rows plus the metrics they showed) so that a later
 //! run can be compared against it with `load_rows`, even if its result files are gone.
@@ -9,7 +10,6 @@
 mod chart;
 mod compare;
 mod csv;
-mod manifest;
 mod markdown;
 mod table;
 
@@ -19,7 +19,6 @@ pub use compare::{
     render_comparison,
 };
 pub use csv::csv;
-pub use manifest::rows_from_manifest;
 pub use markdown::markdown;
 pub use table::table;
 
@@ -256,10 +255,29 @@ const SNAPSHOT_KEYS: &[&str] = &[
     "total_token_throughput",
 ];
 
+/// Rows as they travel in events: serialised like `summary.json`'s rows (each row with a
+/// snapshot of its result's metrics), so a JSON consumer sees every figure.
+#[derive(Debug, Clone, Default)]
+pub struct Rows(pub Vec<Row>);
+
+impl Serialize for Rows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        summary_rows(&self.0).serialize(s)
+    }
+}
+
 /// `summary.json`: the rows, each with a snapshot of its result's metrics.
 pub fn summary_json(rows: &[Row]) -> String {
-    let rows = rows
-        .iter()
+    let file = SummaryFile {
+        schema_version: SUMMARY_SCHEMA,
+        rows: summary_rows(rows),
+    };
+    // Serialising plain data into a String cannot fail.
+    serde_json::to_string_pretty(&file).expect("summary serialises") + "\n"
+}
+
+fn summary_rows(rows: &[Row]) -> Vec<SummaryRow> {
+    rows.iter()
         .map(|row| {
             let metrics = row.result.as_ref().map(|r| {
                 let mut m = Map::new();
@@ -281,13 +299,7 @@ pub fn summary_json(rows: &[Row]) -> String {
                 metrics,
             }
         })
-        .collect();
-    let file = SummaryFile {
-        schema_version: SUMMARY_SCHEMA,
-        rows,
-    };
-    // Serialising plain data into a String cannot fail.
-    serde_json::to_string_pretty(&file).expect("summary serialises") + "\n"
+        .collect()
 }
 
 /// JSON has no NaN/infinity: write those as strings the result parser reads back.
@@ -321,14 +333,22 @@ pub fn load_rows(run_dir: &Path) -> anyhow::Result<Vec<Row>> {
         .collect())
 }
 
+/// What `write_run_report` wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub paths: Vec<PathBuf>,
+    /// The comparison with the baseline, when one was given.
+    pub comparison: Option<Comparison>,
+}
+
 /// Write the report of a run into `run_dir`: `summary.md`, `summary.csv`, `summary.json`,
-/// `charts/*.svg`, and `comparison.md` when a baseline `(name, rows)` is given. Returns the
-/// paths written. Each file is replaced atomically, so a reader never sees half a report.
+/// `charts/*.svg`, and `comparison.md` when a baseline `(name, rows)` is given. Each file is
+/// replaced atomically, so a reader never sees half a report.
 pub fn write_run_report(
     run_dir: &Path,
     rows: &[Row],
     baseline: Option<(&str, &[Row])>,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<Written> {
     let mut written = Vec::new();
     let chart_dir = run_dir.join("charts");
     let chart_paths = charts(rows, &chart_dir)?;
@@ -343,7 +363,7 @@ pub fn write_run_report(
             md.push_str(&format!("![{title}]({})\n", rel.display()));
         }
     }
-    let comparison = baseline.map(|(name, base)| render_comparison(&compare(rows, base), name));
+    let comparison = baseline.map(|(name, base)| (compare(rows, base), name));
     if comparison.is_some() {
         md.push_str("\nCompared with an earlier run: see [comparison.md](comparison.md).\n");
     }
@@ -359,15 +379,18 @@ pub fn write_run_report(
     }
     written.extend(chart_paths);
     let p = run_dir.join("comparison.md");
-    match comparison {
-        Some(body) => {
-            write_atomic(&p, body.as_bytes())?;
+    match &comparison {
+        Some((c, name)) => {
+            write_atomic(&p, render_comparison(c, name).as_bytes())?;
             written.push(p);
         }
         // A comparison left from an earlier rendering would contradict this one.
         None => remove_if_present(&p)?,
     }
-    Ok(written)
+    Ok(Written {
+        paths: written,
+        comparison: comparison.map(|(c, _)| c),
+    })
 }
 
 /// Remove charts an earlier rendering wrote that this one did not (a sweep whose points all

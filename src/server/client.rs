@@ -3,28 +3,28 @@
 
 use std::time::Duration;
 
+use super::ServerError;
 use crate::config::Config;
 use crate::docker::{ContainerState, Docker, Ensured, ExecSpec};
 use crate::events::{self, Sink};
-use crate::exit::{Code, Failure};
 
 /// Create-or-attach the client container on the network and make its result dir exist.
 pub async fn ensure_client(
     docker: &Docker,
     cfg: &Config,
     sink: &dyn Sink,
-) -> anyhow::Result<ContainerState> {
+) -> Result<ContainerState, ServerError> {
     let name = &cfg.client.container;
-    let setup = |m: String| anyhow::Error::from(Failure::new(Code::Setup, m));
     docker
-        .ensure_network(&cfg.network, &super::spec::labels("network"))
+        .ensure_network(
+            &cfg.network,
+            &super::spec::labels(docker.extra_labels(), "network"),
+        )
         .await
-        .map_err(|e| setup(format!("cannot create network {}: {e}", cfg.network)))?;
-    let spec = super::spec::client_spec(cfg);
+        .map_err(|e| ServerError::setup(format!("create network {}", cfg.network), e))?;
+    let spec = super::spec::client_spec(cfg, docker.extra_labels());
     let (state, how) = docker.ensure_container(&spec).await.map_err(|e| {
-        setup(format!(
-            "cannot create or start the client container {name}: {e}"
-        ))
+        ServerError::setup(format!("create or start the client container {name}"), e)
     })?;
     match how {
         Ensured::Created => events::info(
@@ -41,10 +41,7 @@ pub async fn ensure_client(
             .connect_network(name, &cfg.network)
             .await
             .map_err(|e| {
-                setup(format!(
-                    "cannot connect {name} to network {}: {e}",
-                    cfg.network
-                ))
+                ServerError::setup(format!("connect {name} to network {}", cfg.network), e)
             })?;
     }
     let mkdir = ExecSpec {
@@ -55,13 +52,12 @@ pub async fn ensure_client(
     let (o, _, err) = docker
         .exec_capture(name, &mkdir)
         .await
-        .map_err(|e| setup(format!("cannot exec mkdir in {name}: {e}")))?;
+        .map_err(|e| ServerError::setup(format!("exec mkdir in {name}"), e))?;
     if o.exit_code != Some(0) {
-        return Err(setup(format!(
-            "cannot create {} in {name}: {}",
-            cfg.client.result_dir,
-            err.trim()
-        )));
+        return Err(ServerError::setup(
+            format!("create {} in {name}", cfg.client.result_dir),
+            format!("mkdir exited with {:?}: {}", o.exit_code, err.trim()),
+        ));
     }
     Ok(state)
 }

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use crate::exit::Code;
-
 /// A fatal cause named by a signature in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,19 +25,23 @@ pub enum LogCause {
     NoGpu,
 }
 
-impl LogCause {
-    pub fn code(self) -> Code {
-        match self {
-            LogCause::NoKvCacheMemory => Code::NoKvCacheMemory,
-            LogCause::GpuOutOfMemory => Code::GpuOutOfMemory,
-            LogCause::MaxModelLenTooLarge => Code::MaxModelLenTooLarge,
-            LogCause::ModelNotFound => Code::ModelNotFound,
-            LogCause::PortInUse => Code::PortInUse,
-            LogCause::BadServeArguments => Code::BadServeArguments,
-            LogCause::NoGpu => Code::NoGpu,
-        }
-    }
+/// Why a start failed, as a decision: a cause named by the log, or what happened to the
+/// process, the container or the deadline when the log names none. `crate::exit` maps each to
+/// its documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "cause")]
+pub enum StartFailure {
+    /// A fatal signature in the log names the cause.
+    Logged(LogCause),
+    /// A readiness stage missed its deadline (hanging or too slow).
+    Deadline,
+    /// `vllm serve` exited and its log names no known cause.
+    Exited,
+    /// The server container stopped or was OOM-killed.
+    ContainerDied,
+}
 
+impl LogCause {
     /// One sentence for the user: what happened and the usual fix.
     pub fn explain(self) -> &'static str {
         match self {
@@ -243,14 +245,12 @@ mod secs {
     }
 }
 
-/// The verdict on a failed start: cause, exit code, message and the log tail.
+/// The verdict on a failed start: what failed, the message and the log tail.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Diagnosis {
     pub outcome: Outcome,
     pub cause: Option<LogCause>,
-    #[serde(skip)]
-    pub code: Code,
-    pub exit_code: u8,
+    pub failure: StartFailure,
     /// One line: the cause and its usual fix.
     pub summary: String,
     /// The log line that names the cause.
@@ -267,38 +267,37 @@ pub const TAIL_LINES: usize = 40;
 pub fn diagnose(outcome: Outcome, lines: &[String]) -> Diagnosis {
     let finding = classify(lines);
     let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].to_vec();
-    let (code, summary) = match (&finding, &outcome) {
+    let (failure, summary) = match (&finding, &outcome) {
         // The kernel OOM killer is not in vLLM's log; it outranks whatever the log says.
         (_, Outcome::ContainerDied { oom_killed: true, .. }) => (
-            Code::ContainerDied,
+            StartFailure::ContainerDied,
             "the server container was OOM-killed by the kernel (host memory): lower the load or raise the container's memory".to_string(),
         ),
-        (Some(f), _) => (f.cause.code(), f.cause.explain().to_string()),
+        (Some(f), _) => (StartFailure::Logged(f.cause), f.cause.explain().to_string()),
         (None, Outcome::Exited { status }) => (
-            Code::ServeExited,
+            StartFailure::Exited,
             match status {
                 Some(s) => format!("vllm serve exited with status {s} during start-up; no known cause in its log"),
                 None => "vllm serve exited during start-up; no known cause in its log".to_string(),
             },
         ),
         (None, Outcome::ContainerDied { exit_code, .. }) => (
-            Code::ContainerDied,
+            StartFailure::ContainerDied,
             match exit_code {
                 Some(c) => format!("the server container stopped (exit code {c}) during start-up"),
                 None => "the server container stopped during start-up".to_string(),
             },
         ),
         (None, Outcome::Deadline { stage, after }) => (
-            Code::StartupDeadline,
+            StartFailure::Deadline,
             format!("deadline: stage `{stage}` did not finish within {}s (server hanging or too slow; raise startup_timeout if it is only slow)", after.as_secs()),
         ),
-        (None, Outcome::FatalLogged) => (Code::ServeExited, "vllm serve logged a fatal error".to_string()),
+        (None, Outcome::FatalLogged) => (StartFailure::Exited, "vllm serve logged a fatal error".to_string()),
     };
     Diagnosis {
         cause: finding.as_ref().map(|f| f.cause),
         evidence: finding.map(|f| f.text),
-        exit_code: code.as_u8(),
-        code,
+        failure,
         summary,
         outcome,
         tail,

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
-
+use super::ServerError;
 use super::argv::{SERVE_LOG, SERVE_PIDFILE};
 use crate::config::Config;
 use crate::docker::{Docker, LABEL_MANAGED};
@@ -28,18 +27,18 @@ pub async fn down(
     cfg: &Config,
     opts: &DownOptions,
     sink: &dyn Sink,
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     let server = &cfg.server.container;
     match docker
         .inspect_container(server)
         .await
-        .with_context(|| format!("cannot inspect {server}"))?
+        .map_err(ServerError::docker(format!("inspect {server}")))?
     {
         Some(s) if s.running => {
             let stopped = docker
                 .stop_tracked(server, SERVE_PIDFILE, STOP_GRACE)
                 .await
-                .with_context(|| format!("cannot stop vllm serve in {server}"))?;
+                .map_err(ServerError::docker(format!("stop vllm serve in {server}")))?;
             if stopped {
                 events::info(sink, format!("stopped vllm serve in {server}"));
                 keep_final_log(docker, cfg, sink).await;
@@ -72,7 +71,7 @@ pub async fn down(
         let Some(state) = docker
             .inspect_container(name)
             .await
-            .with_context(|| format!("cannot inspect {name}"))?
+            .map_err(ServerError::docker(format!("inspect {name}")))?
         else {
             continue;
         };
@@ -80,7 +79,7 @@ pub async fn down(
             docker
                 .remove_container(name)
                 .await
-                .with_context(|| format!("cannot remove container {name}"))?;
+                .map_err(ServerError::docker(format!("remove container {name}")))?;
             events::info(sink, format!("removed container {name}"));
         } else {
             events::warn(

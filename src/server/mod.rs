@@ -10,6 +10,7 @@ pub mod argv;
 pub mod client;
 pub mod diagnose;
 pub mod down;
+pub mod error;
 pub mod probe;
 pub mod readiness;
 pub mod record;
@@ -18,18 +19,17 @@ pub mod status;
 pub mod wait;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
 
 use crate::config::{Config, GpuMode};
-use crate::docker::{Docker, Ensured, ExecSpec, Labels};
+use crate::docker::{Docker, Ensured, ExecSpec};
 use crate::events::{self, Sink};
-use crate::exit::{Code, Failure};
 
 pub use client::ensure_client;
 pub use down::{DownOptions, down};
+pub use error::ServerError;
 
 /// `vbench up` options.
 #[derive(Debug, Clone, Default)]
@@ -64,42 +64,6 @@ pub struct Health {
     pub container_running: bool,
     pub healthy: bool,
     pub detail: String,
-}
-
-static EXTRA_LABELS: Mutex<Option<Labels>> = Mutex::new(None);
-
-/// Add labels to everything vbench creates from now on in this process (tests add
-/// `vbench.test=1`). The CLI also reads `VBENCH_LABELS=k=v,k2=v2` (see `labels_from_env`).
-pub fn add_labels(labels: &Labels) {
-    let mut g = EXTRA_LABELS.lock().unwrap_or_else(|p| p.into_inner());
-    g.get_or_insert_with(Labels::new).extend(labels.clone());
-}
-
-/// Parse `k=v,k2=v2` (a bare `k` means `k=true`).
-pub fn parse_labels(s: &str) -> Labels {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.trim().to_string(), v.trim().to_string()),
-            None => (p.to_string(), "true".to_string()),
-        })
-        .collect()
-}
-
-/// Apply `VBENCH_LABELS` from the environment (called once by the CLI glue).
-pub fn labels_from_env() {
-    if let Ok(s) = std::env::var("VBENCH_LABELS") {
-        add_labels(&parse_labels(&s));
-    }
-}
-
-pub(crate) fn extra_labels() -> Labels {
-    EXTRA_LABELS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .unwrap_or_default()
 }
 
 /// Make sure the CPU stand-in images exist (built locally, no registry).
@@ -254,14 +218,15 @@ pub async fn untracked_serve_processes(
         .collect())
 }
 
-/// Bring `vllm serve` up (or reuse it) and prove it ready. Errors carry an `exit::Failure`
-/// with the diagnosed code (10–19, 20 for a mismatch, 3 for set-up).
+/// Bring `vllm serve` up (or reuse it) and prove it ready. A failed start is a
+/// `ServerError::StartFailed` carrying the diagnosis; preparing the container a `Setup` error;
+/// a container serving something else a `Mismatch`.
 pub async fn up(
     docker: &Docker,
     cfg: &Config,
     opts: &UpOptions,
     sink: &dyn Sink,
-) -> anyhow::Result<ServerInfo> {
+) -> Result<ServerInfo, ServerError> {
     let cfg = if opts.standin {
         standin_config(cfg)
     } else {
@@ -270,111 +235,38 @@ pub async fn up(
     if opts.standin {
         ensure_standin_images(docker, sink)
             .await
-            .map_err(|e| setup(format!("cannot build the stand-in images: {e:#}")))?;
+            .map_err(|e| ServerError::setup("build the stand-in images", e))?;
     }
     let server = &cfg.server.container;
     let gpu = spec::detect(docker, &cfg);
     let etc_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let cspec = spec::server_spec(&cfg, gpu, &etc_group);
+    let cspec = spec::server_spec(&cfg, gpu, &etc_group, docker.extra_labels());
     docker
-        .ensure_network(&cfg.network, &spec::labels("network"))
+        .ensure_network(
+            &cfg.network,
+            &spec::labels(docker.extra_labels(), "network"),
+        )
         .await
-        .map_err(|e| setup(format!("cannot create network {}: {e}", cfg.network)))?;
+        .map_err(|e| ServerError::setup(format!("create network {}", cfg.network), e))?;
     let (state, how) = docker.ensure_container(&cspec).await.map_err(|e| {
-        setup(format!(
-            "cannot create or start the server container {server}: {e}"
-        ))
+        ServerError::setup(format!("create or start the server container {server}"), e)
     })?;
-    match how {
-        Ensured::Created => events::info(
-            sink,
-            format!(
-                "created server container {server} ({}, GPU preset {gpu:?})",
-                cspec.image
-            ),
-        ),
-        Ensured::Started => {
-            events::info(sink, format!("started existing server container {server}"))
-        }
-        Ensured::Attached => events::info(
-            sink,
-            format!(
-                "attached to running server container {server}{}",
-                if created_by_vbench(&state) {
-                    ""
-                } else {
-                    " (not created by vbench)"
-                }
-            ),
-        ),
-    }
+    announce_container(sink, server, &cspec.image, gpu, &state, how);
     if how != Ensured::Created {
         docker
             .connect_network(server, &cfg.network)
             .await
             .map_err(|e| {
-                setup(format!(
-                    "cannot connect {server} to network {}: {e}",
-                    cfg.network
-                ))
+                ServerError::setup(format!("connect {server} to network {}", cfg.network), e)
             })?;
     }
 
     let desired = argv::serve_argv(&cfg.server);
     let shown = argv::redact(&desired, &cfg.secret_values());
-    let now = running(docker, server).await?;
-    let mut reused = false;
-    if now.alive {
-        if now.args.as_ref() == Some(&shown) {
-            events::info(
-                sink,
-                format!(
-                    "vllm serve is already running in {server} with the same arguments: reusing it"
-                ),
-            );
-            reused = true;
-        } else if opts.restart {
-            events::info(
-                sink,
-                format!(
-                    "stopping the running vllm serve in {server} (--restart): {}",
-                    show_args(&now.args)
-                ),
-            );
-            docker
-                .stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE)
-                .await
-                .with_context(|| format!("cannot stop the running vllm serve in {server}"))?;
-        } else {
-            return Err(Failure::new(
-                Code::ServerMismatch,
-                format!(
-                    "{server} already runs a different server:\n  running: {}\n  wanted:  {}\nrun `vbench up --restart` to replace it, or `vbench down` first",
-                    show_args(&now.args),
-                    shown.join(" ")
-                ),
-            )
-            .into());
-        }
-    } else {
-        let foreign = untracked_serve_processes(docker, server).await?;
-        if !foreign.is_empty() {
-            let list: Vec<String> = foreign
-                .iter()
-                .map(|(p, c)| format!("pid {p}: {}", cfg.scrub(c)))
-                .collect();
-            return Err(Failure::new(
-                Code::ServerMismatch,
-                format!(
-                    "{server} runs a vllm serve that vbench did not start ({}); stop it first (two servers in one container would fight over the GPUs and the port)",
-                    list.join("; ")
-                ),
-            )
-            .into());
-        }
-    }
+    let reused = reuse_or_clear(docker, &cfg, &shown, opts.restart, sink).await?;
 
-    let host_log = host_log_path(&cfg)?;
+    let host_log =
+        host_log_path(&cfg).map_err(|e| ServerError::other("create the host log directory", e))?;
     let mut follower = wait::LogFollower::new(Some(host_log.clone()), cfg.secret_values());
     if reused {
         follower.skip_existing(docker, server).await;
@@ -382,7 +274,9 @@ pub async fn up(
         launch(docker, &cfg, &desired, &shown).await?;
         events::info(sink, format!("launched in {server}: {}", shown.join(" ")));
     }
-    let url_host = url_from_host(docker, &cfg).await?;
+    let url_host = url_from_host(docker, &cfg)
+        .await
+        .map_err(|e| ServerError::setup(format!("find the address of {server}"), e))?;
     let target = wait::Target {
         container: server.clone(),
         endpoint: probe::Endpoint::new(url_host.clone(), argv::api_key(&cfg.server)),
@@ -390,20 +284,26 @@ pub async fn up(
         overall: cfg.server.startup_timeout,
         reused,
     };
-    let ready = match wait::wait_ready(docker, &target, &mut follower, sink).await? {
+    let waited = wait::wait_ready(docker, &target, &mut follower, sink)
+        .await
+        .map_err(|e| ServerError::other(format!("watch {server} start"), e))?;
+    let ready = match waited {
         Ok(r) => r,
         Err(diag) => {
             // A half-started server holds GPU memory and the port: stop it; its log stays.
             let _ = docker
                 .stop_tracked(server, argv::SERVE_PIDFILE, FAILED_STOP_GRACE)
                 .await;
-            let mut msg = cfg.scrub(&diag.message());
-            msg.push_str(&format!(
+            let mut message = cfg.scrub(&diag.message());
+            message.push_str(&format!(
                 "\nfull log: {} (in the container: {})",
                 host_log.display(),
                 argv::SERVE_LOG
             ));
-            return Err(Failure::new(diag.code, msg).into());
+            return Err(ServerError::StartFailed {
+                diagnosis: Box::new(diag),
+                message,
+            });
         }
     };
     let info = ServerInfo {
@@ -434,7 +334,7 @@ pub async fn up(
     .await;
     let path = rec
         .write(&cfg.results_dir)
-        .with_context(|| "cannot write the server record")?;
+        .map_err(|e| ServerError::other("write the server record", e))?;
     events::info(sink, format!("server record: {}", path.display()));
     Ok(ServerInfo {
         record_path: path,
@@ -442,15 +342,104 @@ pub async fn up(
     })
 }
 
+fn announce_container(
+    sink: &dyn Sink,
+    server: &str,
+    image: &str,
+    gpu: crate::docker::GpuPreset,
+    state: &crate::docker::ContainerState,
+    how: Ensured,
+) {
+    let text = match how {
+        Ensured::Created => {
+            format!("created server container {server} ({image}, GPU preset {gpu:?})")
+        }
+        Ensured::Started => format!("started existing server container {server}"),
+        Ensured::Attached => format!(
+            "attached to running server container {server}{}",
+            if created_by_vbench(state) {
+                ""
+            } else {
+                " (not created by vbench)"
+            }
+        ),
+    };
+    events::info(sink, text);
+}
+
+/// Decide about a `vllm serve` already in the container: reuse it when it runs our
+/// arguments (true), stop it with `--restart`, refuse otherwise; refuse a server vbench did
+/// not start. False: nothing runs, launch ours.
+async fn reuse_or_clear(
+    docker: &Docker,
+    cfg: &Config,
+    shown: &[String],
+    restart: bool,
+    sink: &dyn Sink,
+) -> Result<bool, ServerError> {
+    let server = &cfg.server.container;
+    let now = running(docker, server)
+        .await
+        .map_err(|e| ServerError::setup(format!("inspect vllm serve in {server}"), e))?;
+    if now.alive {
+        if now.args.as_deref() == Some(shown) {
+            events::info(
+                sink,
+                format!(
+                    "vllm serve is already running in {server} with the same arguments: reusing it"
+                ),
+            );
+            return Ok(true);
+        }
+        if restart {
+            events::info(
+                sink,
+                format!(
+                    "stopping the running vllm serve in {server} (--restart): {}",
+                    show_args(&now.args)
+                ),
+            );
+            docker
+                .stop_tracked(server, argv::SERVE_PIDFILE, down::STOP_GRACE)
+                .await
+                .map_err(ServerError::docker(format!(
+                    "stop the running vllm serve in {server}"
+                )))?;
+            return Ok(false);
+        }
+        return Err(ServerError::Mismatch {
+            container: server.clone(),
+            message: format!(
+                "{server} already runs a different server:\n  running: {}\n  wanted:  {}\nrun `vbench up --restart` to replace it, or `vbench down` first",
+                show_args(&now.args),
+                shown.join(" ")
+            ),
+        });
+    }
+    let foreign = untracked_serve_processes(docker, server)
+        .await
+        .map_err(|e| ServerError::setup(format!("list processes in {server}"), e))?;
+    if !foreign.is_empty() {
+        let list: Vec<String> = foreign
+            .iter()
+            .map(|(p, c)| format!("pid {p}: {}", cfg.scrub(c)))
+            .collect();
+        return Err(ServerError::Mismatch {
+            container: server.clone(),
+            message: format!(
+                "{server} runs a vllm serve that vbench did not start ({}); stop it first (two servers in one container would fight over the GPUs and the port)",
+                list.join("; ")
+            ),
+        });
+    }
+    Ok(false)
+}
+
 fn show_args(a: &Option<Vec<String>>) -> String {
     a.as_ref().map_or(
         "(arguments unknown: no record in the container)".to_string(),
         |a| a.join(" "),
     )
-}
-
-fn setup(msg: String) -> anyhow::Error {
-    Failure::new(Code::Setup, msg).into()
 }
 
 /// `<results_dir>/logs/server-<ts>.log`, its directory created.
@@ -466,9 +455,10 @@ async fn launch(
     cfg: &Config,
     desired: &[String],
     shown: &[String],
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     let server = &cfg.server.container;
-    let args_json = serde_json::to_vec(shown).context("cannot encode the serve argv")?;
+    let args_json =
+        serde_json::to_vec(shown).map_err(|e| ServerError::other("encode the serve argv", e))?;
     let name = argv::SERVE_ARGS
         .rsplit('/')
         .next()
@@ -477,12 +467,7 @@ async fn launch(
     docker
         .copy_in(server, "/tmp", &[(name, args_json, 0o644)])
         .await
-        .map_err(|e| {
-            setup(format!(
-                "cannot write {} in {server}: {e}",
-                argv::SERVE_ARGS
-            ))
-        })?;
+        .map_err(|e| ServerError::setup(format!("write {} in {server}", argv::SERVE_ARGS), e))?;
     let mut env = spec::env_pairs(&cfg.server.env);
     // Machine-read log: no colour, no block buffering.
     env.extend([
@@ -499,7 +484,7 @@ async fn launch(
     docker
         .exec_detached(server, &exec)
         .await
-        .map_err(|e| setup(format!("cannot start vllm serve in {server}: {e}")))?;
+        .map_err(|e| ServerError::setup(format!("start vllm serve in {server}"), e))?;
     Ok(())
 }
 

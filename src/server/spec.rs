@@ -50,9 +50,9 @@ pub fn env_pairs(env: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
-/// Labels for what vbench creates: managed, role, plus the process-wide extra labels.
-pub fn labels(role: &str) -> Labels {
-    let mut l = super::extra_labels();
+/// Labels for what vbench creates: the handle's extra labels, managed and role.
+pub fn labels(extra: &Labels, role: &str) -> Labels {
+    let mut l = extra.clone();
     l.insert(LABEL_MANAGED.to_string(), "true".to_string());
     l.insert(LABEL_ROLE.to_string(), role.to_string());
     l
@@ -60,7 +60,7 @@ pub fn labels(role: &str) -> Labels {
 
 /// The server container: keep-alive entrypoint (vbench execs `vllm serve` into it), init for
 /// signals and zombies, GPU preset, HF cache volume, env, shm, port published on 127.0.0.1.
-pub fn server_spec(cfg: &Config, gpu: GpuPreset, etc_group: &str) -> ContainerSpec {
+pub fn server_spec(cfg: &Config, gpu: GpuPreset, etc_group: &str, extra: &Labels) -> ContainerSpec {
     let s = &cfg.server;
     let group_add = match gpu {
         GpuPreset::Amd => render_gid(etc_group).into_iter().collect(),
@@ -71,7 +71,7 @@ pub fn server_spec(cfg: &Config, gpu: GpuPreset, etc_group: &str) -> ContainerSp
         image: s.image.clone(),
         network: Some(cfg.network.clone()),
         aliases: vec![],
-        labels: labels("server"),
+        labels: labels(extra, "server"),
         env: env_pairs(&s.env),
         volumes: s.volumes.clone(),
         gpu: Some(gpu),
@@ -84,14 +84,14 @@ pub fn server_spec(cfg: &Config, gpu: GpuPreset, etc_group: &str) -> ContainerSp
 }
 
 /// The client container: same network, no GPU, keep-alive, its own env and volumes.
-pub fn client_spec(cfg: &Config) -> ContainerSpec {
+pub fn client_spec(cfg: &Config, extra: &Labels) -> ContainerSpec {
     let c = &cfg.client;
     ContainerSpec {
         name: c.container.clone(),
         image: c.image.clone(),
         network: Some(cfg.network.clone()),
         aliases: vec![],
-        labels: labels("client"),
+        labels: labels(extra, "client"),
         env: env_pairs(&c.env),
         volumes: c.volumes.clone(),
         gpu: Some(GpuPreset::None),
@@ -128,10 +128,14 @@ mod tests {
         let cfg = Config::default();
         let g = "render:x:109:\n";
         assert_eq!(
-            server_spec(&cfg, GpuPreset::Amd, g).group_add,
+            server_spec(&cfg, GpuPreset::Amd, g, &Labels::new()).group_add,
             vec!["109".to_string()]
         );
-        assert!(server_spec(&cfg, GpuPreset::Nvidia, g).group_add.is_empty());
+        assert!(
+            server_spec(&cfg, GpuPreset::Nvidia, g, &Labels::new())
+                .group_add
+                .is_empty()
+        );
     }
 
     #[test]
@@ -139,7 +143,7 @@ mod tests {
         let mut cfg = Config::default();
         cfg.server.env.insert("HF_TOKEN".into(), String::new());
         cfg.server.env.insert("A".into(), "1".into());
-        let s = server_spec(&cfg, GpuPreset::None, "");
+        let s = server_spec(&cfg, GpuPreset::None, "", &Labels::new());
         assert_eq!(s.publish, None);
         assert_eq!(s.env, vec!["A=1".to_string()]);
         assert!(s.keepalive && s.init);
@@ -149,7 +153,7 @@ mod tests {
         );
         cfg.server.publish_port = Some(18000);
         assert_eq!(
-            server_spec(&cfg, GpuPreset::None, "").publish,
+            server_spec(&cfg, GpuPreset::None, "", &Labels::new()).publish,
             Some((8000, 18000))
         );
     }

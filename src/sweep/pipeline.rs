@@ -1,46 +1,333 @@
-//! The one-command pipeline behind `vbench run` and `vbench demo`: lock → up (or reuse) →
-//! client → plan → manifest (new or resumed) → points → summary → optional down, with the
-//! documented exit codes. `vbench report` re-renders a run from its manifest.
+//! The one-command pipeline behind `vbench run` and `vbench demo`, as steps with typed
+//! outcomes: acquire the lock → resolve the run (new or resumed) → ensure the server →
+//! plan → run the points → finish (report). Each step is a short function; `run` reads as
+//! the table of contents. A dry run plans and stops. Everything the user sees goes out as
+//! events; how the run ended is a `RunOutcome`, turned into an exit code at the edge.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use super::argv::BenchContext;
+use super::error::RunError;
 use super::estimate::History;
-use super::lock::{Holder, LockError, RunLock};
+use super::lock::{Holder, RunLock};
 use super::manifest::{self, Manifest, ServerSnapshot};
-use super::plan::{self, ContextLimit};
+use super::options::RunOptions;
+use super::plan::{self, ContextLimit, Plan};
 use super::runner::{self, RunEnd, Runner, ServerControl};
-use super::session;
-use crate::cli::SweepSelection;
+use super::{finish, session};
 use crate::config::{Config, SweepConfig};
 use crate::docker::Docker;
 use crate::events::{self, Event, Sink};
-use crate::exit::{Code, Failure};
 use crate::server::{self, DownOptions, ServerInfo, UpOptions};
 
-/// What `vbench run` (or `demo`) asked for.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    pub selection: SweepSelection,
-    /// Sweeps decided by the command itself (`demo`), instead of `selection`.
-    pub sweeps: Option<Vec<(String, SweepConfig)>>,
-    pub dry_run: bool,
-    /// `Some("latest")` or a run id.
-    pub resume: Option<String>,
-    pub force: bool,
-    pub restart_server: bool,
-    pub down: bool,
-    pub restart: bool,
-    pub standin: bool,
-    /// Print the summary table on stdout (not in JSON mode).
-    pub print_summary: bool,
-    /// JSON output: a dry run prints its plan as one JSON object.
-    pub json: bool,
+/// How a run that got going ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// A dry run printed its plan.
+    Planned,
+    /// The points ran (or had all run before, on a resume).
+    Ran { run_id: String, end: RunEnd },
 }
 
-fn usage(m: impl Into<String>) -> anyhow::Error {
-    Failure::new(Code::Usage, m).into()
+/// Step 2's answer: the run to work on.
+enum Resolved {
+    /// A new run of these sweeps.
+    New {
+        sweeps: Vec<(String, SweepConfig)>,
+        hash: String,
+    },
+    /// A run to continue, with its own sweeps.
+    Resumed {
+        manifest: Box<Manifest>,
+        sweeps: Vec<(String, SweepConfig)>,
+        hash: String,
+    },
+    /// A resumed run with nothing left to do.
+    Done(Box<Manifest>),
+}
+
+/// `vbench run` / `vbench demo`. `cfg` is already the stand-in configuration when
+/// `opts.standin` is set.
+pub async fn run(
+    cfg: &Config,
+    opts: &RunOptions,
+    sink: Arc<dyn Sink>,
+) -> Result<RunOutcome, RunError> {
+    let sweeps = select(cfg, opts)?;
+    if opts.dry_run {
+        return dry_run(cfg, &sweeps, opts, sink.as_ref()).await;
+    }
+    let mut lock = acquire_lock(&cfg.results_dir)?;
+    let resolved = resolve_run(cfg, opts, sweeps, sink.as_ref())?;
+    if let Resolved::Done(m) = resolved {
+        let end = finish::end_of_resumed(&m);
+        finish::report(cfg, &m, None, sink.as_ref())?;
+        return Ok(RunOutcome::Ran {
+            run_id: m.run_id.clone(),
+            end,
+        });
+    }
+    let cancel = super::signals::install(sink.clone(), opts.exit_now);
+    let docker = connect(opts).await?;
+    let info = ensure_server(&docker, cfg, opts, &cancel, sink.as_ref()).await?;
+    if !matches!(resolved, Resolved::Resumed { .. }) {
+        refuse_if_busy(&docker, &cfg.client.container).await?;
+    }
+    let (mut m, plan) = plan_run(cfg, opts, resolved, &info)?;
+    let _ = lock.update(&Holder::me(&m.run_id));
+    let run_dir = session::run_dir(&cfg.results_dir, &m.run_id);
+    create_run_dir(&run_dir, &mut m)?;
+    let end = run_points(
+        &docker,
+        cfg,
+        opts,
+        &info,
+        &mut m,
+        &plan,
+        cancel,
+        sink.as_ref(),
+    )
+    .await?;
+    finish::report(cfg, &m, None, sink.as_ref())?;
+    if opts.down && end != RunEnd::Interrupted {
+        server::down(&docker, cfg, &DownOptions::default(), sink.as_ref()).await?;
+    }
+    drop(lock);
+    Ok(RunOutcome::Ran {
+        run_id: m.run_id,
+        end,
+    })
+}
+
+/// The sweeps asked for: the command's own (`demo`), else the selection's.
+fn select(cfg: &Config, opts: &RunOptions) -> Result<Vec<(String, SweepConfig)>, RunError> {
+    match &opts.sweeps {
+        Some(s) => Ok(s.clone()),
+        None => session::select(cfg, &opts.selection).map_err(RunError::Usage),
+    }
+}
+
+/// Step 1: one run at a time per results directory.
+fn acquire_lock(results_dir: &Path) -> Result<RunLock, RunError> {
+    Ok(RunLock::acquire(results_dir, &Holder::me("(starting)"))?)
+}
+
+/// Step 2: a new run, or the run to resume — resolved before anything starts, so a typo or a
+/// changed configuration costs nothing. A resumed run keeps its own sweeps.
+fn resolve_run(
+    cfg: &Config,
+    opts: &RunOptions,
+    sweeps: Vec<(String, SweepConfig)>,
+    sink: &dyn Sink,
+) -> Result<Resolved, RunError> {
+    let Some(id) = &opts.resume else {
+        let hash = config_hash(cfg, &sweeps)?;
+        return Ok(Resolved::New { sweeps, hash });
+    };
+    if !opts.selection.sweeps.is_empty() || super::presets::has_custom(&opts.selection) {
+        return Err(RunError::usage(
+            "--resume runs the sweeps of the run it resumes; name no sweep with it",
+        ));
+    }
+    let id = manifest::find_run(&cfg.results_dir, Some(id))
+        .map_err(|e| RunError::usage(format!("{e:#}")))?;
+    let m = Manifest::load(&session::run_dir(&cfg.results_dir, &id))
+        .map_err(RunError::state(format!("read run {id}")))?;
+    let sweeps = m
+        .sweeps
+        .iter()
+        .map(|n| Ok((n.clone(), plan::resolve(cfg, n)?)))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(RunError::Usage)?;
+    let hash = config_hash(cfg, &sweeps)?;
+    if hash != m.config_hash {
+        if !opts.force {
+            return Err(RunError::usage(format!(
+                "the configuration changed since run {} was planned (config hash {} → {hash}); its results would not be comparable. Use --force to resume anyway, or start a new run",
+                m.run_id, m.config_hash
+            )));
+        }
+        events::warn(
+            sink,
+            format!(
+                "run {}: configuration changed (config hash {} → {hash}); resuming anyway (--force)",
+                m.run_id, m.config_hash
+            ),
+        );
+    }
+    if m.points.iter().all(|r| r.status.done()) {
+        events::info(
+            sink,
+            format!("run {}: every point is done; nothing to resume", m.run_id),
+        );
+        return Ok(Resolved::Done(Box::new(m)));
+    }
+    Ok(Resolved::Resumed {
+        manifest: Box::new(m),
+        sweeps,
+        hash,
+    })
+}
+
+/// The hash that decides whether a run may be resumed (the context check is left out, so no
+/// server is needed to compute it).
+fn config_hash(cfg: &Config, sweeps: &[(String, SweepConfig)]) -> Result<String, RunError> {
+    let plan = plan::build(cfg, sweeps, ContextLimit::Unknown).map_err(RunError::Usage)?;
+    Ok(session::config_hash(cfg, &plan))
+}
+
+async fn connect(opts: &RunOptions) -> Result<Docker, RunError> {
+    Docker::connect(opts.docker_host.as_deref())
+        .await
+        .map(|d| d.with_labels(opts.labels.clone()))
+        .map_err(|source| RunError::Docker {
+            op: "connect to the Docker Engine".into(),
+            source,
+        })
+}
+
+/// Step 3: the server up (or reused) and the client container ready. Ctrl-C while the
+/// server loads (up to half an hour) still stops vbench.
+async fn ensure_server(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &RunOptions,
+    cancel: &CancellationToken,
+    sink: &dyn Sink,
+) -> Result<ServerInfo, RunError> {
+    let up = UpOptions {
+        restart: opts.restart,
+        standin: opts.standin,
+    };
+    let setup = async {
+        let info = server::up(docker, cfg, &up, sink).await?;
+        server::ensure_client(docker, cfg, sink).await?;
+        Ok::<_, RunError>(info)
+    };
+    tokio::select! {
+        r = setup => r,
+        _ = cancel.cancelled() => Err(RunError::InterruptedDuringSetup),
+    }
+}
+
+/// Step 4: the plan against the live server's context length, and the manifest: a new one,
+/// or the resumed run's with the current server.
+fn plan_run(
+    cfg: &Config,
+    opts: &RunOptions,
+    resolved: Resolved,
+    info: &ServerInfo,
+) -> Result<(Manifest, Plan), RunError> {
+    let (sweeps, hash, resumed) = match resolved {
+        Resolved::New { sweeps, hash } => (sweeps, hash, None),
+        Resolved::Resumed {
+            manifest,
+            sweeps,
+            hash,
+        } => (sweeps, hash, Some(manifest)),
+        Resolved::Done(_) => unreachable!("a finished run is reported, not planned"),
+    };
+    let plan = plan::build(cfg, &sweeps, ContextLimit::Live(info.max_model_len))
+        .map_err(RunError::Usage)?;
+    if plan.points.is_empty() {
+        return Err(RunError::usage("the sweep plan is empty: no point to run"));
+    }
+    let m = match resumed {
+        Some(mut m) => {
+            m.config_hash = hash;
+            m.server = Some(snapshot(info));
+            *m
+        }
+        None => {
+            let id = super::new_run_id(&jiff::ZonedDateTime::now(), &hash);
+            session::new_manifest(&id, cfg, &sweeps, &plan, Some(snapshot(info)), opts.standin)
+        }
+    };
+    Ok((m, plan))
+}
+
+fn create_run_dir(run_dir: &Path, m: &mut Manifest) -> Result<(), RunError> {
+    let logs = run_dir.join("logs");
+    std::fs::create_dir_all(&logs)
+        .map_err(|e| RunError::setup(format!("create {}", logs.display()), e))?;
+    m.save(run_dir)
+        .map_err(RunError::state("write the run manifest"))
+}
+
+/// Step 5: every point not yet done, through the runner; a benchmark a killed vbench of this
+/// run left in the client is stopped and recovered first.
+#[allow(clippy::too_many_arguments)]
+async fn run_points(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &RunOptions,
+    info: &ServerInfo,
+    m: &mut Manifest,
+    plan: &Plan,
+    cancel: CancellationToken,
+    sink: &dyn Sink,
+) -> Result<RunEnd, RunError> {
+    for n in &plan.notes {
+        events::info(sink, format!("note: {n}"));
+    }
+    let runner = Runner {
+        docker,
+        client: cfg.client.container.clone(),
+        results_dir: cfg.results_dir.clone(),
+        run_dir: session::run_dir(&cfg.results_dir, &m.run_id),
+        bench: BenchContext {
+            base_url: info.url_in_network.clone(),
+            model_id: info.model_id.clone(),
+            tokenizer: cfg.client.tokenizer.clone(),
+            seed: cfg.run.seed,
+            result_dir: cfg.client.result_dir.clone(),
+            run_id: m.run_id.clone(),
+            extra_args: cfg.client.extra_args.clone(),
+        },
+        env: cfg
+            .client
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        server: LiveServer {
+            docker,
+            cfg,
+            standin: opts.standin,
+            sink,
+        },
+        restart_server: opts.restart_server,
+        cancel,
+        sink,
+        gpu_container: Some(cfg.server.container.clone()),
+    };
+    runner.prepare_client(m).await?;
+    runner.recover(m).await?;
+    if opts.resume.is_some() {
+        refuse_if_busy(docker, &cfg.client.container).await?;
+    }
+    let started = std::time::Instant::now();
+    sink.emit(Event::RunStarted {
+        run_id: m.run_id.clone(),
+        run_dir: runner.run_dir.display().to_string(),
+        points: m.points.iter().filter(|r| !r.status.done()).count(),
+        total: m.points.len(),
+        resumed: opts.resume.is_some(),
+    });
+    if opts.resume.is_none() {
+        for r in m.points.iter().filter(|r| r.point.skip.is_some()) {
+            sink.emit(Event::PointSkipped {
+                name: r.point.id.clone(),
+                reason: r.reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    let end = runner.run(m).await?;
+    finish::announce_end(m, &end, &runner.run_dir, started.elapsed(), sink);
+    Ok(end)
 }
 
 fn snapshot(info: &ServerInfo) -> ServerSnapshot {
@@ -82,287 +369,65 @@ impl ServerControl for LiveServer<'_> {
     }
 }
 
-/// The exit code for how a run ended.
-pub fn code_for(end: &RunEnd) -> Code {
-    match end {
-        RunEnd::Finished => Code::Ok,
-        RunEnd::PointsFailed => Code::PointsFailed,
-        RunEnd::Interrupted => Code::Interrupted,
-        RunEnd::ServerFailed(_) => Code::Server,
+/// Refuse while a `vllm bench serve` runs in the client, naming it: two at once would skew
+/// both.
+async fn refuse_if_busy(docker: &Docker, client: &str) -> Result<(), RunError> {
+    let others = runner::bench_processes(docker, client)
+        .await
+        .map_err(|e| RunError::setup(format!("list processes in {client}"), e))?;
+    if others.is_empty() {
+        return Ok(());
     }
+    let list: Vec<String> = others
+        .iter()
+        .map(|(p, c)| format!("pid {p}: {c}"))
+        .collect();
+    Err(RunError::ClientBusy {
+        container: client.to_string(),
+        processes: list.join("; "),
+    })
 }
 
-/// `vbench run` / `vbench demo`. `cfg` is already the stand-in configuration when
-/// `opts.standin` is set.
-pub async fn run(
-    docker_host: Option<&str>,
+/// A dry run: the plan with file names and estimates, as an event; nothing starts. The
+/// context length comes from a server that already serves, else the configuration.
+async fn dry_run(
     cfg: &Config,
+    sweeps: &[(String, SweepConfig)],
     opts: &RunOptions,
-    sink: Arc<dyn Sink>,
-) -> anyhow::Result<Code> {
-    let sweeps = match &opts.sweeps {
-        Some(s) => s.clone(),
-        None => session::select(cfg, &opts.selection).map_err(usage)?,
+    sink: &dyn Sink,
+) -> Result<RunOutcome, RunError> {
+    let live = live_context(opts, cfg).await;
+    let context = match (live, cfg.server.max_model_len) {
+        (Some(n), _) => ContextLimit::Live(n),
+        (None, Some(n)) => ContextLimit::Configured(n),
+        (None, None) => ContextLimit::Unknown,
     };
-    if opts.dry_run {
-        let live = live_context(docker_host, cfg).await;
-        return dry_run(cfg, &sweeps, opts, live);
+    let plan = plan::build(cfg, sweeps, context).map_err(RunError::Usage)?;
+    if plan.points.is_empty() {
+        return Err(RunError::usage("the sweep plan is empty: no point to run"));
     }
-    if opts.resume.is_some()
-        && (!opts.selection.sweeps.is_empty() || super::presets::has_custom(&opts.selection))
-    {
-        return Err(usage(
-            "--resume runs the sweeps of the run it resumes; name no sweep with it",
+    let history = History::load(&cfg.results_dir);
+    let ts = super::timestamp(&jiff::ZonedDateTime::now());
+    sink.emit(Event::Plan(session::plan_view(
+        &plan,
+        &history,
+        opts.standin,
+        &ts,
+    )));
+    if plan.runnable().count() == 0 {
+        return Err(RunError::usage(
+            "every point of the plan is skipped: nothing would run",
         ));
     }
-    let results_dir = cfg.results_dir.clone();
-    let mut lock =
-        RunLock::acquire(&results_dir, &Holder::me("(starting)")).map_err(|e| match e {
-            LockError::Held { .. } => {
-                anyhow::Error::from(Failure::new(Code::LockHeld, e.to_string()))
-            }
-            other => anyhow::Error::from(Failure::new(Code::Setup, other.to_string())),
-        })?;
-    // Resolve the run to resume before anything starts, so a typo costs nothing.
-    let resumed = match &opts.resume {
-        Some(id) => {
-            let id =
-                manifest::find_run(&results_dir, Some(id)).map_err(|e| usage(format!("{e:#}")))?;
-            Some(Manifest::load(&session::run_dir(&results_dir, &id))?)
-        }
-        None => None,
-    };
-    // The sweeps of a resumed run are its own; a changed configuration is refused before
-    // anything starts (the hash ignores the context check, so no server is needed for it).
-    let sweeps = match &resumed {
-        Some(m) => m
-            .sweeps
-            .iter()
-            .map(|n| Ok((n.clone(), plan::resolve(cfg, n)?)))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(usage)?,
-        None => sweeps,
-    };
-    let hash = session::config_hash(
-        cfg,
-        &plan::build(cfg, &sweeps, ContextLimit::Unknown).map_err(usage)?,
-    );
-    if let Some(m) = &resumed
-        && hash != m.config_hash
-    {
-        if !opts.force {
-            return Err(usage(format!(
-                "the configuration changed since run {} was planned (config hash {} → {hash}); its results would not be comparable. Use --force to resume anyway, or start a new run",
-                m.run_id, m.config_hash
-            )));
-        }
-        events::warn(
-            sink.as_ref(),
-            format!(
-                "run {}: configuration changed (config hash {} → {hash}); resuming anyway (--force)",
-                m.run_id, m.config_hash
-            ),
-        );
-    }
-    // A run with nothing left to do needs no server: say so and show its summary.
-    if let Some(m) = &resumed
-        && m.points.iter().all(|r| r.status.done())
-    {
-        events::info(
-            sink.as_ref(),
-            format!("run {}: every point is done; nothing to resume", m.run_id),
-        );
-        let run_dir = session::run_dir(&results_dir, &m.run_id);
-        let summary = render_report(
-            &results_dir,
-            &run_dir,
-            m,
-            previous_comparable(&results_dir, m).as_ref(),
-        )?;
-        if opts.print_summary {
-            println!("{summary}");
-        }
-        let failed = m.count(super::PointStatus::Failed) > 0;
-        return Ok(if failed { Code::PointsFailed } else { Code::Ok });
-    }
-    let cancel = super::signals::install(sink.clone());
-    let docker = Docker::connect(docker_host)
-        .await
-        .map_err(|e| Failure::new(Code::Setup, e.to_string()))?;
-    // Ctrl-C while the server loads (up to half an hour) must still stop vbench.
-    let up_opts = UpOptions {
-        restart: opts.restart,
-        standin: opts.standin,
-    };
-    let setup = async {
-        let info = server::up(&docker, cfg, &up_opts, sink.as_ref()).await?;
-        server::ensure_client(&docker, cfg, sink.as_ref()).await?;
-        anyhow::Ok(info)
-    };
-    let info = tokio::select! {
-        r = setup => r?,
-        _ = cancel.cancelled() => {
-            return Err(Failure::new(Code::Interrupted, "interrupted while bringing the server up; nothing was run").into());
-        }
-    };
-
-    // Any benchmark already running in the client belongs to someone else (a resumed run's
-    // own leftover is recovered first, below): two at once would skew both.
-    let is_resume = resumed.is_some();
-    if !is_resume {
-        refuse_if_busy(&docker, &cfg.client.container).await?;
-    }
-
-    // The plan, with the live server's context length.
-    let plan = plan::build(cfg, &sweeps, ContextLimit::Live(info.max_model_len)).map_err(usage)?;
-    if plan.points.is_empty() {
-        return Err(usage("the sweep plan is empty: no point to run"));
-    }
-    let mut m = match resumed {
-        Some(mut m) => {
-            m.config_hash = hash;
-            m.server = Some(snapshot(&info));
-            m
-        }
-        None => {
-            let id = super::new_run_id(&jiff::ZonedDateTime::now(), &hash);
-            session::new_manifest(
-                &id,
-                cfg,
-                &sweeps,
-                &plan,
-                Some(snapshot(&info)),
-                opts.standin,
-            )
-        }
-    };
-    let _ = lock.update(&Holder::me(&m.run_id));
-    let run_dir = session::run_dir(&results_dir, &m.run_id);
-    std::fs::create_dir_all(run_dir.join("logs")).map_err(|e| {
-        Failure::new(
-            Code::Setup,
-            format!("cannot create {}: {e}", run_dir.display()),
-        )
-    })?;
-    m.save(&run_dir)?;
-    for n in &plan.notes {
-        events::info(sink.as_ref(), format!("note: {n}"));
-    }
-
-    let live = LiveServer {
-        docker: &docker,
-        cfg,
-        standin: opts.standin,
-        sink: sink.as_ref(),
-    };
-    let runner = Runner {
-        docker: &docker,
-        client: cfg.client.container.clone(),
-        results_dir: results_dir.clone(),
-        run_dir: run_dir.clone(),
-        bench: BenchContext {
-            base_url: info.url_in_network.clone(),
-            model_id: info.model_id.clone(),
-            tokenizer: cfg.client.tokenizer.clone(),
-            seed: cfg.run.seed,
-            result_dir: cfg.client.result_dir.clone(),
-            run_id: m.run_id.clone(),
-            extra_args: cfg.client.extra_args.clone(),
-        },
-        env: cfg
-            .client
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
-        server: live,
-        restart_server: opts.restart_server,
-        cancel: cancel.clone(),
-        sink: sink.as_ref(),
-        gpu_container: Some(cfg.server.container.clone()),
-    };
-    runner
-        .prepare_client(&m)
-        .await
-        .map_err(|e| Failure::new(Code::Setup, format!("{e:#}")))?;
-    // A benchmark left by a killed vbench of this run is stopped and recovered first.
-    runner.recover(&mut m).await?;
-    if is_resume {
-        refuse_if_busy(&docker, &cfg.client.container).await?;
-    }
-    let started = std::time::Instant::now();
-    let todo = m.points.iter().filter(|r| !r.status.done()).count();
-    sink.emit(Event::RunStarted {
-        run_id: m.run_id.clone(),
-        run_dir: run_dir.display().to_string(),
-        points: todo,
-        total: m.points.len(),
-        resumed: opts.resume.is_some(),
-    });
-    if opts.resume.is_none() {
-        for r in m.points.iter().filter(|r| r.point.skip.is_some()) {
-            sink.emit(Event::PointSkipped {
-                name: r.point.id.clone(),
-                reason: r.reason.clone().unwrap_or_default(),
-            });
-        }
-    }
-    let end = runner.run(&mut m).await?;
-    if let RunEnd::ServerFailed(why) = &end {
-        events::warn(
-            sink.as_ref(),
-            format!(
-                "the server stopped serving: {why}; the run is saved: `vbench run --resume {}` continues it",
-                m.run_id
-            ),
-        );
-    }
-    if end == RunEnd::Interrupted {
-        events::warn(
-            sink.as_ref(),
-            format!(
-                "interrupted; `vbench run --resume {}` continues the run",
-                m.run_id
-            ),
-        );
-    }
-    sink.emit(Event::RunFinished {
-        run_id: m.run_id.clone(),
-        status: m.status.clone(),
-        ok: m.count(super::PointStatus::Ok),
-        failed: m.count(super::PointStatus::Failed),
-        skipped: m.count(super::PointStatus::Skipped),
-        pending: m.count(super::PointStatus::Pending) + m.count(super::PointStatus::Running),
-        elapsed_s: started.elapsed().as_secs_f64(),
-        run_dir: run_dir.display().to_string(),
-    });
-    let summary = render_report(
-        &results_dir,
-        &run_dir,
-        &m,
-        previous_comparable(&results_dir, &m).as_ref(),
-    )?;
-    if opts.print_summary {
-        println!("{summary}");
-        println!(
-            "results: {} (run state, logs and reports: {})",
-            results_dir.display(),
-            run_dir.display()
-        );
-    }
-    if opts.down && end != RunEnd::Interrupted {
-        server::down(&docker, cfg, &DownOptions::default(), sink.as_ref()).await?;
-    }
-    drop(lock);
-    Ok(code_for(&end))
+    Ok(RunOutcome::Planned)
 }
 
 /// `max_model_len` of a server that already serves (a dry run starts nothing): the engine,
 /// the server's health and `/v1/models`, each best effort with short deadlines.
-async fn live_context(docker_host: Option<&str>, cfg: &Config) -> Option<u64> {
+async fn live_context(opts: &RunOptions, cfg: &Config) -> Option<u64> {
     use crate::server::probe;
     let t = std::time::Duration::from_secs(5);
-    let docker = tokio::time::timeout(t, Docker::connect(docker_host))
+    let docker = tokio::time::timeout(t, Docker::connect(opts.docker_host.as_deref()))
         .await
         .ok()?
         .ok()?;
@@ -389,139 +454,30 @@ async fn live_context(docker_host: Option<&str>, cfg: &Config) -> Option<u64> {
         .and_then(|c| c.max_model_len)
 }
 
-/// Refuse (exit 6) while a `vllm bench serve` runs in the client, naming it.
-async fn refuse_if_busy(docker: &Docker, client: &str) -> anyhow::Result<()> {
-    let others = runner::bench_processes(docker, client).await?;
-    if others.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = others
-        .iter()
-        .map(|(p, c)| format!("pid {p}: {c}"))
-        .collect();
-    Err(Failure::new(
-        Code::LockHeld,
-        format!(
-            "a benchmark is already running in {client}: {}",
-            list.join("; ")
-        ),
-    )
-    .into())
-}
-
-fn dry_run(
-    cfg: &Config,
-    sweeps: &[(String, SweepConfig)],
-    opts: &RunOptions,
-    live: Option<u64>,
-) -> anyhow::Result<Code> {
-    let context = match (live, cfg.server.max_model_len) {
-        (Some(n), _) => ContextLimit::Live(n),
-        (None, Some(n)) => ContextLimit::Configured(n),
-        (None, None) => ContextLimit::Unknown,
-    };
-    let plan = plan::build(cfg, sweeps, context).map_err(usage)?;
-    if plan.points.is_empty() {
-        return Err(usage("the sweep plan is empty: no point to run"));
-    }
-    let history = History::load(&cfg.results_dir);
-    let ts = super::timestamp(&jiff::ZonedDateTime::now());
-    if opts.json {
-        println!(
-            "{}",
-            session::dry_run_json(&plan, &history, opts.standin, &ts)
-        );
-    } else {
-        print!(
-            "{}",
-            session::dry_run_table(&plan, &history, opts.standin, &ts)
-        );
-    }
-    if plan.runnable().count() == 0 {
-        return Err(usage(
-            "every point of the plan is skipped: nothing would run",
-        ));
-    }
-    Ok(Code::Ok)
-}
-
-/// The newest earlier run with the same config hash and at least one good point.
-pub fn previous_comparable(results_dir: &Path, m: &Manifest) -> Option<Manifest> {
-    manifest::list_runs(results_dir)
-        .into_iter()
-        .rev()
-        .filter(|id| *id < m.run_id)
-        .filter_map(|id| Manifest::load(&session::run_dir(results_dir, &id)).ok())
-        .find(|b| b.config_hash == m.config_hash && b.count(super::PointStatus::Ok) > 0)
-}
-
-/// Write the run's report files (`summary.md/csv/json`, charts, `comparison.md` against
-/// `baseline`) through `crate::report`, and return the terminal summary: the table, a status
-/// line and, with a baseline, the comparison.
-pub fn render_report(
-    results_dir: &Path,
-    run_dir: &Path,
-    m: &Manifest,
-    baseline: Option<&Manifest>,
-) -> anyhow::Result<String> {
-    let rows = crate::report::rows_from_manifest(m, results_dir);
-    let base_rows = baseline.map(|b| crate::report::rows_from_manifest(b, results_dir));
-    let base = baseline
-        .zip(base_rows.as_deref())
-        .map(|(b, r)| (b.run_id.as_str(), r));
-    crate::report::write_run_report(run_dir, &rows, base)?;
-    let mut s = crate::report::table(&rows);
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    s.push_str(&format!(
-        "run {}: {}; {} ok, {} failed, {} skipped, {} pending{}\n",
-        m.run_id,
-        m.status,
-        m.count(super::PointStatus::Ok),
-        m.count(super::PointStatus::Failed),
-        m.count(super::PointStatus::Skipped),
-        m.count(super::PointStatus::Pending) + m.count(super::PointStatus::Running),
-        if m.standin {
-            " — CPU stand-in, not a GPU measurement"
-        } else {
-            ""
-        }
-    ));
-    if let (Some(b), Some(r)) = (baseline, base_rows.as_deref()) {
-        // The headline here; the full comparison is in comparison.md.
-        let full = crate::report::render_comparison(&crate::report::compare(&rows, r), &b.run_id);
-        let headline = full
-            .lines()
-            .find(|l| l.starts_with("**"))
-            .unwrap_or("")
-            .replace("**", "");
-        s.push_str(&format!(
-            "compared with run {}: {headline} (details: {})\n",
-            b.run_id,
-            run_dir.join("comparison.md").display()
-        ));
-    }
-    Ok(s)
-}
-
-/// `vbench report [RUN] [--against RUN]`: a run's summary (and its comparison) from its
-/// manifest; its report files are written again.
+/// `vbench report [RUN] [--against RUN]`: a run's report files written again from its
+/// manifest, and its summary (and comparison) as events.
 pub fn report(
-    results_dir: &Path,
+    cfg: &Config,
     run: Option<&str>,
     against: Option<&str>,
-) -> anyhow::Result<String> {
-    let id = manifest::find_run(results_dir, run).map_err(|e| usage(format!("{e:#}")))?;
-    let run_dir = session::run_dir(results_dir, &id);
-    let m = Manifest::load(&run_dir)?;
+    sink: &dyn Sink,
+) -> Result<String, RunError> {
+    let results_dir = &cfg.results_dir;
+    let find = |id: Option<&str>| -> Result<(String, PathBuf), RunError> {
+        let id =
+            manifest::find_run(results_dir, id).map_err(|e| RunError::usage(format!("{e:#}")))?;
+        let dir = session::run_dir(results_dir, &id);
+        Ok((id, dir))
+    };
+    let (id, run_dir) = find(run)?;
+    let m = Manifest::load(&run_dir).map_err(RunError::state(format!("read run {id}")))?;
     let baseline = match against {
         Some(a) => {
-            let aid =
-                manifest::find_run(results_dir, Some(a)).map_err(|e| usage(format!("{e:#}")))?;
-            Some(Manifest::load(&session::run_dir(results_dir, &aid))?)
+            let (aid, adir) = find(Some(a))?;
+            Some(Manifest::load(&adir).map_err(RunError::state(format!("read run {aid}")))?)
         }
-        None => previous_comparable(results_dir, &m),
+        None => None,
     };
-    render_report(results_dir, &run_dir, &m, baseline.as_ref())
+    finish::report(cfg, &m, baseline.as_ref(), sink)?;
+    Ok(id)
 }

@@ -5,7 +5,7 @@
 //! `prompts_per_concurrency = 1` (one wave of C requests at max concurrency C), exactly what
 //! the manual scripts measured, so results stay comparable with the historical files.
 
-use crate::cli::SweepSelection;
+use super::options::Selection;
 use crate::config::SweepConfig;
 
 /// One K in the file names and on the command line: 1024 tokens.
@@ -75,7 +75,7 @@ pub fn ladder_125(min: u64, max: u64) -> Vec<u64> {
 }
 
 /// Does the selection ask for a custom sweep (any of the custom flags given)?
-pub fn has_custom(sel: &SweepSelection) -> bool {
+pub fn has_custom(sel: &Selection) -> bool {
     !sel.input_len.is_empty()
         || sel.output_len.is_some()
         || sel.min_concurrency.is_some()
@@ -86,7 +86,7 @@ pub fn has_custom(sel: &SweepSelection) -> bool {
 
 /// The custom sweep the flags describe, `None` when no custom flag was given. Errors name the
 /// flag at fault.
-pub fn custom(sel: &SweepSelection) -> Result<Option<SweepConfig>, String> {
+pub fn custom(sel: &Selection) -> Result<Option<SweepConfig>, String> {
     if !has_custom(sel) {
         return Ok(None);
     }
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn custom_from_flags() {
-        let sel = SweepSelection {
+        let sel = Selection {
             input_len: vec!["1K".into(), "4096".into()],
             output_len: Some(64),
             min_concurrency: Some(2),
@@ -215,7 +215,7 @@ mod tests {
         let c = custom(&sel).expect("ok").expect("some");
         assert_eq!(c.input_lens, vec![1024, 4096]);
         assert_eq!(c.concurrency, vec![2, 5, 10, 20, 50]);
-        let single = SweepSelection {
+        let single = Selection {
             input_len: vec!["2K".into()],
             output_len: Some(8),
             single: Some(7),
@@ -225,25 +225,25 @@ mod tests {
             custom(&single).expect("ok").expect("some").concurrency,
             vec![7]
         );
-        let both = SweepSelection {
+        let both = Selection {
             single: Some(1),
             concurrency: vec![2],
             ..single.clone()
         };
         assert!(custom(&both).unwrap_err().contains("only one"));
-        let no_out = SweepSelection {
+        let no_out = Selection {
             input_len: vec!["1K".into()],
             single: Some(1),
             ..Default::default()
         };
         assert!(custom(&no_out).unwrap_err().contains("--output-len"));
-        let bad = SweepSelection {
+        let bad = Selection {
             input_len: vec!["1M".into()],
             output_len: Some(1),
             single: Some(1),
             ..Default::default()
         };
         assert!(custom(&bad).unwrap_err().contains("--input-len"));
-        assert!(custom(&SweepSelection::default()).expect("ok").is_none());
+        assert!(custom(&Selection::default()).expect("ok").is_none());
     }
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::argv::{BenchContext, bench_argv};
+use super::error::RunError;
 use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot, write_new_atomic};
 use super::validate::{self, Expect};
 use crate::docker::{Docker, ExecSpec, OutputLine};
@@ -102,13 +103,14 @@ impl<S: ServerControl> Runner<'_, S> {
         )
     }
 
-    fn save(&self, m: &mut Manifest) -> anyhow::Result<()> {
+    fn save(&self, m: &mut Manifest) -> Result<(), RunError> {
         m.save(&self.run_dir)
+            .map_err(RunError::state("write the run manifest"))
     }
 
     /// Make sure the client has its directories (the PID file is written before the
     /// benchmark creates its result directory).
-    pub async fn prepare_client(&self, m: &Manifest) -> anyhow::Result<()> {
+    pub async fn prepare_client(&self, m: &Manifest) -> Result<(), RunError> {
         let mut argv = vec!["mkdir".to_string(), "-p".into(), "/tmp".into()];
         let mut dirs: Vec<String> = m.points.iter().map(|r| self.client_dir(r)).collect();
         dirs.dedup();
@@ -124,23 +126,23 @@ impl<S: ServerControl> Runner<'_, S> {
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("cannot prepare directories in {}: {e}", self.client))?;
+            .map_err(|e| RunError::setup(format!("prepare directories in {}", self.client), e))?;
         if out.exit_code != Some(0) {
-            anyhow::bail!(
-                "mkdir in {} failed ({:?}): {}",
-                self.client,
-                out.exit_code,
-                err.trim()
-            );
+            return Err(RunError::setup(
+                format!("prepare directories in {}", self.client),
+                format!("mkdir exited with {:?}: {}", out.exit_code, err.trim()),
+            ));
         }
-        std::fs::create_dir_all(self.run_dir.join("logs"))?;
+        let logs = self.run_dir.join("logs");
+        std::fs::create_dir_all(&logs)
+            .map_err(|e| RunError::setup(format!("create {}", logs.display()), e))?;
         Ok(())
     }
 
     /// After a crash: a point still marked `running` either finished in the client (its
     /// result file is there under its known name) or must run again. A benchmark still
     /// running from the dead vbench is stopped first (its result would arrive unobserved).
-    pub async fn recover(&self, m: &mut Manifest) -> anyhow::Result<()> {
+    pub async fn recover(&self, m: &mut Manifest) -> Result<(), RunError> {
         let pid = pidfile(&m.run_id);
         for i in 0..m.points.len() {
             if m.points[i].status != PointStatus::Running {
@@ -162,7 +164,11 @@ impl<S: ServerControl> Runner<'_, S> {
                 );
                 self.docker
                     .stop_tracked(&self.client, &pid, STOP_GRACE)
-                    .await?;
+                    .await
+                    .map_err(|source| RunError::Docker {
+                        op: format!("stop the leftover benchmark in {}", self.client),
+                        source,
+                    })?;
             }
             let recovered = match m.points[i].file_name.clone() {
                 Some(name) => self.collect(&mut m.points[i], &name).await?,
@@ -189,34 +195,48 @@ impl<S: ServerControl> Runner<'_, S> {
 
     /// Look for the point's result (host first, then the client), copy it to the host if
     /// needed and judge it. False when no result exists anywhere.
-    async fn collect(&self, r: &mut PointRecord, name: &str) -> anyhow::Result<bool> {
+    async fn collect(&self, r: &mut PointRecord, name: &str) -> Result<bool, RunError> {
         let rel = format!("{}/{name}", r.point.dir);
         let host = self.results_dir.join(&rel);
+        let io = |what: &str, p: &std::path::Path| {
+            let op = format!("{what} {}", p.display());
+            move |e: std::io::Error| RunError::State {
+                op,
+                source: e.into(),
+            }
+        };
         let bytes = if host.is_file() {
-            std::fs::read(&host)?
+            std::fs::read(&host).map_err(io("read", &host))?
         } else {
             let client_path = format!("{}/{name}", self.client_dir(r));
             match self.docker.read_file(&self.client, &client_path).await {
                 Ok(Some(b)) => {
-                    std::fs::create_dir_all(host.parent().unwrap_or(&self.results_dir))?;
-                    if !write_new_atomic(&host, &b)? {
-                        anyhow::bail!(
-                            "{} appeared while copying it: refusing to overwrite it",
-                            host.display()
-                        );
+                    let dir = host.parent().unwrap_or(&self.results_dir);
+                    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+                    if !write_new_atomic(&host, &b).map_err(RunError::state("copy a result"))? {
+                        return Err(RunError::State {
+                            op: format!("copy {}", host.display()),
+                            source: "it appeared while copying it: refusing to overwrite it".into(),
+                        });
                     }
                     b
                 }
                 Ok(None) => return Ok(false),
-                Err(e) => anyhow::bail!("cannot read {client_path} from {}: {e}", self.client),
+                Err(source) => {
+                    return Err(RunError::Docker {
+                        op: format!("read {client_path} from {}", self.client),
+                        source,
+                    });
+                }
             }
         };
         // A reference in the run directory: a hard link (same file system), else a copy.
         let in_run = self.run_dir.join("results").join(&rel);
         if !in_run.exists() {
-            std::fs::create_dir_all(in_run.parent().unwrap_or(&self.run_dir))?;
+            let dir = in_run.parent().unwrap_or(&self.run_dir);
+            std::fs::create_dir_all(dir).map_err(io("create", dir))?;
             if std::fs::hard_link(&host, &in_run).is_err() {
-                write_new_atomic(&in_run, &bytes)?;
+                write_new_atomic(&in_run, &bytes).map_err(RunError::state("copy a result"))?;
             }
         }
         let verdict = validate::check(
@@ -242,16 +262,20 @@ impl<S: ServerControl> Runner<'_, S> {
 
     /// `Some(why)` when the server does not serve, confirmed by a second check after
     /// `RECHECK_AFTER` so one slow probe does not end a long sweep.
-    async fn server_down(&self) -> anyhow::Result<Option<String>> {
-        if self.server.check().await?.is_none() {
+    async fn server_down(&self) -> Result<Option<String>, RunError> {
+        let check = RunError::state("check the server's health");
+        if self.server.check().await.map_err(check)?.is_none() {
             return Ok(None);
         }
         tokio::time::sleep(RECHECK_AFTER).await;
-        self.server.check().await
+        self.server
+            .check()
+            .await
+            .map_err(RunError::state("check the server's health"))
     }
 
     /// Run every point not yet done. The manifest is saved after every state change.
-    pub async fn run(&self, m: &mut Manifest) -> anyhow::Result<RunEnd> {
+    pub async fn run(&self, m: &mut Manifest) -> Result<RunEnd, RunError> {
         let todo: Vec<usize> = (0..m.points.len())
             .filter(|&i| !m.points[i].status.done())
             .collect();
@@ -317,7 +341,7 @@ impl<S: ServerControl> Runner<'_, S> {
 
     /// GPU state right after a point (utilisation, memory, power, temperature), for the
     /// record. A failed sample is a warning: it never fails the point.
-    async fn sample_gpus(&self, m: &mut Manifest, idx: usize) -> anyhow::Result<()> {
+    async fn sample_gpus(&self, m: &mut Manifest, idx: usize) -> Result<(), RunError> {
         let Some(container) = &self.gpu_container else {
             return Ok(());
         };
@@ -363,7 +387,7 @@ impl<S: ServerControl> Runner<'_, S> {
         }
     }
 
-    fn end(&self, m: &mut Manifest, end: RunEnd) -> anyhow::Result<RunEnd> {
+    fn end(&self, m: &mut Manifest, end: RunEnd) -> Result<RunEnd, RunError> {
         m.status = end.status().into();
         self.save(m)?;
         Ok(end)
@@ -375,7 +399,7 @@ impl<S: ServerControl> Runner<'_, S> {
         idx: usize,
         i: usize,
         n: usize,
-    ) -> anyhow::Result<Attempt> {
+    ) -> Result<Attempt, RunError> {
         let started = Instant::now();
         let now = jiff::ZonedDateTime::now();
         let file_name = {
@@ -431,7 +455,10 @@ impl<S: ServerControl> Runner<'_, S> {
             .create(true)
             .append(true)
             .open(&log_path)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", log_path.display()))?;
+            .map_err(|e| RunError::State {
+                op: format!("open {}", log_path.display()),
+                source: e.into(),
+            })?;
         let _ = writeln!(
             log,
             "# {} attempt {}: {}",
@@ -496,8 +523,9 @@ impl<S: ServerControl> Runner<'_, S> {
             r.reason = Some("interrupted; runs again on --resume".into());
             finish(m);
             self.save(m)?;
-            stopped.map_err(|e| {
-                anyhow::anyhow!("cannot stop the benchmark in {}: {e}", self.client)
+            stopped.map_err(|source| RunError::Docker {
+                op: format!("stop the benchmark in {}", self.client),
+                source,
             })?;
             self.emit_finished(m, idx, i, n);
             return Ok(Attempt::Interrupted);
@@ -510,13 +538,10 @@ impl<S: ServerControl> Runner<'_, S> {
                 r.reason = Some(format!("exec failed: {e}"));
                 finish(m);
                 self.save(m)?;
-                return Err(anyhow::Error::from(crate::exit::Failure::new(
-                    crate::exit::Code::Setup,
-                    format!(
-                        "{}: cannot run vllm bench serve in {}: {e}",
-                        p.id, self.client
-                    ),
-                )));
+                return Err(RunError::Docker {
+                    op: format!("{}: run vllm bench serve in {}", p.id, self.client),
+                    source: e,
+                });
             }
         };
         let found = if outcome.timed_out {
@@ -576,6 +601,7 @@ impl<S: ServerControl> Runner<'_, S> {
             elapsed_s: r.elapsed_s.unwrap_or(0.0),
             file: r.result_file.clone(),
             reason: r.reason.clone(),
+            metrics: r.metrics.clone(),
         });
     }
 }

@@ -1,6 +1,5 @@
-//! A run's bookkeeping around the loop: which sweeps the command line selects, the config
-//! hash that decides whether a run may be resumed, a new run's manifest, and the dry-run
-//! table.
+//! A run's bookkeeping around the loop: which sweeps the selection names, the config hash
+//! that decides whether a run may be resumed, a new run's manifest, and the dry run's plan.
 
 use std::path::Path;
 
@@ -9,14 +8,15 @@ use sha2::{Digest, Sha256};
 
 use super::estimate::{self, History, Source};
 use super::manifest::{Manifest, PointRecord, SCHEMA_VERSION, ServerSnapshot};
+use super::options::Selection;
 use super::plan::Plan;
 use super::presets;
-use crate::cli::SweepSelection;
 use crate::config::{Config, SweepConfig};
+use crate::events::{PlanView, PlannedPoint};
 
 /// The sweeps to run: the custom flags, then names on the command line, else `run.sweeps`
 /// from the configuration. Errors are usage errors naming the sweep or flag.
-pub fn select(cfg: &Config, sel: &SweepSelection) -> Result<Vec<(String, SweepConfig)>, String> {
+pub fn select(cfg: &Config, sel: &Selection) -> Result<Vec<(String, SweepConfig)>, String> {
     let mut out = Vec::new();
     let custom = presets::custom(sel)?;
     let names: Vec<String> = if !sel.sweeps.is_empty() {
@@ -97,79 +97,16 @@ pub fn new_manifest(
     }
 }
 
-/// The dry-run table: every point with its command-line shape, file name pattern, status
-/// (runs / skipped + reason) and estimate, then the total.
-pub fn dry_run_table(plan: &Plan, history: &History, standin: bool, ts: &str) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
-    t.set_header(vec![
-        "#", "point", "input", "output", "C", "prompts", "file", "estimate", "note",
-    ]);
-    let mut total = std::time::Duration::ZERO;
-    let (mut measured, mut guessed) = (0usize, 0usize);
-    for (i, p) in plan.points.iter().enumerate() {
-        let (est, note) = match &p.skip {
-            Some(r) => ("-".to_string(), format!("skipped: {r}")),
-            None => {
-                let (d, src) = history.estimate(p, standin);
-                total += d;
-                let how = match src {
-                    Source::Measured(n) => {
-                        measured += 1;
-                        format!("median of {n} earlier run(s)")
-                    }
-                    Source::Heuristic => {
-                        guessed += 1;
-                        "heuristic".to_string()
-                    }
-                };
-                (estimate::human(d), how)
-            }
-        };
-        t.add_row(vec![
-            (i + 1).to_string(),
-            p.id.clone(),
-            p.input_len.to_string(),
-            p.output_len.to_string(),
-            p.concurrency.to_string(),
-            p.num_prompts.to_string(),
-            format!("{}/{}", p.dir, p.file_name(ts)),
-            est,
-            note,
-        ]);
-    }
-    let runnable = plan.runnable().count();
-    let mut s = format!("{t}\n");
-    s.push_str(&format!(
-        "{} point(s), {runnable} to run, {} skipped; estimated {} ({measured} from earlier runs, {guessed} by the heuristic: {})\n",
-        plan.points.len(),
-        plan.points.len() - runnable,
-        estimate::human(total),
-        estimate::HEURISTIC
-    ));
-    s.push_str(&format!("context length {}\n", plan.context.describe()));
-    s.push_str(&format!(
-        "file names end in the point's start time (shown: {ts}); K = 1024 tokens\n"
-    ));
-    for n in &plan.notes {
-        if !n.starts_with("context length") {
-            s.push_str(&format!("note: {n}\n"));
-        }
-    }
-    s
-}
-
-/// The dry-run plan as one JSON object (`--json`): `{"event": "plan", "context", "notes",
-/// "total_estimate_s", "points": [{…point, "file", "estimate_s", "estimate_source"}]}`.
-pub fn dry_run_json(plan: &Plan, history: &History, standin: bool, ts: &str) -> Value {
+/// The dry run's plan: every point with its file name (as if started at `ts`), whether it
+/// runs, and its estimate (the median of earlier runs, else the heuristic).
+pub fn plan_view(plan: &Plan, history: &History, standin: bool, ts: &str) -> PlanView {
     let mut total = 0.0;
-    let points: Vec<Value> = plan
+    let points = plan
         .points
         .iter()
         .map(|p| {
-            let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-            let (est, src) = match &p.skip {
-                Some(_) => (Value::Null, Value::Null),
+            let (estimate_s, estimate_source) = match &p.skip {
+                Some(_) => (None, None),
                 None => {
                     let (d, src) = history.estimate(p, standin);
                     total += d.as_secs_f64();
@@ -177,28 +114,26 @@ pub fn dry_run_json(plan: &Plan, history: &History, standin: bool, ts: &str) -> 
                         Source::Measured(n) => format!("median of {n} earlier run(s)"),
                         Source::Heuristic => "heuristic".into(),
                     };
-                    (json!(d.as_secs_f64()), json!(src))
+                    (Some(d.as_secs_f64()), Some(src))
                 }
             };
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "file".into(),
-                    json!(format!("{}/{}", p.dir, p.file_name(ts))),
-                );
-                o.insert("estimate_s".into(), est);
-                o.insert("estimate_source".into(), src);
+            PlannedPoint {
+                point: p.clone(),
+                file: format!("{}/{}", p.dir, p.file_name(ts)),
+                estimate_s,
+                estimate_source,
             }
-            v
         })
         .collect();
-    json!({
-        "event": "plan",
-        "context": plan.context.describe(),
-        "heuristic": estimate::HEURISTIC,
-        "notes": plan.notes,
-        "total_estimate_s": total,
-        "points": points,
-    })
+    PlanView {
+        context: plan.context.describe(),
+        heuristic: estimate::HEURISTIC.to_string(),
+        notes: plan.notes.clone(),
+        total_estimate_s: total,
+        timestamp: ts.to_string(),
+        standin,
+        points,
+    }
 }
 
 /// `<results_dir>/runs/<run_id>`.
@@ -214,17 +149,17 @@ mod tests {
     #[test]
     fn selection_rules() {
         let cfg = Config::default();
-        let s = select(&cfg, &SweepSelection::default()).expect("default");
+        let s = select(&cfg, &Selection::default()).expect("default");
         assert_eq!(
             s.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
             ["production"]
         );
-        let sel = SweepSelection {
+        let sel = Selection {
             sweeps: vec!["scaling".into(), "demo".into()],
             ..Default::default()
         };
         assert_eq!(select(&cfg, &sel).expect("named").len(), 2);
-        let custom = SweepSelection {
+        let custom = Selection {
             input_len: vec!["1K".into()],
             output_len: Some(8),
             single: Some(3),
@@ -233,12 +168,12 @@ mod tests {
         let s = select(&cfg, &custom).expect("custom");
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].0, "custom");
-        let twice = SweepSelection {
+        let twice = Selection {
             sweeps: vec!["demo".into(), "demo".into()],
             ..Default::default()
         };
         assert!(select(&cfg, &twice).unwrap_err().contains("twice"));
-        let np = SweepSelection {
+        let np = Selection {
             sweeps: vec!["demo".into()],
             num_prompts: Some(9),
             ..Default::default()
@@ -251,7 +186,7 @@ mod tests {
         let cfg = Config::default();
         let sweeps = select(
             &cfg,
-            &SweepSelection {
+            &Selection {
                 sweeps: vec!["demo".into()],
                 ..Default::default()
             },
@@ -276,19 +211,31 @@ mod tests {
         let cfg = Config::default();
         let sweeps = select(
             &cfg,
-            &SweepSelection {
+            &Selection {
                 sweeps: vec!["production".into()],
                 ..Default::default()
             },
         )
         .expect("sel");
         let p = plan::build(&cfg, &sweeps, ContextLimit::Configured(32768)).expect("plan");
-        let t = dry_run_table(&p, &History::default(), false, "20260101_000000");
-        assert!(
-            t.contains("production/input_1K_n1_20260101_000000.json"),
-            "{t}"
+        let v = plan_view(&p, &History::default(), false, "20260101_000000");
+        assert_eq!(v.points.len(), 40);
+        assert_eq!(
+            v.points[0].file,
+            "production/input_1K_n1_20260101_000000.json"
         );
-        assert!(t.contains("40 point(s), 25 to run, 15 skipped"), "{t}");
-        assert!(t.contains("skipped: input 32768 + output 500"), "{t}");
+        let skipped: Vec<_> = v.points.iter().filter(|p| p.estimate_s.is_none()).collect();
+        assert_eq!(skipped.len(), 15);
+        assert!(
+            skipped[0]
+                .point
+                .skip
+                .as_deref()
+                .is_some_and(|r| r.starts_with("input 32768 + output 500")),
+            "{:?}",
+            skipped[0].point.skip
+        );
+        let sum: f64 = v.points.iter().filter_map(|p| p.estimate_s).sum();
+        assert!((v.total_estimate_s - sum).abs() < 1e-9 && sum > 0.0);
     }
 }

@@ -1,14 +1,15 @@
 //! Ctrl-C and SIGTERM as a cancellation token: the first signal asks the run to stop (the
-//! runner stops the in-flight benchmark in the client, saves the manifest and exits 130); a
-//! second one exits at once, because the user means it.
+//! runner stops the in-flight benchmark in the client and saves the manifest); a second one
+//! calls `exit_now`, because the user means it. What exit code that is, is the caller's
+//! business (`crate::exit`); without `exit_now` the second signal is only reported. Both go
+//! out as events.
 
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{self, Sink};
-use crate::exit::Code;
+use crate::events::{self, Event, SignalAction, Sink};
 
 /// Install the handlers; the returned token is cancelled on the first SIGINT/SIGTERM.
-pub fn install(sink: std::sync::Arc<dyn Sink>) -> CancellationToken {
+pub fn install(sink: std::sync::Arc<dyn Sink>, exit_now: Option<fn()>) -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
@@ -24,21 +25,22 @@ pub fn install(sink: std::sync::Arc<dyn Sink>) -> CancellationToken {
             _ = tokio::signal::ctrl_c() => "SIGINT",
             _ = term.recv() => "SIGTERM",
         };
-        events::warn(
-            &*sink,
-            format!(
-                "{name}: stopping the benchmark in the client and saving the run (again to quit at once)"
-            ),
-        );
+        sink.emit(Event::Signal {
+            signal: name.into(),
+            action: SignalAction::Stopping,
+        });
         t.cancel();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
+        let name = tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        sink.emit(Event::Signal {
+            signal: name.into(),
+            action: SignalAction::ExitingNow,
+        });
+        if let Some(exit) = exit_now {
+            exit();
         }
-        eprintln!(
-            "second signal: exiting now; the manifest may show the point as running (resume recovers it)"
-        );
-        std::process::exit(Code::Interrupted.as_u8().into());
     });
     token
 }

@@ -30,10 +30,11 @@ pub const BUSYBOX_APPLETS: &[&str] = &[
     "expr", "basename", "dirname", "pwd", "httpd",
 ];
 
-/// The Docker handle; panics with a clear message if no engine answers.
+/// The Docker handle, labelling what vbench creates through it `vbench.test=1`; panics with
+/// a clear message if no engine answers.
 pub async fn docker() -> Docker {
     match Docker::connect(None).await {
-        Ok(d) => d,
+        Ok(d) => d.with_labels(Labels::from([(LABEL_TEST.to_string(), "1".to_string())])),
         Err(e) => {
             panic!("these tests need a running Docker Engine (scripts/setup.sh starts one): {e}")
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vbench::config::Config;
-use vbench::docker::{Docker, ExecSpec, LABEL_TEST, Labels};
+use vbench::docker::{Docker, ExecSpec};
 use vbench::events::Collector;
 
 use crate::common::{Cleanup, unique};
@@ -22,7 +22,6 @@ pub struct Stack {
 /// Stand-in config with unique names, no published port (probes go to the container's
 /// address, so parallel tests never fight over a host port), fast start-up knobs.
 pub fn stack(prefix: &str) -> Stack {
-    vbench::server::add_labels(&Labels::from([(LABEL_TEST.to_string(), "1".to_string())]));
     let mut cfg = vbench::server::standin_config(&Config::default());
     cfg.server.container = unique(&format!("{prefix}-srv"));
     cfg.client.container = unique(&format!("{prefix}-cli"));
@@ -93,9 +92,9 @@ pub async fn serve_processes(d: &Docker, container: &str) -> Vec<String> {
         .collect()
 }
 
-/// The exit code an error carries.
-pub fn code(e: &anyhow::Error) -> u8 {
-    vbench::exit::code_of(e).as_u8()
+/// The exit code an error maps to.
+pub fn code(e: &(dyn std::error::Error + 'static)) -> u8 {
+    vbench::exit::code_of_error(e).as_u8()
 }
 
 /// A sink that notes when the first stage started (the launch), to time diagnoses.

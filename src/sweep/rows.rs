@@ -1,15 +1,15 @@
-//! Rows from a run's manifest (`sweep::Manifest`): the glue between the sweep runner's state
-//! file and the reports. Each point's result file is re-read with the lenient parser (so
-//! reports show every metric the file holds); when the file is gone or unreadable, the
-//! headline metrics the manifest kept stand in for it.
+//! Report rows from a run's manifest: the glue between the sweep's state file and
+//! `crate::report`, which takes rows and knows nothing of manifests. Each point's result file
+//! is re-read with the lenient parser (so reports show every metric the file holds); when the
+//! file is gone or unreadable, the headline metrics the manifest kept stand in for it.
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::Row;
+use super::manifest::{Manifest, Metrics, PointRecord, PointStatus};
+use crate::report::Row;
 use crate::results::{BenchResult, parse};
-use crate::sweep::manifest::{Manifest, Metrics, PointRecord, PointStatus};
 
 /// One `Row` per point of the manifest, in plan order. `results_dir` is the directory the
 /// manifest's `result_file` paths are relative to.

@@ -1,0 +1,210 @@
+//! The human text of events, shared by the terminal and plain renderers: a one-line form for
+//! the progress stream (stderr), and the multi-line blocks that are a command's result (the
+//! dry-run plan, the summary table, the comparison headline) for stdout.
+
+use std::time::Duration;
+
+use crate::events::{ComparisonSummary, Event, Level, PlanView, RunSummary, SignalAction};
+use crate::sweep::estimate;
+
+/// The one-line form of an event (what plain mode timestamps).
+pub fn line(event: &Event) -> String {
+    match event {
+        Event::Message { level, text } => match level {
+            Level::Info => text.clone(),
+            Level::Warn => format!("warning: {text}"),
+            Level::Error => format!("error: {text}"),
+        },
+        Event::StageStarted { stage, detail } => format!("{stage}: {detail}"),
+        Event::StageProgress {
+            stage,
+            detail,
+            elapsed_s,
+        } => format!("{stage}: {detail} ({elapsed_s:.0}s)"),
+        Event::StageFinished {
+            stage,
+            detail,
+            elapsed_s,
+        } => format!("{stage}: {detail} in {elapsed_s:.1}s"),
+        Event::Plan(p) => format!(
+            "plan: {} point(s), estimated {}",
+            p.points.len(),
+            human_s(p.total_estimate_s)
+        ),
+        Event::RunStarted {
+            run_id,
+            run_dir,
+            points,
+            total,
+            resumed,
+        } => {
+            let verb = if *resumed { "resuming" } else { "starting" };
+            format!("run {run_id}: {verb}, {points} of {total} point(s) to run ({run_dir})")
+        }
+        Event::PointStarted {
+            i,
+            n,
+            name,
+            num_prompts,
+            concurrency,
+            ..
+        } => format!(
+            "[{i}/{n}] {name}: running ({num_prompts} prompt(s), max concurrency {concurrency})"
+        ),
+        Event::PointFinished {
+            i,
+            n,
+            name,
+            status,
+            ttft_ms,
+            tpot_ms,
+            throughput,
+            elapsed_s,
+            reason,
+            ..
+        } => {
+            let mut s = format!("[{i}/{n}] {name}: {status} in {elapsed_s:.1}s");
+            if let (Some(t), Some(p), Some(r)) = (ttft_ms, tpot_ms, throughput) {
+                s.push_str(&format!(", TTFT {t:.1} ms, TPOT {p:.2} ms, {r:.2} req/s"));
+            }
+            if let Some(r) = reason {
+                s.push_str(&format!(" ({r})"));
+            }
+            s
+        }
+        Event::PointSkipped { name, reason } => format!("{name}: skipped ({reason})"),
+        Event::RunFinished {
+            run_id,
+            status,
+            ok,
+            failed,
+            skipped,
+            pending,
+            elapsed_s,
+            run_dir,
+            ..
+        } => format!(
+            "run {run_id}: {status} in {elapsed_s:.1}s: {ok} ok, {failed} failed, {skipped} skipped, {pending} pending ({run_dir})"
+        ),
+        Event::Summary(s) => status_line(s),
+        Event::Comparison(c) => comparison_line(c),
+        Event::Signal { signal, action } => match action {
+            SignalAction::Stopping => format!(
+                "{signal}: stopping the benchmark in the client and saving the run (again to quit at once)"
+            ),
+            SignalAction::ExitingNow => format!(
+                "second signal ({signal}): exiting now; the manifest may show the point as running (resume recovers it)"
+            ),
+        },
+    }
+}
+
+/// The block a result event prints on stdout; `None` for progress events.
+pub fn block(event: &Event) -> Option<String> {
+    match event {
+        Event::Plan(p) => Some(plan_table(p)),
+        Event::Summary(s) => Some(summary(s)),
+        Event::Comparison(c) => Some(format!("{}\n", comparison_line(c))),
+        _ => None,
+    }
+}
+
+fn human_s(s: f64) -> String {
+    estimate::human(Duration::from_secs_f64(s.max(0.0)))
+}
+
+/// The dry-run table: every point with its command-line shape, file, status (runs, or
+/// skipped and why) and estimate, then the total.
+pub fn plan_table(p: &PlanView) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
+    t.set_header(vec![
+        "#", "point", "input", "output", "C", "prompts", "file", "estimate", "note",
+    ]);
+    let (mut measured, mut guessed, mut runnable) = (0usize, 0usize, 0usize);
+    for (i, pp) in p.points.iter().enumerate() {
+        let pt = &pp.point;
+        let (est, note) = match (&pt.skip, pp.estimate_s) {
+            (Some(r), _) => ("-".to_string(), format!("skipped: {r}")),
+            (None, est) => {
+                runnable += 1;
+                let src = pp.estimate_source.clone().unwrap_or_default();
+                if src == "heuristic" {
+                    guessed += 1;
+                } else {
+                    measured += 1;
+                }
+                (human_s(est.unwrap_or(0.0)), src)
+            }
+        };
+        t.add_row(vec![
+            (i + 1).to_string(),
+            pt.id.clone(),
+            pt.input_len.to_string(),
+            pt.output_len.to_string(),
+            pt.concurrency.to_string(),
+            pt.num_prompts.to_string(),
+            pp.file.clone(),
+            est,
+            note,
+        ]);
+    }
+    let mut s = format!("{t}\n");
+    s.push_str(&format!(
+        "{} point(s), {runnable} to run, {} skipped; estimated {} ({measured} from earlier runs, {guessed} by the heuristic: {})\n",
+        p.points.len(),
+        p.points.len() - runnable,
+        human_s(p.total_estimate_s),
+        p.heuristic
+    ));
+    s.push_str(&format!("context length {}\n", p.context));
+    s.push_str(&format!(
+        "file names end in the point's start time (shown: {}); K = 1024 tokens\n",
+        p.timestamp
+    ));
+    for n in &p.notes {
+        if !n.starts_with("context length") {
+            s.push_str(&format!("note: {n}\n"));
+        }
+    }
+    s
+}
+
+fn status_line(s: &RunSummary) -> String {
+    format!(
+        "run {}: {}; {} ok, {} failed, {} skipped, {} pending{}",
+        s.run_id,
+        s.status,
+        s.ok,
+        s.failed,
+        s.skipped,
+        s.pending,
+        if s.standin {
+            " — CPU stand-in, not a GPU measurement"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The end-of-run table, the status line and where the files are.
+pub fn summary(s: &RunSummary) -> String {
+    let mut out = crate::report::table(&s.rows.0);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&status_line(s));
+    out.push('\n');
+    out.push_str(&format!(
+        "results: {} (run state, logs and reports: {})\n",
+        s.results_dir, s.run_dir
+    ));
+    out
+}
+
+fn comparison_line(c: &ComparisonSummary) -> String {
+    format!(
+        "compared with run {}: {} (details: {})",
+        c.baseline_run_id, c.headline, c.details
+    )
+}
