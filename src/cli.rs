@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Configuration file (default: ./vbench.yaml if it exists, else built-in defaults).
     #[arg(long, short = 'c', global = true, env = "VBENCH_CONFIG")]

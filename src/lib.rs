@@ -20,6 +20,8 @@ pub mod results;
 pub mod server;
 pub mod standin;
 pub mod sweep;
+#[cfg(test)]
+pub(crate) mod test_fixtures;
 
 use std::process::ExitCode;
 

@@ -1,7 +1,8 @@
-//! The start-up log classifier on the real `vllm serve` logs in `shared/fixtures/logs/` and on
+//! The start-up log classifier on the real `vllm serve` logs in `tests/fixtures/logs/` and on
 //! synthetic lines for every signature of contract §4, plus the serve argv builder.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
 use vbench::config::Config;
@@ -9,21 +10,8 @@ use vbench::exit::{Code, code_for_start};
 use vbench::server::argv;
 use vbench::server::diagnose::{self, LogCause, Outcome};
 
-/// `VBENCH_SHARED`, else `<manifest>/../shared`, else `/work/shared`.
-fn shared() -> PathBuf {
-    if let Ok(p) = std::env::var("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let sibling = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if sibling.join("fixtures").is_dir() {
-        sibling
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
 fn fixture_lines(name: &str) -> Vec<String> {
-    let p = shared().join("fixtures/logs").join(name);
+    let p = common::fixture(&format!("logs/{name}"));
     let text =
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
     text.lines().map(diagnose::clean_line).collect()

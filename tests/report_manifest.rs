@@ -1,25 +1,12 @@
 //! Rows built from a sweep manifest: result files re-read, manifest metrics as fallback,
 //! statuses mapped, then a full run report written from them.
 
-use std::path::PathBuf;
+mod common;
 
 use serde_json::json;
 use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, write_run_report};
 use vbench::sweep::Manifest;
 use vbench::sweep::rows::rows_from_manifest;
-
-/// The shared fixtures directory: `VBENCH_SHARED`, else beside the crate, else /work/shared.
-fn shared() -> PathBuf {
-    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.join("fixtures").is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
 
 fn point(
     stem: &str,
@@ -43,7 +30,7 @@ fn point(
 fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
     let results = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(results.path().join("production")).unwrap();
-    let real = std::fs::read(shared().join("fixtures/vllm-0.33/real_client_random.json")).unwrap();
+    let real = std::fs::read(common::fixture("vllm-0.33/real_client_random.json")).unwrap();
     std::fs::write(
         results
             .path()

@@ -1,26 +1,15 @@
 //! Rendering a run's rows: terminal table, Markdown, CSV, SVG charts and the files of a run
 //! directory (including reading `summary.json` back).
 
+mod common;
+
 use std::path::PathBuf;
 
 use vbench::report::{Row, chart_svgs, csv, load_rows, markdown, table, write_run_report};
 use vbench::results::{BenchResult, parse};
 
-/// The shared fixtures directory: `VBENCH_SHARED`, else beside the crate, else /work/shared.
-fn shared() -> PathBuf {
-    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.join("fixtures").is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
 fn real_033() -> (BenchResult, PathBuf) {
-    let path = shared().join("fixtures/vllm-0.33/real_client_random.json");
+    let path = common::fixture("vllm-0.33/real_client_random.json");
     let bytes = std::fs::read(&path).expect("fixture");
     (
         parse(&bytes, &path.display().to_string()).expect("parses"),

@@ -1,25 +1,12 @@
-//! Parsing real result files of every vLLM era (shared/fixtures) and malformed variants.
+//! Parsing real result files of every vLLM era (tests/fixtures) and malformed variants.
 
-use std::path::PathBuf;
+mod common;
 
 use serde_json::Value;
 use vbench::results::{parse, parse_all};
 
-/// The shared fixtures directory: `VBENCH_SHARED`, else beside the crate, else /work/shared.
-fn shared() -> PathBuf {
-    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.join("fixtures").is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
 fn fixture(rel: &str) -> (Vec<u8>, String) {
-    let path = shared().join("fixtures").join(rel);
+    let path = common::fixture(rel);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     (bytes, path.display().to_string())
 }

@@ -1,24 +1,11 @@
 //! Validation of one sweep point's result against what the point asked for.
 
-use std::path::PathBuf;
+mod common;
 
 use vbench::results::{Expect, parse, validate};
 
-/// The shared fixtures directory: `VBENCH_SHARED`, else beside the crate, else /work/shared.
-fn shared() -> PathBuf {
-    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.join("fixtures").is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
 fn fixture(rel: &str) -> vbench::results::BenchResult {
-    let path = shared().join("fixtures").join(rel);
+    let path = common::fixture(rel);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     parse(&bytes, &path.display().to_string()).expect("fixture parses")
 }

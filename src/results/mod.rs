@@ -2,9 +2,9 @@
 //! `BenchResult` that keeps the raw JSON object, typed accessors that know every vLLM era's key
 //! names (here), and the pass/fail checks of one sweep point (`validate`).
 //!
-//! Every key is optional (the schema changed across vLLM versions, see
-//! `shared/reference/vllm-contract.md` §2); a key that is present with the wrong type is an error
-//! at parse time, so the accessors below never fail — they return `None` for "absent or null".
+//! Every key is optional (the schema changed across vLLM versions, see vllm-contract §2); a key
+//! that is present with the wrong type is an error at parse time, so the accessors below never
+//! fail — they return `None` for "absent or null".
 
 mod parse;
 mod validate;

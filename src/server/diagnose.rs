@@ -1,6 +1,6 @@
 //! The start-up log classifier: a pure function from `vllm serve` log lines to the cause of a
 //! failed start (contract §4 signatures) and to the readiness milestone. No I/O here, so the
-//! real logs in `shared/fixtures/logs/` and synthetic lines of every era test it directly.
+//! real logs in `tests/fixtures/logs/` and synthetic lines of every era test it directly.
 
 use std::time::Duration;
 

@@ -68,19 +68,8 @@ pub fn metrics(r: &BenchResult) -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::read as fixture;
     use serde_json::Value;
-
-    fn fixture(rel: &str) -> Vec<u8> {
-        let base = std::env::var("VBENCH_SHARED")
-            .map(std::path::PathBuf::from)
-            .ok()
-            .or_else(|| {
-                let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-                p.is_dir().then_some(p)
-            })
-            .unwrap_or_else(|| "/work/shared".into());
-        std::fs::read(base.join("fixtures").join(rel)).expect("fixture")
-    }
 
     #[test]
     fn real_client_file_passes() {

@@ -4,12 +4,14 @@
 //! is fetched; prompts longer than `--max-model-len` fail as "Bad Request", as with real vLLM.
 
 mod bench_support;
+mod fixture_support;
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bench_support::*;
+use fixture_support::read_fixture;
 use serde_json::Value;
 
 /// A running `vllm serve`, killed (by its pid) and reaped on drop.

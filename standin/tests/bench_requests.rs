@@ -1,12 +1,15 @@
 //! The HTTP requests the stand-in's `vllm bench serve` sends, compared with every request the
-//! real 0.33 client sent for the same command (fixtures/vllm-0.33/requests_real_client_random.jsonl).
+//! real 0.33 client sent for the same command
+//! (tests/fixtures/vllm-0.33/requests_real_client_random.jsonl).
 
 mod bench_support;
+mod fixture_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bench_support::*;
+use fixture_support::read_fixture;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(60);

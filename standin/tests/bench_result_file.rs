@@ -1,11 +1,13 @@
 //! The result file and console block of the stand-in's `vllm bench serve`, compared with what
-//! real vLLM 0.33 wrote and printed for the same command (fixtures/vllm-0.33/).
+//! real vLLM 0.33 wrote and printed for the same command (tests/fixtures/vllm-0.33/).
 
 mod bench_support;
+mod fixture_support;
 
 use std::time::Duration;
 
 use bench_support::*;
+use fixture_support::read_fixture;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(60);

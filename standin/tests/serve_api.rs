@@ -2,10 +2,12 @@
 //! requests replayed, SSE framing and usage, context-length clamp and errors, auth, unknown
 //! model, `/v1/models`, tokenize/detokenize, chat, metrics, and the timing model.
 
+mod fixture_support;
 mod serve_support;
 
 use std::time::{Duration, Instant};
 
+use fixture_support::fixture;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use serve_support::*;
@@ -13,7 +15,7 @@ use serve_support::*;
 #[tokio::test]
 async fn replays_every_request_of_the_real_client_and_streams_like_vllm() {
     let s = Server::start(&["facebook/opt-125m", "--max-model-len", "2048"], &[]).await;
-    let path = shared_dir().join("fixtures/vllm-0.33/requests_real_client_random.jsonl");
+    let path = fixture("vllm-0.33/requests_real_client_random.jsonl");
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut tasks = Vec::new();

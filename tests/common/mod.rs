@@ -2,12 +2,12 @@
 //! `docker()` (connected, negotiated), `unique(prefix)` names, `test_labels()`, a `Cleanup`
 //! guard that force-removes what a test registered even when an assert fails, the
 //! `busybox_image()` (a FROM-scratch image built from the host's static busybox, no registry),
-//! `standin_bin()` (the static CPU stand-in for vLLM) and `shared_dir()` for fixtures.
+//! `standin_bin()` (the static CPU stand-in for vLLM) and `fixture(rel)` for `tests/fixtures/`.
 //!
 //! Not every test file uses every helper.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -63,23 +63,19 @@ pub fn test_labels() -> Labels {
     ])
 }
 
-/// The `shared/` directory (fixtures, references): `VBENCH_SHARED`, else beside the crate,
-/// else `/work/shared`.
-pub fn shared_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
-/// A fixture file under `shared/fixtures/`.
+/// A fixture file (or folder) under `tests/fixtures/` of this checkout, e.g.
+/// `fixture("vllm-0.33/real_client_random.json")`: real vLLM artifacts kept unedited, their
+/// origins in `tests/fixtures/PROVENANCE.md`. Panics naming the path if it does not exist.
 pub fn fixture(rel: &str) -> PathBuf {
-    shared_dir().join("fixtures").join(rel)
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "test fixture {} is missing: every fixture lives in tests/fixtures/ (see PROVENANCE.md there)",
+        path.display()
+    );
+    path
 }
 
 /// What a test created, removed on drop (also while unwinding from a failed assert).

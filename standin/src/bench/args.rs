@@ -1,7 +1,7 @@
-//! The command line of `vllm bench serve` 0.33: every flag of the real `--help=all`
-//! (shared/fixtures/vllm-0.33/vllm_bench_serve_help_all.txt, transcribed by hand), parsed with
-//! argparse's wording and exit code 2, then typed into [`Options`]. Flags the stand-in has no
-//! use for are accepted and ignored so that a real command line never fails here.
+//! The command line of `vllm bench serve` 0.33: every flag of the real `--help=all` (the real
+//! vLLM 0.33 help text, tests/fixtures/vllm-0.33/vllm_bench_serve_help_all.txt, transcribed by
+//! hand), parsed with argparse's wording and exit code 2, then typed into [`Options`]. Flags the
+//! stand-in has no use for are accepted and ignored so that a real command line never fails here.
 
 use crate::argparse::{self, ArgError, Flag, Kind};
 
@@ -484,24 +484,12 @@ min_p={}, temperature={}, served_model_name={}, ready_check_timeout_sec={}, skip
 mod tests {
     use super::*;
 
+    /// The real `vllm bench serve --help=all` of 0.33 (`<repo>/tests/fixtures/vllm-0.33/`).
     fn help_text() -> String {
-        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shared = std::env::var("VBENCH_SHARED")
-            .map(std::path::PathBuf::from)
-            .ok()
-            .into_iter()
-            .chain([
-                manifest.join("../../shared"),
-                manifest.join("../shared"),
-                std::path::PathBuf::from("/work/shared"),
-            ]);
-        for dir in shared {
-            let p = dir.join("fixtures/vllm-0.33/vllm_bench_serve_help_all.txt");
-            if let Ok(t) = std::fs::read_to_string(&p) {
-                return t;
-            }
-        }
-        panic!("vllm_bench_serve_help_all.txt not found (set VBENCH_SHARED)");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/vllm-0.33/vllm_bench_serve_help_all.txt");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read test fixture {}: {e}", path.display()))
     }
 
     /// Every option line of the real help (`  --flag METAVAR`, `  --a, --b`) is in the table with

@@ -1,7 +1,6 @@
 //! Test support for the stand-in's `vllm bench serve`: a small OpenAI-compatible SSE server
 //! on 127.0.0.1 with known timings that records every request it receives, a runner for the
-//! `vllm` binary with a deadline, scratch directories removed on drop, and the path to the
-//! shared fixtures.
+//! `vllm` binary with a deadline, and scratch directories removed on drop.
 #![allow(dead_code)] // each test crate uses a different part of this module
 
 use std::convert::Infallible;
@@ -18,34 +17,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-
-/// `shared/` (fixtures and references): `$VBENCH_SHARED`, else beside the repository, else
-/// /work/shared.
-pub fn shared_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for cand in [
-        manifest.join("../../shared"),
-        manifest.join("../shared"),
-        PathBuf::from("/work/shared"),
-    ] {
-        if cand.join("fixtures").is_dir() {
-            return cand;
-        }
-    }
-    PathBuf::from("/work/shared")
-}
-
-pub fn fixture(rel: &str) -> PathBuf {
-    shared_dir().join("fixtures").join(rel)
-}
-
-pub fn read_fixture(rel: &str) -> String {
-    let p = fixture(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading fixture {}: {e}", p.display()))
-}
 
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);

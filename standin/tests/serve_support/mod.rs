@@ -1,29 +1,14 @@
 //! Shared helpers for the `serve_*` tests: run the stand-in `vllm serve` (the debug binary
-//! cargo built for this package) on a free loopback port, capture its output, and find the
-//! shared fixtures. Every wait has a deadline; the child is killed on drop.
+//! cargo built for this package) on a free loopback port and capture its output. Every wait
+//! has a deadline; the child is killed on drop.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vllm");
-
-/// The shared fixtures/reference directory: `VBENCH_SHARED`, else beside the repository
-/// (`<repo>/../shared`, as CI lays it out), else `/work/shared`.
-pub fn shared_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("VBENCH_SHARED") {
-        return PathBuf::from(p);
-    }
-    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let beside = repo.join("../shared");
-    if beside.join("fixtures").is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared")
-}
 
 /// Fast default knobs so tests run in well under a second of simulated time.
 pub const FAST: &[(&str, &str)] = &[
