@@ -105,3 +105,51 @@ fn report_without_runs_is_a_usage_error() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no runs"), "{err}");
 }
+
+/// The same report in-process: the engine's typed events carry the summary rows and every
+/// regression (the halved request rate), no text parsing needed.
+#[test]
+fn report_events_carry_rows_and_regressions() {
+    use vbench::events::{Collector, Event};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_run(tmp.path(), "20260101_000000-aaaaaaaa", 100.0, 10.0);
+    write_run(tmp.path(), "20260102_000000-bbbbbbbb", 100.0, 5.0);
+    let cfg = Config {
+        results_dir: tmp.path().to_path_buf(),
+        ..Default::default()
+    };
+    let sink = Collector::default();
+    let id = vbench::sweep::pipeline::report(&cfg, None, None, &sink).expect("report");
+    assert_eq!(id, "20260102_000000-bbbbbbbb");
+    let events = sink.0.into_inner().expect("events");
+    let summary = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Summary(s) => Some(s),
+            _ => None,
+        })
+        .expect("a summary event");
+    assert_eq!(
+        (summary.ok, summary.failed, summary.rows.0.len()),
+        (6, 0, 6)
+    );
+    assert!(summary.rows.0.iter().all(|r| r.status == "ok"));
+    let json = serde_json::to_value(&summary.rows).expect("rows serialise");
+    assert_eq!(json[0]["metrics"]["request_throughput"], 5.0, "{json}");
+    let cmp = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Comparison(c) => Some(c),
+            _ => None,
+        })
+        .expect("a comparison event");
+    assert_eq!(cmp.baseline_run_id, "20260101_000000-aaaaaaaa");
+    assert_eq!(cmp.matched, 6);
+    let req: Vec<_> = cmp
+        .regressions
+        .iter()
+        .filter(|r| r.metric.as_deref() == Some("request_throughput"))
+        .collect();
+    assert_eq!(req.len(), 6, "{:?}", cmp.regressions);
+    assert!(req.iter().all(|r| r.ratio == Some(0.5)));
+}

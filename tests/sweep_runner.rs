@@ -115,34 +115,62 @@ fn manifest(results: &Path) -> Manifest {
     session::new_manifest(&id, &cfg, &sweeps, &p, None, true)
 }
 
-fn runner<'a, S: ServerControl>(
-    d: &'a Docker,
-    c: &str,
-    results: &Path,
-    m: &Manifest,
-    server: S,
-    sink: &'a Collector,
-) -> Runner<'a, S> {
-    Runner {
-        docker: d,
-        client: c.to_string(),
-        results_dir: results.to_path_buf(),
-        run_dir: session::run_dir(results, &m.run_id),
-        bench: BenchContext {
-            base_url: "http://nowhere:8000".into(),
-            model_id: "m".into(),
-            tokenizer: None,
-            seed: 0,
-            result_dir: "/results".into(),
-            run_id: m.run_id.clone(),
-            extra_args: vec![],
-        },
-        env: vec![],
-        server,
-        restart_server: false,
-        cancel: CancellationToken::new(),
-        sink,
-        gpu_container: None,
+/// What every runner test arranges: a busybox client with the fake bench, a results
+/// directory, an event collector; `Rig::new` also returns a fresh 3-point manifest.
+struct Rig {
+    d: Docker,
+    c: String,
+    tmp: tempfile::TempDir,
+    sink: Collector,
+    _cleanup: Cleanup,
+}
+
+impl Rig {
+    async fn new() -> (Rig, Manifest) {
+        let d = common::docker().await;
+        let cleanup = Cleanup::new();
+        let c = client(&d, &cleanup).await;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let m = manifest(tmp.path());
+        let rig = Rig {
+            d,
+            c,
+            tmp,
+            sink: Collector::default(),
+            _cleanup: cleanup,
+        };
+        (rig, m)
+    }
+
+    fn results(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A runner for `m` against `server`, with the client's directories prepared.
+    async fn runner<S: ServerControl>(&self, m: &Manifest, server: S) -> Runner<'_, S> {
+        let r = Runner {
+            docker: &self.d,
+            client: self.c.clone(),
+            results_dir: self.results().to_path_buf(),
+            run_dir: session::run_dir(self.results(), &m.run_id),
+            bench: BenchContext {
+                base_url: "http://nowhere:8000".into(),
+                model_id: "m".into(),
+                tokenizer: None,
+                seed: 0,
+                result_dir: "/results".into(),
+                run_id: m.run_id.clone(),
+                extra_args: vec![],
+            },
+            env: vec![],
+            server,
+            restart_server: false,
+            cancel: CancellationToken::new(),
+            sink: &self.sink,
+            gpu_container: None,
+        };
+        r.prepare_client(m).await.expect("prepare");
+        r
     }
 }
 
@@ -160,14 +188,9 @@ fn result_files(results: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn points_run_copy_exact_bytes_and_validate() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
-    let sink = Collector::default();
-    let r = runner(&d, &c, tmp.path(), &m, TestServer::healthy(), &sink);
-    r.prepare_client(&m).await.expect("prepare");
+    let (rig, mut m) = Rig::new().await;
+    let (d, c, tmp) = (&rig.d, &rig.c, &rig.tmp);
+    let r = rig.runner(&m, TestServer::healthy()).await;
     let end = r.run(&mut m).await.expect("run");
     assert_eq!(end, RunEnd::Finished);
     assert_eq!(m.count(PointStatus::Ok), 3, "{:#?}", m.points);
@@ -176,7 +199,7 @@ async fn points_run_copy_exact_bytes_and_validate() {
         let host = std::fs::read(tmp.path().join(rel)).expect("host file");
         let name = p.file_name.as_deref().expect("file name");
         let in_client = d
-            .read_file(&c, &format!("/results/t/{name}"))
+            .read_file(c, &format!("/results/t/{name}"))
             .await
             .expect("read")
             .expect("present");
@@ -204,7 +227,7 @@ async fn points_run_copy_exact_bytes_and_validate() {
     let back = Manifest::load(&session::run_dir(tmp.path(), &m.run_id)).expect("load");
     assert_eq!(back.status, "finished");
     assert_eq!(back.points, m.points);
-    let events = sink.0.lock().expect("events");
+    let events = rig.sink.0.lock().expect("events");
     let finished: Vec<_> = events
         .iter()
         .filter(|e| matches!(e, Event::PointFinished { .. }))
@@ -223,16 +246,11 @@ async fn points_run_copy_exact_bytes_and_validate() {
 
 #[tokio::test]
 async fn all_failed_requests_fail_the_point_and_missing_files_too() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
+    let (rig, mut m) = Rig::new().await;
+    let (d, c) = (&rig.d, &rig.c);
     m.points.truncate(2);
-    let sink = Collector::default();
-    let r = runner(&d, &c, tmp.path(), &m, TestServer::healthy(), &sink);
-    r.prepare_client(&m).await.expect("prepare");
-    sh(&d, &c, "echo fail > /tmp/fake-mode").await;
+    let r = rig.runner(&m, TestServer::healthy()).await;
+    sh(d, c, "echo fail > /tmp/fake-mode").await;
     m.points[1].status = PointStatus::Skipped; // one point at a time
     let end = r.run(&mut m).await.expect("run");
     assert_eq!(end, RunEnd::PointsFailed);
@@ -240,7 +258,7 @@ async fn all_failed_requests_fail_the_point_and_missing_files_too() {
     let reason = m.points[0].reason.as_deref().expect("reason");
     assert!(reason.contains("every request failed (1)"), "{reason}");
     // A bench that exits 0 without writing its file.
-    sh(&d, &c, "echo nofile > /tmp/fake-mode").await;
+    sh(d, c, "echo nofile > /tmp/fake-mode").await;
     m.points[1].status = PointStatus::Pending;
     let end = r.run(&mut m).await.expect("run");
     assert_eq!(end, RunEnd::PointsFailed);
@@ -253,15 +271,10 @@ async fn all_failed_requests_fail_the_point_and_missing_files_too() {
 
 #[tokio::test]
 async fn cancel_stops_the_benchmark_in_the_client() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
-    let sink = Collector::default();
-    let r = runner(&d, &c, tmp.path(), &m, TestServer::healthy(), &sink);
-    r.prepare_client(&m).await.expect("prepare");
-    sh(&d, &c, "echo slow > /tmp/fake-mode").await;
+    let (rig, mut m) = Rig::new().await;
+    let (d, c) = (&rig.d, &rig.c);
+    let r = rig.runner(&m, TestServer::healthy()).await;
+    sh(d, c, "echo slow > /tmp/fake-mode").await;
     let cancel = r.cancel.clone();
     let d2 = d.clone();
     let c2 = c.clone();
@@ -285,35 +298,30 @@ async fn cancel_stops_the_benchmark_in_the_client() {
     assert_eq!(end, RunEnd::Interrupted);
     assert_eq!(m.points[0].status, PointStatus::Pending);
     assert_eq!(m.status, "interrupted");
-    let left = runner::bench_processes(&d, &c).await.expect("ps");
+    let left = runner::bench_processes(d, c).await.expect("ps");
     assert!(
         left.is_empty(),
         "benchmark processes left in the client: {left:?}"
     );
-    let all = sh(&d, &c, "ps -o pid,args").await;
+    let all = sh(d, c, "ps -o pid,args").await;
     assert!(!all.contains("sleep 60"), "{all}");
 }
 
 #[tokio::test]
 async fn a_crash_is_recovered_without_duplicates() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
-    let sink = Collector::default();
-    let r = runner(&d, &c, tmp.path(), &m, TestServer::healthy(), &sink);
-    r.prepare_client(&m).await.expect("prepare");
+    let (rig, mut m) = Rig::new().await;
+    let (d, c, tmp) = (&rig.d, &rig.c, &rig.tmp);
+    let r = rig.runner(&m, TestServer::healthy()).await;
     // Point 1 ran fully before the "crash"; point 2 finished in the client but its file
     // never reached the host; point 3 was still running when vbench died.
     m.points[2].status = PointStatus::Skipped;
     m.points[1].status = PointStatus::Skipped;
     assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
     let name2 = m.points[1].point.file_name("20200101_000000");
-    sh(&d, &c, &format!("printf '{{\"num_prompts\":2,\"completed\":2,\"failed\":0,\"total_output_tokens\":64}}' > /results/t/{name2}")).await;
+    sh(d, c, &format!("printf '{{\"num_prompts\":2,\"completed\":2,\"failed\":0,\"total_output_tokens\":64}}' > /results/t/{name2}")).await;
     m.points[1].status = PointStatus::Running;
     m.points[1].file_name = Some(name2.clone());
-    sh(&d, &c, "echo slow > /tmp/fake-mode").await;
+    sh(d, c, "echo slow > /tmp/fake-mode").await;
     // Start the slow benchmark of point 3 as the dead vbench did (same PID file), then drop
     // the exec: the process keeps running in the client.
     let pid = runner::pidfile(&m.run_id);
@@ -322,9 +330,9 @@ async fn a_crash_is_recovered_without_duplicates() {
         pidfile: Some(pid.clone()),
         ..Default::default()
     };
-    d.exec_detached(&c, &orphan).await.expect("orphan");
+    d.exec_detached(c, &orphan).await.expect("orphan");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !d.tracked_alive(&c, &pid).await.expect("alive") {
+    while !d.tracked_alive(c, &pid).await.expect("alive") {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the orphan never started"
@@ -333,11 +341,11 @@ async fn a_crash_is_recovered_without_duplicates() {
     }
     m.points[2].status = PointStatus::Running;
     m.points[2].file_name = Some(m.points[2].point.file_name("20200101_000001"));
-    sh(&d, &c, "echo ok > /tmp/fake-mode").await;
+    sh(d, c, "echo ok > /tmp/fake-mode").await;
 
     r.recover(&mut m).await.expect("recover");
     assert!(
-        !d.tracked_alive(&c, &pid).await.expect("alive"),
+        !d.tracked_alive(c, &pid).await.expect("alive"),
         "the orphan was not stopped"
     );
     assert_eq!(
@@ -364,20 +372,15 @@ async fn a_crash_is_recovered_without_duplicates() {
 
 #[tokio::test]
 async fn a_dead_server_stops_the_run_resumably() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
-    let sink = Collector::default();
+    let (rig, mut m) = Rig::new().await;
+    let tmp = &rig.tmp;
     // Healthy before point 1 and after it, dead before point 2.
     let server = TestServer {
         healthy_checks: 1,
         calls: AtomicUsize::new(0),
         blip: None,
     };
-    let r = runner(&d, &c, tmp.path(), &m, server, &sink);
-    r.prepare_client(&m).await.expect("prepare");
+    let r = rig.runner(&m, server).await;
     let end = r.run(&mut m).await.expect("run");
     assert_eq!(
         end,
@@ -395,21 +398,16 @@ async fn a_dead_server_stops_the_run_resumably() {
 
 #[tokio::test]
 async fn a_failed_point_under_a_dying_server_is_not_a_measurement() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
-    let sink = Collector::default();
-    sh(&d, &c, "echo fail > /tmp/fake-mode").await;
+    let (rig, mut m) = Rig::new().await;
+    let (d, c) = (&rig.d, &rig.c);
+    sh(d, c, "echo fail > /tmp/fake-mode").await;
     // Healthy before the point, dead when the failed point is checked.
     let server = TestServer {
         healthy_checks: 1,
         calls: AtomicUsize::new(0),
         blip: None,
     };
-    let r = runner(&d, &c, tmp.path(), &m, server, &sink);
-    r.prepare_client(&m).await.expect("prepare");
+    let r = rig.runner(&m, server).await;
     let end = r.run(&mut m).await.expect("run");
     assert!(matches!(end, RunEnd::ServerFailed(_)), "{end:?}");
     assert_eq!(m.points[0].status, PointStatus::Pending);
@@ -424,20 +422,14 @@ async fn a_failed_point_under_a_dying_server_is_not_a_measurement() {
 
 #[tokio::test]
 async fn one_failed_health_probe_is_rechecked_not_fatal() {
-    let d = common::docker().await;
-    let cleanup = Cleanup::new();
-    let c = client(&d, &cleanup).await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut m = manifest(tmp.path());
-    let sink = Collector::default();
+    let (rig, mut m) = Rig::new().await;
     // The check before point 2 fails once; the recheck finds the server serving.
     let server = TestServer {
         healthy_checks: usize::MAX,
         calls: AtomicUsize::new(0),
         blip: Some(1),
     };
-    let r = runner(&d, &c, tmp.path(), &m, server, &sink);
-    r.prepare_client(&m).await.expect("prepare");
+    let r = rig.runner(&m, server).await;
     assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
     assert_eq!(m.count(PointStatus::Ok), 3);
     assert_eq!(

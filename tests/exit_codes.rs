@@ -1,0 +1,190 @@
+//! Every documented exit code, produced by its cause: one row per code, each running the
+//! engine code that meets the cause (the config loader on a bad file, a connect to a socket
+//! nobody serves, the lock taken twice, the start-up log classifier on each signature, …)
+//! and checking that the edge (`vbench::exit`) maps what comes back to the README's code.
+//! The README's table must list exactly these codes.
+//!
+//! Causes that need a live server (a server serving something else, a signal during start-up)
+//! are built as the typed error the lifecycle returns for them; `tests/lifecycle_up.rs` and
+//! `tests/sweep_cli.rs` produce the same codes end to end.
+
+use std::collections::BTreeSet;
+
+use vbench::exit::{Code, code_for_end, code_of};
+use vbench::server::ServerError;
+use vbench::server::diagnose::{self, Outcome};
+use vbench::sweep::RunError;
+use vbench::sweep::lock::{Holder, RunLock};
+use vbench::sweep::runner::RunEnd;
+
+/// The code a start failure gets: the classifier's diagnosis, wrapped as `server::up` wraps it.
+fn start_failure(outcome: Outcome, log: &[&str]) -> Code {
+    let lines: Vec<String> = log.iter().map(|l| diagnose::clean_line(l)).collect();
+    let diagnosis = diagnose::diagnose(outcome, &lines);
+    let err = ServerError::StartFailed {
+        message: diagnosis.message(),
+        diagnosis: Box::new(diagnosis),
+    };
+    code_of(&anyhow::Error::from(RunError::from(err)))
+}
+
+fn exited(log: &[&str]) -> Code {
+    start_failure(Outcome::Exited { status: Some(1) }, log)
+}
+
+/// One row per documented code: (code, cause, what the engine answered).
+fn table() -> Vec<(u8, &'static str, Code)> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad_yaml = tmp.path().join("vbench.yaml");
+    std::fs::write(&bad_yaml, "server:\n  tensor_parallel_size: four\n").expect("write");
+    let config_error = vbench::config::load(Some(&bad_yaml), &Default::default())
+        .expect_err("a string where a number belongs");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let unreachable = rt
+        .block_on(vbench::docker::Docker::connect(Some(
+            "unix:///nonexistent/vbench-test/docker.sock",
+        )))
+        .err()
+        .expect("nobody serves that socket");
+    let lock_dir = tmp.path().join("results");
+    let _held = RunLock::acquire(&lock_dir, &Holder::me("first")).expect("first lock");
+    let second = RunLock::acquire(&lock_dir, &Holder::me("second")).expect_err("held");
+    let bug = std::fs::read("/nonexistent/vbench-test/file").expect_err("no such file");
+
+    vec![
+        (0, "every point passed", code_for_end(&RunEnd::Finished)),
+        (1, "an unclassified error (a bug)", code_of(&bug.into())),
+        (2, "bad configuration", code_of(&config_error.into())),
+        (3, "Docker unreachable", code_of(&unreachable.into())),
+        (
+            4,
+            "the server died mid-sweep",
+            code_for_end(&RunEnd::ServerFailed("vllm serve is not running".into())),
+        ),
+        (
+            5,
+            "some points failed validation",
+            code_for_end(&RunEnd::PointsFailed),
+        ),
+        (
+            6,
+            "another run holds the lock",
+            code_of(&RunError::from(second).into()),
+        ),
+        (
+            10,
+            "no memory for the KV cache",
+            exited(&[
+                "ValueError: No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine.",
+            ]),
+        ),
+        (
+            11,
+            "GPU out of memory",
+            exited(&["torch.OutOfMemoryError: HIP out of memory. Tried to allocate 1.00 GiB."]),
+        ),
+        (
+            12,
+            "max-model-len too large",
+            exited(&[
+                "Value error, User-specified max_model_len (200000) is greater than the derived max_model_len (max_position_embeddings=131072).",
+            ]),
+        ),
+        (
+            13,
+            "model not found",
+            exited(&[
+                "ValueError: Invalid repository ID or local directory specified: 'no/such-model'.",
+            ]),
+        ),
+        (
+            14,
+            "port in use",
+            exited(&["OSError: [Errno 98] Address already in use"]),
+        ),
+        (
+            15,
+            "unrecognised arguments",
+            exited(&["vllm: error: unrecognized arguments: --no-such-flag"]),
+        ),
+        (
+            16,
+            "no GPU visible",
+            exited(&[
+                "RuntimeError: Failed to infer device type, please set the environment variable `VLLM_LOGGING_LEVEL=DEBUG` to turn on verbose logging to help debug the issue.",
+            ]),
+        ),
+        (
+            17,
+            "a start-up stage missed its deadline",
+            start_failure(
+                Outcome::Deadline {
+                    stage: "health".into(),
+                    after: std::time::Duration::from_secs(8),
+                },
+                &["INFO loading weights"],
+            ),
+        ),
+        (
+            18,
+            "vllm serve exited for no known reason",
+            exited(&["INFO loading weights"]),
+        ),
+        (
+            19,
+            "the server container was OOM-killed",
+            start_failure(
+                Outcome::ContainerDied {
+                    exit_code: Some(137),
+                    oom_killed: true,
+                },
+                &[],
+            ),
+        ),
+        (
+            20,
+            "the container serves another model",
+            code_of(
+                &ServerError::Mismatch {
+                    container: "vllm-server".into(),
+                    message: "vllm-server already runs a different server".into(),
+                }
+                .into(),
+            ),
+        ),
+        (130, "interrupted", code_for_end(&RunEnd::Interrupted)),
+    ]
+}
+
+#[test]
+fn every_documented_code_is_produced_by_its_cause() {
+    for (want, cause, got) in table() {
+        assert_eq!(got.as_u8(), want, "{cause}: got {got:?}");
+    }
+}
+
+/// The codes in the README's "Exit codes" table.
+fn readme_codes() -> BTreeSet<u8> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Exit codes")
+        .nth(1)
+        .expect("an `## Exit codes` section")
+        .split("\n## ")
+        .next()
+        .unwrap_or_default();
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix('|')?.split('|').next()?.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_readme_documents_exactly_the_codes_vbench_uses() {
+    let documented = readme_codes();
+    let defined: BTreeSet<u8> = Code::ALL.iter().map(|c| c.as_u8()).collect();
+    let produced: BTreeSet<u8> = table().iter().map(|r| r.0).collect();
+    assert_eq!(documented, defined, "README vs exit::Code::ALL");
+    assert_eq!(produced, defined, "the table must cover every code");
+}
