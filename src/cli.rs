@@ -228,6 +228,9 @@ pub struct SweepSelection {
     /// Custom sweep: number of prompts per point (default: prompts_per_concurrency x C).
     #[arg(long)]
     pub num_prompts: Option<u64>,
+    /// Run every point N times (in rounds), so the verdict knows the noise.
+    #[arg(long)]
+    pub repeats: Option<u32>,
 }
 
 #[derive(Debug, Args)]

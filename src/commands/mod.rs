@@ -118,6 +118,7 @@ pub(crate) fn selection(s: &crate::cli::SweepSelection) -> Selection {
         concurrency: s.concurrency.clone(),
         single: s.single,
         num_prompts: s.num_prompts,
+        repeats: s.repeats,
     }
 }
 

@@ -68,6 +68,7 @@ pub struct RawSweep {
     pub warmups: Opt<i64>,
     pub layout: Opt<String>,
     pub point_timeout: Opt<String>,
+    pub repeats: Opt<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -320,6 +320,7 @@ impl Merger<'_> {
             warmups: 0,
             layout: None,
             point_timeout: None,
+            repeats: 1,
         };
         if let Some(v) = s.prompts_per_concurrency {
             sc.prompts_per_concurrency =
@@ -339,6 +340,9 @@ impl Merger<'_> {
         }
         if let Some(v) = s.point_timeout {
             sc.point_timeout = Some(self.text(&format!("{path}.point_timeout"), v)?);
+        }
+        if let Some(v) = s.repeats {
+            sc.repeats = self.int(&format!("{path}.repeats"), v, 1, 1000)? as u32;
         }
         Ok(sc)
     }

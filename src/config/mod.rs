@@ -153,9 +153,15 @@ pub struct SweepConfig {
     /// Per-point deadline.
     #[serde(default)]
     pub point_timeout: Option<String>,
+    /// How many times each point runs (in rounds over the sweep), so a verdict knows the noise.
+    #[serde(default = "one_u32")]
+    pub repeats: u32,
 }
 
 fn one() -> u64 {
+    1
+}
+fn one_u32() -> u32 {
     1
 }
 fn inf() -> String {

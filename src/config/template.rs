@@ -91,6 +91,7 @@ sweeps: {}
 #    warmups: 0                      # warm-up requests before each point
 #    layout: custom                  # result file names: production, scaling or custom
 #    point_timeout: 1h               # per-point deadline (default: run.point_timeout)
+#    repeats: 1                      # run each point N times (rounds), to know the noise
 
 run:
   # Sweeps `vbench run` runs when none is named on the command line.

@@ -127,6 +127,7 @@ mod tests {
             stem: "input_1K_n5".into(),
             timeout_s: 3600,
             skip: None,
+            repeat: 1,
         }
     }
 

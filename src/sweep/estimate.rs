@@ -108,6 +108,7 @@ mod tests {
             stem: "y".into(),
             timeout_s: 60,
             skip: None,
+            repeat: 1,
         }
     }
 

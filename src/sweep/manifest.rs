@@ -126,6 +126,10 @@ pub struct Manifest {
     /// The effective configuration, secrets redacted.
     pub config: serde_json::Value,
     pub sweeps: Vec<String>,
+    /// The definition of each sweep as planned, so a resume needs nothing but the run (a
+    /// custom sweep from flags has no other home). Empty in manifests of older vbench.
+    #[serde(default)]
+    pub sweep_configs: std::collections::BTreeMap<String, crate::config::SweepConfig>,
     /// Measured on the CPU stand-in (never a GPU measurement).
     pub standin: bool,
     pub server: Option<ServerSnapshot>,
@@ -269,6 +273,7 @@ mod tests {
             config_hash: "abc".into(),
             config: cfg.redacted(),
             sweeps: vec!["production".into()],
+            sweep_configs: Default::default(),
             standin: false,
             server: Some(ServerSnapshot {
                 model_id: "m".into(),

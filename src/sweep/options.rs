@@ -23,6 +23,8 @@ pub struct Selection {
     pub single: Option<u64>,
     /// Prompts per point (custom sweep), or for every named sweep when no custom flag is given.
     pub num_prompts: Option<u64>,
+    /// Runs of every point, for every selected sweep.
+    pub repeats: Option<u32>,
 }
 
 /// The whole request behind `vbench run` / `vbench demo`.

@@ -127,7 +127,10 @@ fn resolve_run(
         let hash = config_hash(cfg, &sweeps)?;
         return Ok(Resolved::New { sweeps, hash });
     };
-    if !opts.selection.sweeps.is_empty() || super::presets::has_custom(&opts.selection) {
+    if !opts.selection.sweeps.is_empty()
+        || super::presets::has_custom(&opts.selection)
+        || opts.selection.repeats.is_some()
+    {
         return Err(RunError::usage(
             "--resume runs the sweeps of the run it resumes; name no sweep with it",
         ));
@@ -136,10 +139,14 @@ fn resolve_run(
         .map_err(|e| RunError::usage(format!("{e:#}")))?;
     let m = Manifest::load(&session::run_dir(&cfg.results_dir, &id))
         .map_err(RunError::state(format!("read run {id}")))?;
+    // The run's own definitions; a manifest of an older vbench has only the names.
     let sweeps = m
         .sweeps
         .iter()
-        .map(|n| Ok((n.clone(), plan::resolve(cfg, n)?)))
+        .map(|n| match m.sweep_configs.get(n) {
+            Some(s) => Ok((n.clone(), s.clone())),
+            None => Ok((n.clone(), plan::resolve(cfg, n)?)),
+        })
         .collect::<Result<Vec<_>, String>>()
         .map_err(RunError::Usage)?;
     let hash = config_hash(cfg, &sweeps)?;

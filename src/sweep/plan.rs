@@ -59,6 +59,13 @@ pub struct Point {
     pub timeout_s: u64,
     /// Why the point will not run (e.g. over the context length).
     pub skip: Option<String>,
+    /// Which run of the point this is (1-based) when its sweep repeats points.
+    #[serde(default = "first")]
+    pub repeat: u32,
+}
+
+fn first() -> u32 {
+    1
 }
 
 impl Point {
@@ -105,7 +112,10 @@ pub fn resolve(cfg: &Config, name: &str) -> Result<SweepConfig, String> {
 }
 
 /// Expand `sweeps` (name, definition) into points, in the order given (input length, then
-/// concurrency). Errors name the sweep and field at fault.
+/// concurrency). A sweep with `repeats: N` is expanded N times in rounds (every point once,
+/// then again), so slow drift shows up as spread between repeats rather than as a bias of
+/// one point; repeated points get ids `<sweep>/<stem>.r<k>`. Errors name the sweep and field
+/// at fault.
 pub fn build(
     cfg: &Config,
     sweeps: &[(String, SweepConfig)],
@@ -124,49 +134,56 @@ pub fn build(
         }
         .as_secs()
         .max(1);
-        for &input_len in &s.input_lens {
-            for &c in &s.concurrency {
-                let (dir, stem) = match layout.as_str() {
-                    "production" => (
-                        "production".to_string(),
-                        format!("input_{}_n{c}", tokens_label(input_len)),
-                    ),
-                    "scaling" => ("scaling".to_string(), format!("scale_n{c}")),
-                    _ => (
-                        name.clone(),
-                        format!("input_{}_out{}_n{c}", tokens_label(input_len), s.output_len),
-                    ),
-                };
-                // `scaling` with several input lengths would reuse a stem: keep ids unique.
-                let stem = if layout == "scaling" && s.input_lens.len() > 1 {
-                    format!("scale_in{}_n{c}", tokens_label(input_len))
-                } else {
-                    stem
-                };
-                let id = format!("{name}/{stem}");
-                if seen.insert(id.clone(), ()).is_some() {
-                    return Err(format!("sweep `{name}` lists the point {id} twice"));
+        for repeat in 1..=s.repeats.max(1) {
+            for &input_len in &s.input_lens {
+                for &c in &s.concurrency {
+                    let (dir, stem) = match layout.as_str() {
+                        "production" => (
+                            "production".to_string(),
+                            format!("input_{}_n{c}", tokens_label(input_len)),
+                        ),
+                        "scaling" => ("scaling".to_string(), format!("scale_n{c}")),
+                        _ => (
+                            name.clone(),
+                            format!("input_{}_out{}_n{c}", tokens_label(input_len), s.output_len),
+                        ),
+                    };
+                    // `scaling` with several input lengths would reuse a stem: keep ids unique.
+                    let stem = if layout == "scaling" && s.input_lens.len() > 1 {
+                        format!("scale_in{}_n{c}", tokens_label(input_len))
+                    } else {
+                        stem
+                    };
+                    let id = if s.repeats > 1 {
+                        format!("{name}/{stem}.r{repeat}")
+                    } else {
+                        format!("{name}/{stem}")
+                    };
+                    if seen.insert(id.clone(), ()).is_some() {
+                        return Err(format!("sweep `{name}` lists the point {id} twice"));
+                    }
+                    let num_prompts = s.num_prompts.unwrap_or(s.prompts_per_concurrency * c);
+                    let skip = over_context(input_len, s.output_len, context);
+                    let p = Point {
+                        id,
+                        sweep: name.clone(),
+                        input_len,
+                        output_len: s.output_len,
+                        concurrency: c,
+                        num_prompts,
+                        request_rate: s.request_rate.clone(),
+                        warmups: s.warmups,
+                        dir,
+                        stem,
+                        timeout_s,
+                        skip,
+                        repeat,
+                    };
+                    if p.single_wave() && p.skip.is_none() && repeat == 1 {
+                        single_waves += 1;
+                    }
+                    points.push(p);
                 }
-                let num_prompts = s.num_prompts.unwrap_or(s.prompts_per_concurrency * c);
-                let skip = over_context(input_len, s.output_len, context);
-                let p = Point {
-                    id,
-                    sweep: name.clone(),
-                    input_len,
-                    output_len: s.output_len,
-                    concurrency: c,
-                    num_prompts,
-                    request_rate: s.request_rate.clone(),
-                    warmups: s.warmups,
-                    dir,
-                    stem,
-                    timeout_s,
-                    skip,
-                };
-                if p.single_wave() && p.skip.is_none() {
-                    single_waves += 1;
-                }
-                points.push(p);
             }
         }
     }
@@ -269,6 +286,24 @@ mod tests {
         );
         assert!(p.notes.iter().any(|n| n.contains("one wave")));
         assert!(p.notes.iter().any(|n| n.contains("not checked")));
+    }
+
+    #[test]
+    fn repeats_run_in_rounds_with_distinct_ids() {
+        let cfg = Config::default();
+        let mut s = presets::preset("demo").expect("demo");
+        s.repeats = 3;
+        let p = build(&cfg, &[("demo".into(), s)], ContextLimit::Unknown).expect("plan");
+        assert_eq!(p.points.len(), 18);
+        // Every point once, then again: round k holds repeat k.
+        assert!(p.points[..6].iter().all(|x| x.repeat == 1));
+        assert!(p.points[12..].iter().all(|x| x.repeat == 3));
+        assert_eq!(p.points[0].id, "demo/input_128_out32_n1.r1");
+        assert_eq!(p.points[6].id, "demo/input_128_out32_n1.r2");
+        assert_eq!(p.points[0].stem, p.points[6].stem, "same file name stem");
+        let once = plan(&["demo"], ContextLimit::Unknown);
+        assert_eq!(once.points[0].id, "demo/input_128_out32_n1");
+        assert_eq!(once.points[0].repeat, 1);
     }
 
     #[test]

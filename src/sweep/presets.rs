@@ -34,6 +34,7 @@ pub fn preset(name: &str) -> Option<SweepConfig> {
         warmups: 0,
         layout: Some(layout.into()),
         point_timeout: None,
+        repeats: 1,
     };
     match name {
         "production" => Some(sweep(
@@ -144,6 +145,7 @@ pub fn custom(sel: &Selection) -> Result<Option<SweepConfig>, String> {
         warmups: 0,
         layout: Some("custom".into()),
         point_timeout: None,
+        repeats: 1,
     }))
 }
 

@@ -40,6 +40,14 @@ pub fn select(cfg: &Config, sel: &Selection) -> Result<Vec<(String, SweepConfig)
         }
         out.push((name, s));
     }
+    if let Some(r) = sel.repeats {
+        if r == 0 {
+            return Err("--repeats: give at least 1".into());
+        }
+        for (_, s) in &mut out {
+            s.repeats = r;
+        }
+    }
     Ok(out)
 }
 
@@ -90,6 +98,7 @@ pub fn new_manifest(
         config_hash: config_hash(cfg, plan),
         config: cfg.redacted(),
         sweeps: sweeps.iter().map(|(n, _)| n.clone()).collect(),
+        sweep_configs: sweeps.iter().cloned().collect(),
         standin,
         server,
         points: plan.points.iter().cloned().map(PointRecord::new).collect(),
