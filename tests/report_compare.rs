@@ -23,6 +23,8 @@ fn row(sweep: &str, input: u64, conc: u64, status: &str, tput: f64, ttft: f64) -
         reason: None,
         result: (status == "ok").then(|| parse(text.as_bytes(), "syn.json").unwrap()),
         file: None,
+        repeat: 1,
+        log: None,
     }
 }
 

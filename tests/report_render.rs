@@ -47,6 +47,8 @@ fn row(sweep: &str, input: u64, conc: u64, status: &str, result: Option<BenchRes
         reason: None,
         file: Some(PathBuf::from(format!("{sweep}/input_{input}_n{conc}.json"))),
         result,
+        repeat: 1,
+        log: None,
     }
 }
 
@@ -63,6 +65,8 @@ fn sample_rows() -> Vec<Row> {
         reason: None,
         result: Some(real),
         file: Some(path),
+        repeat: 1,
+        log: None,
     }];
     for input in [1024, 4096] {
         for conc in [1, 2, 4, 8] {

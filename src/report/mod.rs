@@ -10,7 +10,9 @@
 mod chart;
 mod compare;
 mod csv;
+mod group;
 mod markdown;
+mod meta;
 mod table;
 
 pub use chart::{chart_svgs, charts};
@@ -19,7 +21,9 @@ pub use compare::{
     render_comparison,
 };
 pub use csv::csv;
+pub use group::{Group, Key, Spread, group};
 pub use markdown::markdown;
+pub use meta::RunMeta;
 pub use table::table;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +55,16 @@ pub struct Row {
     pub result: Option<BenchResult>,
     /// The result file on the host.
     pub file: Option<PathBuf>,
+    /// Which run of the point this is (1-based) when points are repeated.
+    #[serde(default = "first_repeat")]
+    pub repeat: u32,
+    /// The point's console log on the host, when there is one.
+    #[serde(default)]
+    pub log: Option<PathBuf>,
+}
+
+fn first_repeat() -> u32 {
+    1
 }
 
 impl Row {

@@ -14,13 +14,14 @@ use crate::results::{BenchResult, parse};
 /// One `Row` per point of the manifest, in plan order. `results_dir` is the directory the
 /// manifest's `result_file` paths are relative to.
 pub fn rows_from_manifest(m: &Manifest, results_dir: &Path) -> Vec<Row> {
+    let run_dir = super::session::run_dir(results_dir, &m.run_id);
     m.points
         .iter()
-        .map(|p| row_of(p, results_dir, m.status != "running"))
+        .map(|p| row_of(p, results_dir, &run_dir, m.status != "running"))
         .collect()
 }
 
-fn row_of(p: &PointRecord, results_dir: &Path, run_ended: bool) -> Row {
+fn row_of(p: &PointRecord, results_dir: &Path, run_dir: &Path, run_ended: bool) -> Row {
     let file = p.result_file.as_ref().map(|f| results_dir.join(f));
     let from_file = file.as_ref().and_then(|f| {
         let bytes = std::fs::read(f).ok()?;
@@ -47,6 +48,8 @@ fn row_of(p: &PointRecord, results_dir: &Path, run_ended: bool) -> Row {
         reason: p.reason.clone(),
         result,
         file,
+        repeat: p.point.repeat,
+        log: p.log_file.as_ref().map(|l| run_dir.join(l)),
     }
 }
 
