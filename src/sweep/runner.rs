@@ -13,12 +13,14 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::argv::{BenchContext, bench_argv};
-use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot, write_new_atomic};
+use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot};
 use super::validate::{self, Expect};
 use crate::docker::{Docker, ExecSpec, OutputLine};
+use crate::durable;
 use crate::events::{self, Event, Sink};
 
 /// Grace between SIGTERM and SIGKILL when stopping a benchmark in the client.
@@ -198,8 +200,9 @@ impl<S: ServerControl> Runner<'_, S> {
             let client_path = format!("{}/{name}", self.client_dir(r));
             match self.docker.read_file(&self.client, &client_path).await {
                 Ok(Some(b)) => {
-                    std::fs::create_dir_all(host.parent().unwrap_or(&self.results_dir))?;
-                    if !write_new_atomic(&host, &b)? {
+                    let written = durable::write_new(&host, &b)
+                        .with_context(|| format!("cannot write {}", host.display()))?;
+                    if !written {
                         anyhow::bail!(
                             "{} appeared while copying it: refusing to overwrite it",
                             host.display()
@@ -213,11 +216,9 @@ impl<S: ServerControl> Runner<'_, S> {
         };
         // A reference in the run directory: a hard link (same file system), else a copy.
         let in_run = self.run_dir.join("results").join(&rel);
-        if !in_run.exists() {
-            std::fs::create_dir_all(in_run.parent().unwrap_or(&self.run_dir))?;
-            if std::fs::hard_link(&host, &in_run).is_err() {
-                write_new_atomic(&in_run, &bytes)?;
-            }
+        if !in_run.exists() && durable::link_new(&host, &in_run).is_err() {
+            durable::write_new(&in_run, &bytes)
+                .with_context(|| format!("cannot write {}", in_run.display()))?;
         }
         let verdict = validate::check(
             &bytes,
