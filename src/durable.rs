@@ -11,7 +11,8 @@
 //!
 //! Missing parent directories are created, each one synced into its own parent: a file in a
 //! directory whose entry was lost in a crash would be lost with it, so callers cannot do
-//! this part with a plain `create_dir_all`.
+//! this part with a plain `std::fs::create_dir_all` (use [`create_dir_all`] here when a
+//! directory must exist before anything is written into it).
 //!
 //! Errors are the `std::io::Error` of the failing call, unflattened, so callers can tell a
 //! full disk (`ErrorKind::StorageFull`) or a read-only file system
@@ -36,7 +37,7 @@ where
     F: FnOnce(&mut File) -> io::Result<()>,
 {
     let dir = dir_of(path);
-    ensure_dir(dir)?;
+    create_dir_all(dir)?;
     let tmp = filled_temp(path, fill)?;
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);
@@ -64,7 +65,7 @@ where
         return Ok(false);
     }
     let dir = dir_of(path);
-    ensure_dir(dir)?;
+    create_dir_all(dir)?;
     let tmp = filled_temp(path, fill)?;
     let linked = match std::fs::hard_link(&tmp, path) {
         Ok(()) => Ok(true),
@@ -84,7 +85,7 @@ where
 /// (another file system): the caller then writes a copy.
 pub fn link_new(existing: &Path, new: &Path) -> io::Result<bool> {
     let dir = dir_of(new);
-    ensure_dir(dir)?;
+    create_dir_all(dir)?;
     match std::fs::hard_link(existing, new) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
@@ -148,14 +149,14 @@ fn temp_beside(path: &Path) -> PathBuf {
 }
 
 /// Create `dir` and any missing ancestors, syncing each new directory's entry into its
-/// parent.
-fn ensure_dir(dir: &Path) -> io::Result<()> {
+/// parent, so the directory survives a crash as the files written into it do.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     let parent = dir_of(dir);
     if parent != dir {
-        ensure_dir(parent)?;
+        create_dir_all(parent)?;
     }
     match std::fs::create_dir(dir) {
         Ok(()) => sync_dir(parent),
