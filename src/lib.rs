@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod docker;
+pub mod durable;
 pub mod events;
 pub mod exit;
 pub mod gpu;

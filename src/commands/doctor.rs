@@ -238,7 +238,7 @@ async fn network_check(d: &Docker, network: &str) -> Check {
 
 fn disk_check(results_dir: &Path) -> Check {
     let probe = existing_ancestor(results_dir);
-    match free_bytes(&probe) {
+    match crate::durable::free_bytes(&probe) {
         Ok(free) => {
             let shown = format!(
                 "{:.1} GB free for {} (on {})",
@@ -276,26 +276,6 @@ fn existing_ancestor(p: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
-/// Bytes available to an unprivileged user on the filesystem holding `path`.
-pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte")
-    })?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
-    // right type; statvfs fills it completely when it returns 0.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: initialised by the successful call above.
-    let st = unsafe { st.assume_init() };
-    // The field types differ between platforms (u32 on some 32-bit targets).
-    #[allow(clippy::unnecessary_cast)]
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
-}
-
 fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
@@ -318,12 +298,6 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn free_bytes_of_root_is_positive_and_bad_paths_fail() {
-        assert!(free_bytes(Path::new("/")).expect("statvfs /") > 0);
-        assert!(free_bytes(Path::new("/no/such/dir/anywhere")).is_err());
-    }
 
     #[test]
     fn missing_results_dir_is_measured_on_its_parent() {

@@ -213,27 +213,12 @@ fn hide_secret(raw: &str) -> String {
     raw.to_string()
 }
 
-/// Levenshtein distance (small inputs: config keys).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The closest candidate to `word`, if close enough to be a plausible typo.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .iter()
-        .map(|c| (edit_distance(word, c), *c))
+        .map(|c| (strsim::levenshtein(word, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -318,7 +303,6 @@ mod tests {
         );
         assert_eq!(suggest("modle", &keys), Some("model"));
         assert_eq!(suggest("completely_else", &keys), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

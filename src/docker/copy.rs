@@ -1,12 +1,12 @@
 //! Copying files out of and into containers as tar streams. Unpacking is defensive: entries
-//! with absolute paths, `..`, or links pointing outside the target are refused, files land
-//! atomically (temp file, then rename), and nothing outside the target is ever written.
+//! with absolute paths, `..`, or links pointing outside the target are refused, files and
+//! directories land through [`crate::durable`] (atomic, and synced so a copied result survives
+//! a crash), and nothing outside the target is ever written.
 //!
 //! The whole archive is checked before the first byte is written, so a refused archive
 //! leaves the target as it was.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bollard::query_parameters::{
@@ -37,7 +37,7 @@ impl Docker {
             .ok_or_else(|| DockerError::NotFound {
                 what: format!("{path} in container {container}"),
             })?;
-        std::fs::create_dir_all(dest_dir).map_err(|source| DockerError::Io {
+        crate::durable::create_dir_all(dest_dir).map_err(|source| DockerError::Io {
             op: format!("create {}", dest_dir.display()),
             source,
         })?;
@@ -275,7 +275,8 @@ pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>
                 let path = dest.join(&rel);
                 no_symlink_on_the_way(dest, &rel)
                     .map_err(|why| refuse(&rel.display().to_string(), why))?;
-                std::fs::create_dir_all(&path).map_err(io(format!("create {}", path.display())))?;
+                crate::durable::create_dir_all(&path)
+                    .map_err(io(format!("create {}", path.display())))?;
             }
             Planned::File { rel, index, mode } => {
                 let mut entry = loop {
@@ -290,7 +291,7 @@ pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>
                         }
                     }
                 };
-                let path = write_atomic(dest, &rel, mode, &mut entry).map_err(|e| match e {
+                let path = write_file(dest, &rel, mode, &mut entry).map_err(|e| match e {
                     WriteError::Unsafe(why) => refuse(&rel.display().to_string(), why),
                     WriteError::Io(op, source) => DockerError::Io { op, source },
                 })?;
@@ -301,7 +302,7 @@ pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>
                     .map_err(|why| refuse(&rel.display().to_string(), why))?;
                 let path = dest.join(&rel);
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
+                    crate::durable::create_dir_all(parent)
                         .map_err(io(format!("create {}", parent.display())))?;
                 }
                 let _ = std::fs::remove_file(&path);
@@ -328,7 +329,7 @@ pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>
                 let data = std::fs::read(&src).map_err(io(format!("read {}", src.display())))?;
                 let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
                 let path =
-                    write_atomic(dest, &rel, mode, &mut data.as_slice()).map_err(|e| match e {
+                    write_file(dest, &rel, mode, &mut data.as_slice()).map_err(|e| match e {
                         WriteError::Unsafe(why) => refuse(&rel.display().to_string(), why),
                         WriteError::Io(op, source) => DockerError::Io { op, source },
                     })?;
@@ -390,48 +391,27 @@ enum WriteError {
     Io(String, std::io::Error),
 }
 
-/// Write `dest/rel` via a temp file in the same directory, then rename over the final name.
-fn write_atomic(
+/// Write `dest/rel` durably with permissions `mode`, replacing a file already there (never a
+/// symlink or directory).
+fn write_file(
     dest: &Path,
     rel: &Path,
     mode: u32,
     data: &mut dyn std::io::Read,
 ) -> Result<PathBuf, WriteError> {
-    static N: AtomicU64 = AtomicU64::new(0);
     no_symlink_on_the_way(dest, rel).map_err(WriteError::Unsafe)?;
     let path = dest.join(rel);
-    let parent = path.parent().unwrap_or(dest).to_path_buf();
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| WriteError::Io(format!("create {}", parent.display()), e))?;
     if std::fs::symlink_metadata(&path)
         .map(|m| m.file_type().is_symlink() || m.is_dir())
         .unwrap_or(false)
     {
         return Err(WriteError::Unsafe("would replace a symlink or directory"));
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(
-        ".{name}.vbench-tmp-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        std::io::copy(data, &mut f)?;
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(WriteError::Io(format!("write {}", path.display()), e));
-    }
+    crate::durable::write_replace_with(&path, |f| {
+        std::io::copy(data, f)?;
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+    })
+    .map_err(|e| WriteError::Io(format!("write {}", path.display()), e))?;
     Ok(path)
 }
 
@@ -499,6 +479,33 @@ mod tests {
             std::fs::read(dir.path().join("same.json")).expect("read"),
             b"[1]"
         );
+    }
+
+    #[test]
+    fn modes_are_kept_replacing_leaves_no_temp() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, mode) in [("r/run.sh", 0o750), ("r/secret.json", 0o600)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(2);
+            h.set_mode(mode);
+            b.append_data(&mut h, name, &b"{}"[..]).expect("append");
+        }
+        let t = b.into_inner().expect("tar");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("run.sh"), "old").expect("seed");
+        safe_unpack(&t, dir.path(), "test").expect("unpack");
+        let mode = |n: &str| {
+            let m = std::fs::metadata(dir.path().join(n)).expect("stat");
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
+        };
+        assert_eq!(mode("run.sh"), 0o750);
+        assert_eq!(mode("secret.json"), 0o600);
+        assert_eq!(
+            std::fs::read(dir.path().join("run.sh")).expect("read"),
+            b"{}",
+            "an existing file is replaced"
+        );
+        assert_eq!(listing(dir.path()), vec!["run.sh", "secret.json"]);
     }
 
     #[test]

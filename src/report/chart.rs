@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use super::{MEAN_TPOT, MEAN_TTFT, Metric, OUT_TPUT, Row, fmt_tokens, write_atomic};
+use super::{MEAN_TPOT, MEAN_TTFT, Metric, OUT_TPUT, Row, fmt_tokens};
 
 const SIZE: (u32, u32) = (900, 540);
 
@@ -87,7 +87,8 @@ pub fn charts(rows: &[Row], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for (name, svg) in chart_svgs(rows)? {
         let p = dir.join(name);
-        write_atomic(&p, svg.as_bytes())?;
+        crate::durable::write_replace(&p, svg.as_bytes())
+            .with_context(|| format!("write {}", p.display()))?;
         paths.push(p);
     }
     Ok(paths)

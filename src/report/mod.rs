@@ -2,7 +2,8 @@
 //! comparison against an earlier run, all built from the same `Row`s (one per sweep point).
 //! This module takes rows and knows nothing of how they were measured (the sweep builds them
 //! from its manifest). Renderers are pure functions returning text; `write_run_report` is the
-//! only part that touches the disk, and it writes every file atomically (temp file + rename).
+//! only part that touches the disk, and it writes every file through [`crate::durable`]
+//! (atomic, synced).
 //!
 //! A run directory also gets `summary.json` (rows plus the metrics they showed) so that a later
 //! run can be compared against it with `load_rows`, even if its result files are gone.
@@ -209,32 +210,6 @@ pub fn fmt_tokens(n: u64) -> String {
     }
 }
 
-/// Write `contents` to `path` atomically: a temp file in the same directory, synced, then
-/// renamed over `path`; the temp file is removed on failure.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("create directory {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("report");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("write {}", path.display()))
-}
-
 /// Version of `summary.json`'s layout.
 const SUMMARY_SCHEMA: u32 = 1;
 
@@ -388,14 +363,16 @@ pub fn write_run_report(
         ("summary.json", summary_json(rows)),
     ] {
         let p = run_dir.join(name);
-        write_atomic(&p, body.as_bytes())?;
+        crate::durable::write_replace(&p, body.as_bytes())
+            .with_context(|| format!("write {}", p.display()))?;
         written.push(p);
     }
     written.extend(chart_paths);
     let p = run_dir.join("comparison.md");
     match &comparison {
         Some((c, name)) => {
-            write_atomic(&p, render_comparison(c, name).as_bytes())?;
+            crate::durable::write_replace(&p, render_comparison(c, name).as_bytes())
+                .with_context(|| format!("write {}", p.display()))?;
             written.push(p);
         }
         // A comparison left from an earlier rendering would contradict this one.

@@ -151,25 +151,27 @@ impl ServerRecord {
         }
     }
 
-    /// Write `<results_dir>/server/server-<ts>.json` (via a temp file and a rename: never a
+    /// Write `<results_dir>/server/server-<ts>.json` durably (see [`crate::durable`]: never a
     /// half-written record) and return its path.
     pub fn write(&self, results_dir: &Path) -> anyhow::Result<PathBuf> {
         let dir = results_dir.join("server");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut path = dir.join(format!("server-{}.json", stamp()));
-        // Two `up`s in one second must not overwrite each other.
-        let mut n = 1;
-        while path.exists() {
-            path = dir.join(format!("server-{}-{n}.json", stamp()));
+        let text = serde_json::to_string_pretty(self).context("cannot encode the server record")?;
+        let ts = stamp();
+        // Two `up`s in one second must not overwrite each other: the no-clobber write refuses
+        // a taken name, even one taken meanwhile, and the next is tried.
+        let mut n = 0u32;
+        loop {
+            let path = match n {
+                0 => dir.join(format!("server-{ts}.json")),
+                n => dir.join(format!("server-{ts}-{n}.json")),
+            };
+            if crate::durable::write_new(&path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?
+            {
+                return Ok(path);
+            }
             n += 1;
         }
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(self).context("cannot encode the server record")?;
-        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        Ok(path)
     }
 }
 
@@ -185,4 +187,74 @@ pub fn latest(results_dir: &Path) -> Option<(PathBuf, serde_json::Value)> {
     let p = files.pop()?;
     let v = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
     Some((p, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ServerRecord {
+        ServerRecord {
+            written_at: "2026-01-01T00:00:00Z".into(),
+            vbench_version: "0".into(),
+            vbench_commit: "c".into(),
+            container: "vllm-server".into(),
+            container_created_by_vbench: Some(true),
+            image: ImageFacts {
+                reference: "vllm/vllm-openai:latest".into(),
+                id: "sha256:1".into(),
+                digests: vec![],
+            },
+            vllm_version: "0.11.0".into(),
+            model_id: "m".into(),
+            root: "m".into(),
+            max_model_len: 4096,
+            serve_argv: vec!["vllm".into(), "serve".into()],
+            url_in_network: "http://vllm-server:8000".into(),
+            reused: false,
+            startup_seconds: 1.0,
+            host_log: PathBuf::from("logs/server.log"),
+            gpu: GpuFacts {
+                preset: GpuPreset::None,
+                count: 0,
+                model: None,
+                driver: None,
+                samples: vec![],
+            },
+            host: HostFacts {
+                kernel: None,
+                os: None,
+                docker_engine: "28".into(),
+                docker_api: "1.51".into(),
+                ncpu: None,
+                mem_total: None,
+            },
+        }
+    }
+
+    #[test]
+    fn records_written_in_one_second_keep_each_other() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let r = record();
+        let paths: Vec<PathBuf> = (0..3).map(|_| r.write(d.path()).expect("write")).collect();
+        let mut names: Vec<String> = std::fs::read_dir(d.path().join("server"))
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        // Three files, no temp files: none overwrote another (they share a second, so they
+        // share a stamp, and only the no-clobber write tells them apart).
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("server-") && n.ends_with(".json"))
+        );
+        for p in &paths {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json");
+            assert_eq!(v["model_id"], "m");
+        }
+        assert_eq!(latest(d.path()).map(|(p, _)| p.is_file()), Some(true));
+    }
 }

@@ -1,8 +1,7 @@
-//! The run's state on disk: `<results_dir>/runs/<id>/manifest.json`, rewritten atomically
-//! (temp file + rename) after every point, so a crash at any moment leaves either the old or
+//! The run's state on disk: `<results_dir>/runs/<id>/manifest.json`, rewritten through
+//! [`crate::durable`] after every point, so a crash at any moment leaves either the old or
 //! the new state, and `--resume` knows exactly which points are done.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -144,11 +143,13 @@ impl Manifest {
         run_dir.join(FILE_NAME)
     }
 
-    /// Write atomically: a temp file in the same directory, synced, then renamed over.
+    /// Replace the manifest durably (see [`crate::durable`]).
     pub fn save(&mut self, run_dir: &Path) -> anyhow::Result<()> {
         self.updated = jiff::Timestamp::now().to_string();
         let bytes = serde_json::to_vec_pretty(self).context("serialising the manifest")?;
-        write_atomic(&Self::path(run_dir), &bytes)
+        let path = Self::path(run_dir);
+        crate::durable::write_replace(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     pub fn load(run_dir: &Path) -> anyhow::Result<Manifest> {
@@ -207,51 +208,6 @@ pub fn find_run(results_dir: &Path, id: Option<&str>) -> anyhow::Result<String> 
             runs.join(", ")
         ),
     }
-}
-
-/// Write `bytes` to `path` atomically (temp + fsync + rename), replacing it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = temp_beside(path);
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Write `bytes` to `path` atomically but never replace an existing file: the temp file is
-/// hard-linked to the final name (which fails if it exists), then removed. Returns false when
-/// `path` already exists (nothing written).
-pub fn write_new_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
-    if path.exists() {
-        return Ok(false);
-    }
-    let tmp = temp_beside(path);
-    let res = (|| -> std::io::Result<bool> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e),
-        }
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    res.with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 #[cfg(test)]
@@ -317,16 +273,6 @@ mod tests {
         m.save(dir.path()).expect("save");
         let e = Manifest::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("schema_version 99"), "{e}");
-    }
-
-    #[test]
-    fn new_files_never_replace() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("r.json");
-        assert!(write_new_atomic(&p, b"one").expect("write"));
-        assert!(!write_new_atomic(&p, b"two").expect("write"));
-        assert_eq!(std::fs::read(&p).expect("read"), b"one");
-        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
     }
 
     #[test]

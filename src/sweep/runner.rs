@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::argv::{BenchContext, bench_argv};
 use super::error::RunError;
-use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot, write_new_atomic};
+use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot};
 use super::validate::{self, Expect};
 use crate::docker::{Docker, ExecSpec, OutputLine};
+use crate::durable;
 use crate::events::{self, Event, Sink};
 
 /// Grace between SIGTERM and SIGKILL when stopping a benchmark in the client.
@@ -211,9 +212,7 @@ impl<S: ServerControl> Runner<'_, S> {
             let client_path = format!("{}/{name}", self.client_dir(r));
             match self.docker.read_file(&self.client, &client_path).await {
                 Ok(Some(b)) => {
-                    let dir = host.parent().unwrap_or(&self.results_dir);
-                    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-                    if !write_new_atomic(&host, &b).map_err(RunError::state("copy a result"))? {
+                    if !durable::write_new(&host, &b).map_err(io("write", &host))? {
                         return Err(RunError::State {
                             op: format!("copy {}", host.display()),
                             source: "it appeared while copying it: refusing to overwrite it".into(),
@@ -232,12 +231,8 @@ impl<S: ServerControl> Runner<'_, S> {
         };
         // A reference in the run directory: a hard link (same file system), else a copy.
         let in_run = self.run_dir.join("results").join(&rel);
-        if !in_run.exists() {
-            let dir = in_run.parent().unwrap_or(&self.run_dir);
-            std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-            if std::fs::hard_link(&host, &in_run).is_err() {
-                write_new_atomic(&in_run, &bytes).map_err(RunError::state("copy a result"))?;
-            }
+        if !in_run.exists() && durable::link_new(&host, &in_run).is_err() {
+            durable::write_new(&in_run, &bytes).map_err(io("write", &in_run))?;
         }
         let verdict = validate::check(
             &bytes,
