@@ -15,6 +15,7 @@ mod group;
 mod markdown;
 mod meta;
 mod table;
+pub mod verdict;
 
 pub use chart::{chart_svgs, charts};
 pub use compare::{
