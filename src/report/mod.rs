@@ -12,6 +12,7 @@ mod chart;
 mod compare;
 mod csv;
 mod group;
+pub mod import;
 mod markdown;
 mod meta;
 mod table;

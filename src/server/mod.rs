@@ -55,6 +55,14 @@ pub struct ServerInfo {
     pub url_from_host: String,
     pub reused: bool,
     pub record_path: PathBuf,
+    /// The image the server container runs, and its digest (the registry digest when the
+    /// image has one, else its local id): what makes two runs' servers the same.
+    pub image: String,
+    pub image_digest: String,
+    /// The `vllm serve` argv, secrets redacted.
+    pub serve_args: Vec<String>,
+    /// GPU names, one per GPU the server sees.
+    pub gpus: Vec<String>,
 }
 
 /// What `health` found: cheap enough to call between sweep points.
@@ -319,6 +327,10 @@ pub async fn up(
         url_from_host: url_host,
         reused,
         record_path: PathBuf::new(),
+        image: String::new(),
+        image_digest: String::new(),
+        serve_args: shown.clone(),
+        gpus: vec![],
     };
     let gpus = crate::gpu::sample(docker, server).await.unwrap_or_default();
     let rec = record::ServerRecord::new(
@@ -338,6 +350,14 @@ pub async fn up(
     events::info(sink, format!("server record: {}", path.display()));
     Ok(ServerInfo {
         record_path: path,
+        image_digest: rec
+            .image
+            .digests
+            .first()
+            .cloned()
+            .unwrap_or_else(|| rec.image.id.clone()),
+        image: rec.image.reference.clone(),
+        gpus: rec.gpu.samples.iter().map(|g| g.name.clone()).collect(),
         ..info
     })
 }

@@ -110,6 +110,15 @@ pub struct ServerSnapshot {
     pub version: String,
     pub url_in_network: String,
     pub record_path: Option<String>,
+    /// What served the run, for telling comparable runs apart (empty in older manifests).
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub image_digest: String,
+    #[serde(default)]
+    pub serve_args: Vec<String>,
+    #[serde(default)]
+    pub gpus: Vec<String>,
 }
 
 /// Run status: `running`, `finished` (all points done), `interrupted`, `server_failed`.

@@ -345,6 +345,10 @@ fn snapshot(info: &ServerInfo) -> ServerSnapshot {
         version: info.version.clone(),
         url_in_network: info.url_in_network.clone(),
         record_path: Some(info.record_path.display().to_string()),
+        image: info.image.clone(),
+        image_digest: info.image_digest.clone(),
+        serve_args: info.serve_args.clone(),
+        gpus: info.gpus.clone(),
     }
 }
 
