@@ -5,11 +5,12 @@
 use crate::commands::CommandError;
 use crate::config::{ConfigError, template::InitError};
 use crate::docker::DockerError;
+use crate::pipeline::RunOutcome;
 use crate::server::ServerError;
 use crate::server::diagnose::{LogCause, StartFailure};
+use crate::sweep::RunError;
 use crate::sweep::lock::LockError;
 use crate::sweep::runner::RunEnd;
-use crate::sweep::{RunError, RunOutcome};
 
 /// Exit codes. Stable: cron jobs and CI scripts branch on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,6 +7,7 @@
 //! `render` turns events into terminal, plain or JSON output; `exit` decides exit codes at
 //! the edge. ARCHITECTURE.md draws the whole picture.
 
+pub mod archive;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod durable;
 pub mod events;
 pub mod exit;
 pub mod gpu;
+pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod results;

@@ -119,7 +119,7 @@ fn report_events_carry_rows_and_regressions() {
         ..Default::default()
     };
     let sink = Collector::default();
-    let id = vbench::sweep::pipeline::report(&cfg, None, None, &sink).expect("report");
+    let id = vbench::pipeline::report(&cfg, None, None, &sink).expect("report");
     assert_eq!(id, "20260102_000000-bbbbbbbb");
     let events = sink.0.into_inner().expect("events");
     let summary = events

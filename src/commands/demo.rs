@@ -3,8 +3,9 @@
 
 use super::{CommandError, Outcome};
 use crate::cli::{DemoArgs, Global};
+use crate::pipeline::{self, RunOptions};
 use crate::render::Output;
-use crate::sweep::{RunOptions, pipeline, presets};
+use crate::sweep::presets;
 
 pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;

@@ -18,8 +18,9 @@ mod up;
 use crate::cli::{Cli, Command, Global, OutputMode};
 use crate::config::{self, Config, ConfigError};
 use crate::docker::{Docker, DockerError};
+use crate::pipeline::RunOutcome;
 use crate::render::Output;
-use crate::sweep::{RunOutcome, Selection};
+use crate::sweep::Selection;
 
 /// What a command achieved (errors aside): done, or a run with its outcome.
 #[derive(Debug)]

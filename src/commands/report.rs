@@ -7,7 +7,7 @@ use crate::cli::{Global, ReportArgs};
 pub async fn cmd(g: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;
     let sink = crate::render::sink_for(super::output(g));
-    crate::sweep::pipeline::report(
+    crate::pipeline::report(
         &cfg,
         args.run.as_deref(),
         args.against.as_deref(),

@@ -3,7 +3,7 @@
 
 use super::Outcome;
 use crate::cli::{Global, RunArgs};
-use crate::sweep::{RunOptions, pipeline};
+use crate::pipeline::{self, RunOptions};
 
 pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;

@@ -145,6 +145,17 @@ pub struct Manifest {
     /// GPU samples taken between points, when available.
     #[serde(default)]
     pub gpu_samples: Vec<serde_json::Value>,
+    /// The verdict against a baseline, when the run was judged (`--baseline`).
+    #[serde(default)]
+    pub verdict: Option<VerdictRecord>,
+}
+
+/// What the run's verdict was, and against which run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    /// `pass`, `regressed` or `cannot judge`.
+    pub outcome: String,
+    pub baseline: String,
 }
 
 impl Manifest {
@@ -247,6 +258,7 @@ mod tests {
             }),
             points: p.points.into_iter().map(PointRecord::new).collect(),
             gpu_samples: vec![],
+            verdict: None,
         }
     }
 

@@ -1,37 +1,33 @@
 //! Sweeps: which benchmark points a run measures, and running them one by one in the client
 //! container, resumably and safely for cron.
 //!
-//! Submodules, one job each: `options` (what a run is asked to do), `presets` (the built-in
-//! sweeps and 1-2-5 ladders), `plan` (sweeps expanded into points, context-length skipping),
-//! `argv` (the `vllm bench serve` command line of one point), `estimate` (time estimates),
-//! `manifest` (the run's state on disk), `lock` (one run at a time per results directory),
-//! `validate` (judging a result file), `signals` (Ctrl-C/SIGTERM into a cancellation token),
-//! `runner` (the per-point loop), `session` (sweep selection, config hash, new manifests, the
-//! dry run's plan), `rows` (report rows from a manifest), `finish` (end of run: report files,
-//! summary and comparison events), `pipeline` (the steps of `vbench run` / `demo` / `report`),
-//! `error` (what stops a run).
+//! Submodules, one job each: `selection` (which points were asked for), `presets` (the
+//! built-in sweeps and 1-2-5 ladders), `plan` (sweeps expanded into points, context-length
+//! skipping), `argv` (the `vllm bench serve` command line of one point), `estimate` (time
+//! estimates), `manifest` (the run's state on disk), `lock` (one run at a time per results
+//! directory), `validate` (judging a result file), `signals` (Ctrl-C/SIGTERM into a
+//! cancellation token), `runner` (the per-point loop), `session` (sweep selection, config
+//! hash, new manifests, the dry run's plan), `rows` (report rows from a manifest), `error`
+//! (what stops a run). The steps of `vbench run` are `crate::pipeline`'s.
 
 pub mod argv;
 pub mod error;
 pub mod estimate;
-pub mod finish;
 pub mod lock;
 pub mod manifest;
-pub mod options;
-pub mod pipeline;
 pub mod plan;
 pub mod presets;
 pub mod rows;
 pub mod runner;
+pub mod selection;
 pub mod session;
 pub mod signals;
 pub mod validate;
 
 pub use error::RunError;
 pub use manifest::{Manifest, PointRecord, PointStatus};
-pub use options::{RunOptions, Selection};
-pub use pipeline::RunOutcome;
 pub use plan::{ContextLimit, Plan, Point};
+pub use selection::Selection;
 
 /// A run id: `<YYYYmmdd_HHMMSS>-<8 hex>` (time first so ids sort by start time).
 pub fn new_run_id(now: &jiff::ZonedDateTime, config_hash: &str) -> String {

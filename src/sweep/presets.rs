@@ -5,7 +5,7 @@
 //! `prompts_per_concurrency = 1` (one wave of C requests at max concurrency C), exactly what
 //! the manual scripts measured, so results stay comparable with the historical files.
 
-use super::options::Selection;
+use super::selection::Selection;
 use crate::config::SweepConfig;
 
 /// One K in the file names and on the command line: 1024 tokens.

@@ -14,10 +14,18 @@ use crate::results::{BenchResult, parse};
 /// One `Row` per point of the manifest, in plan order. `results_dir` is the directory the
 /// manifest's `result_file` paths are relative to.
 pub fn rows_from_manifest(m: &Manifest, results_dir: &Path) -> Vec<Row> {
-    let run_dir = super::session::run_dir(results_dir, &m.run_id);
+    rows_from_manifest_in(
+        m,
+        results_dir,
+        &super::session::run_dir(results_dir, &m.run_id),
+    )
+}
+
+/// The same, for a run directory that may sit elsewhere (its logs are relative to it).
+pub fn rows_from_manifest_in(m: &Manifest, results_dir: &Path, run_dir: &Path) -> Vec<Row> {
     m.points
         .iter()
-        .map(|p| row_of(p, results_dir, &run_dir, m.status != "running"))
+        .map(|p| row_of(p, results_dir, run_dir, m.status != "running"))
         .collect()
 }
 

@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::estimate::{self, History, Source};
 use super::manifest::{Manifest, PointRecord, SCHEMA_VERSION, ServerSnapshot};
-use super::options::Selection;
 use super::plan::Plan;
 use super::presets;
+use super::selection::Selection;
 use crate::config::{Config, SweepConfig};
 use crate::events::{PlanView, PlannedPoint};
 
@@ -103,6 +103,7 @@ pub fn new_manifest(
         server,
         points: plan.points.iter().cloned().map(PointRecord::new).collect(),
         gpu_samples: vec![],
+        verdict: None,
     }
 }
 

@@ -9,19 +9,23 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::argv::BenchContext;
-use super::error::RunError;
-use super::estimate::History;
-use super::lock::{Holder, RunLock};
-use super::manifest::{self, Manifest, ServerSnapshot};
-use super::options::RunOptions;
-use super::plan::{self, ContextLimit, Plan};
-use super::runner::{self, RunEnd, Runner, ServerControl};
-use super::{finish, session};
+pub mod finish;
+pub mod options;
+
+pub use options::RunOptions;
+
 use crate::config::{Config, SweepConfig};
 use crate::docker::Docker;
 use crate::events::{self, Event, Sink};
 use crate::server::{self, DownOptions, ServerInfo, UpOptions};
+use crate::sweep::argv::BenchContext;
+use crate::sweep::error::RunError;
+use crate::sweep::estimate::History;
+use crate::sweep::lock::{Holder, RunLock};
+use crate::sweep::manifest::{self, Manifest, ServerSnapshot};
+use crate::sweep::plan::{self, ContextLimit, Plan};
+use crate::sweep::runner::{self, RunEnd, Runner, ServerControl};
+use crate::sweep::{self, session};
 
 /// How a run that got going ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +74,7 @@ pub async fn run(
             end,
         });
     }
-    let cancel = super::signals::install(sink.clone(), opts.exit_now);
+    let cancel = sweep::signals::install(sink.clone(), opts.exit_now);
     let docker = connect(opts).await?;
     let info = ensure_server(&docker, cfg, opts, &cancel, sink.as_ref()).await?;
     if !matches!(resolved, Resolved::Resumed { .. }) {
@@ -128,7 +132,7 @@ fn resolve_run(
         return Ok(Resolved::New { sweeps, hash });
     };
     if !opts.selection.sweeps.is_empty()
-        || super::presets::has_custom(&opts.selection)
+        || sweep::presets::has_custom(&opts.selection)
         || opts.selection.repeats.is_some()
     {
         return Err(RunError::usage(
@@ -249,7 +253,7 @@ fn plan_run(
             *m
         }
         None => {
-            let id = super::new_run_id(&jiff::ZonedDateTime::now(), &hash);
+            let id = sweep::new_run_id(&jiff::ZonedDateTime::now(), &hash);
             session::new_manifest(&id, cfg, &sweeps, &plan, Some(snapshot(info)), opts.standin)
         }
     };
@@ -418,7 +422,7 @@ async fn dry_run(
         return Err(RunError::usage("the sweep plan is empty: no point to run"));
     }
     let history = History::load(&cfg.results_dir);
-    let ts = super::timestamp(&jiff::ZonedDateTime::now());
+    let ts = sweep::timestamp(&jiff::ZonedDateTime::now());
     sink.emit(Event::Plan(session::plan_view(
         &plan,
         &history,

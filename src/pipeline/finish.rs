@@ -5,13 +5,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::error::RunError;
-use super::manifest::{self, Manifest, PointStatus};
-use super::runner::RunEnd;
-use super::{rows, session};
 use crate::config::Config;
 use crate::events::{self, ComparisonSummary, Event, Regression, RunSummary, Sink};
 use crate::report::{self, Rows};
+use crate::sweep::error::RunError;
+use crate::sweep::manifest::{self, Manifest, PointStatus};
+use crate::sweep::runner::RunEnd;
+use crate::sweep::{rows, session};
 
 /// How a resumed run that had nothing left to do ended.
 pub fn end_of_resumed(m: &Manifest) -> RunEnd {

@@ -1,0 +1,35 @@
+//! The results directory as an archive of runs: what a report, a comparison or the history
+//! can read (a run by id or directory, or an import of plain result files), which earlier run
+//! is the baseline (`last-good`), the trend of points across runs, and pruning old runs.
+//!
+//! Submodules: `source` (resolve and load a run or an import into rows and `RunMeta`),
+//! `baseline` (the last good run), `history` (a point's metric across runs), `prune`.
+
+pub mod baseline;
+pub mod history;
+pub mod prune;
+pub mod source;
+
+pub use source::{Loaded, Source};
+
+/// What reading the archive can fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// A run id, directory or file that is not there, or names nothing readable.
+    #[error("{0}")]
+    NotFound(String),
+    /// A manifest or record that cannot be read.
+    #[error("cannot {op}: {source}")]
+    Read {
+        op: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Writing a report or deleting a pruned run failed.
+    #[error("cannot {op}: {source}")]
+    Write {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
