@@ -139,8 +139,14 @@ pub enum Command {
     Run(RunArgs),
     /// The whole pipeline on the CPU stand-in with a small sweep (builds its images if missing).
     Demo(DemoArgs),
-    /// Tables and charts for a finished (or partial) run, and comparison with earlier runs.
+    /// Tables, charts and report.html for a run, or for result files and directories to import.
     Report(ReportArgs),
+    /// Judge NEW against BASE: exit 0 (pass), 8 (regressed) or 9 (cannot judge).
+    Compare(CompareArgs),
+    /// A point's metric across runs: a table, and a trend chart (SVG and HTML).
+    History(HistoryArgs),
+    /// Delete all but the newest runs (run directories and their result files).
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +264,13 @@ pub struct RunArgs {
     /// Use the CPU stand-in images and no GPU (rehearsal; not a GPU measurement).
     #[arg(long)]
     pub standin: bool,
+    /// Judge the run at its end against `last-good` (the newest earlier good run of the same
+    /// configuration) or a run id: exit 0 (pass), 8 (regressed) or 9 (cannot judge).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Relative change that counts for the verdict (`5%` or `0.05`).
+    #[arg(long, default_value = "10%")]
+    pub threshold: String,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -273,11 +286,59 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Run id (default: the latest run).
-    pub run: Option<String>,
-    /// Compare against this earlier run (default: the previous comparable run, if any).
+    /// A run id or run directory (default: the latest run), or result files and directories
+    /// to import (the manual scripts' production/ and scaling/ layouts, any vLLM era).
+    pub inputs: Vec<String>,
+    /// Compare with and judge against this run or these results (default: compare with the
+    /// previous comparable run, no verdict).
     #[arg(long)]
     pub against: Option<String>,
+    /// Where to write the report (default: the run's directory; for an import,
+    /// <results_dir>/reports/<name>-<hash>/).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Relative change that counts for the verdict (`5%` or `0.05`).
+    #[arg(long, default_value = "10%")]
+    pub threshold: String,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline: a run id or run directory, or result files/directories.
+    pub base: String,
+    /// The run to judge: a run id or run directory, or result files/directories.
+    pub new: String,
+    /// Relative change that counts (`5%` or `0.05`); changes within the spread between
+    /// repeats never count.
+    #[arg(long, default_value = "10%")]
+    pub threshold: String,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Points to show (a substring of `production input 1K output 500 conc 5` or of the
+    /// point's name); repeatable; default: every point.
+    #[arg(long = "point")]
+    pub points: Vec<String>,
+    /// Metric id (`output_throughput`, `mean_ttft_ms`, `p99_ttft_ms`, `mean_tpot_ms`, …).
+    #[arg(long, default_value = "output_throughput")]
+    pub metric: String,
+    /// Where to write history.svg and history.html (default: <results_dir>/reports/history/).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// How many of the newest runs to keep.
+    #[arg(long)]
+    pub keep: usize,
     #[command(flatten)]
     pub overrides: Overrides,
 }

@@ -103,6 +103,16 @@ pub enum Event {
     Summary(RunSummary),
     /// This run compared with an earlier comparable one.
     Comparison(ComparisonSummary),
+    /// The verdict against a baseline: pass, regressed (naming each point and metric) or
+    /// cannot judge (with the reasons).
+    Verdict(crate::report::verdict::Verdict),
+    /// A result file that could not be imported, and where.
+    Unreadable {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A signal arrived: the first stops the run cleanly, a second exits at once.
     Signal {
         signal: String,

@@ -29,6 +29,11 @@ pub enum Code {
     PointsFailed = 5,
     /// Another vbench run holds the lock (or a benchmark already runs in the client).
     LockHeld = 6,
+    /// The verdict: a point's metric got worse beyond the threshold and the noise.
+    Regressed = 8,
+    /// The verdict: the runs cannot be judged (a point failed or is missing, or the set-up
+    /// differs) — an outage or a configuration change is neither a regression nor a pass.
+    CannotJudge = 9,
     /// `vllm serve` failed to start: no memory for the KV cache.
     NoKvCacheMemory = 10,
     /// `vllm serve` failed to start: GPU out of memory (CUDA or HIP).
@@ -62,7 +67,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 21] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -70,6 +75,8 @@ impl Code {
         Code::Server,
         Code::PointsFailed,
         Code::LockHeld,
+        Code::Regressed,
+        Code::CannotJudge,
         Code::NoKvCacheMemory,
         Code::GpuOutOfMemory,
         Code::MaxModelLenTooLarge,
@@ -124,6 +131,13 @@ fn code_of_one(e: &(dyn std::error::Error + 'static)) -> Option<Code> {
     }
     if let Some(e) = e.downcast_ref::<LockError>() {
         return Some(code_for_lock(e));
+    }
+    if let Some(e) = e.downcast_ref::<crate::archive::ArchiveError>() {
+        use crate::archive::ArchiveError;
+        return Some(match e {
+            ArchiveError::NotFound(_) => Code::Usage,
+            ArchiveError::Read { .. } | ArchiveError::Write { .. } => Code::Internal,
+        });
     }
     if let Some(e) = e.downcast_ref::<CommandError>() {
         return Some(match e {
@@ -193,11 +207,25 @@ pub fn code_for_end(end: &RunEnd) -> Code {
     }
 }
 
-/// The code for a pipeline outcome.
+/// The code for a pipeline outcome: how the points ended, unless the run was judged — then
+/// the verdict, which already says "cannot judge" for failed points.
 pub fn code_for_outcome(o: &RunOutcome) -> Code {
     match o {
         RunOutcome::Planned => Code::Ok,
+        RunOutcome::Ran {
+            verdict: Some(v), ..
+        } => code_for_verdict(*v),
         RunOutcome::Ran { end, .. } => code_for_end(end),
+    }
+}
+
+/// The code for a verdict.
+pub fn code_for_verdict(v: crate::report::verdict::Outcome) -> Code {
+    use crate::report::verdict::Outcome;
+    match v {
+        Outcome::Pass => Code::Ok,
+        Outcome::Regressed => Code::Regressed,
+        Outcome::CannotJudge => Code::CannotJudge,
     }
 }
 

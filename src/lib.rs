@@ -43,6 +43,7 @@ pub fn run(cli: cli::Cli) -> ExitCode {
     let code = match runtime.block_on(commands::dispatch(cli)) {
         Ok(commands::Outcome::Done) => exit::Code::Ok,
         Ok(commands::Outcome::Run(outcome)) => exit::code_for_outcome(&outcome),
+        Ok(commands::Outcome::Judged(verdict)) => exit::code_for_verdict(verdict),
         Err(err) => {
             eprintln!("error: {}", exit::render_error(&err));
             exit::code_of(&err)

@@ -28,6 +28,41 @@ fn start_failure(outcome: Outcome, log: &[&str]) -> Code {
     code_of(&anyhow::Error::from(RunError::from(err)))
 }
 
+/// The verdict's code when one point's output throughput goes from 100 to `tput` tok/s with
+/// the given status.
+fn verdict_code(tput: f64, status: &str) -> Code {
+    use vbench::report::verdict::judge;
+    use vbench::report::{Row, RunMeta};
+    let row = |tput: f64, status: &str| Row {
+        sweep: "s".into(),
+        name: "p".into(),
+        input_len: 1024,
+        output_len: 100,
+        concurrency: 1,
+        num_prompts: 1,
+        status: status.into(),
+        reason: (status != "ok").then(|| "every request failed (1)".into()),
+        result: Some(
+            vbench::results::parse(
+                format!(r#"{{"completed":1,"num_prompts":1,"output_throughput":{tput}}}"#)
+                    .as_bytes(),
+                "r.json",
+            )
+            .expect("parse"),
+        ),
+        file: None,
+        repeat: 1,
+        log: None,
+    };
+    let meta = RunMeta::default();
+    let v = judge(
+        (&meta, &[row(100.0, "ok")]),
+        (&meta, &[row(tput, status)]),
+        0.05,
+    );
+    vbench::exit::code_for_verdict(v.outcome)
+}
+
 fn exited(log: &[&str]) -> Code {
     start_failure(Outcome::Exited { status: Some(1) }, log)
 }
@@ -70,6 +105,12 @@ fn table() -> Vec<(u8, &'static str, Code)> {
             6,
             "another run holds the lock",
             code_of(&RunError::from(second).into()),
+        ),
+        (8, "the verdict: regressed", verdict_code(80.0, "ok")),
+        (
+            9,
+            "the verdict: cannot judge (a point failed)",
+            verdict_code(80.0, "failed"),
         ),
         (
             10,

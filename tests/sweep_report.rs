@@ -119,8 +119,15 @@ fn report_events_carry_rows_and_regressions() {
         ..Default::default()
     };
     let sink = Collector::default();
-    let id = vbench::pipeline::report(&cfg, None, None, &sink).expect("report");
-    assert_eq!(id, "20260102_000000-bbbbbbbb");
+    let req = vbench::archive::report::ReportRequest {
+        threshold: 0.10,
+        ..Default::default()
+    };
+    let verdict = vbench::archive::report::report(&cfg.results_dir, &req, &sink).expect("report");
+    assert!(
+        verdict.is_none(),
+        "no --against: a comparison, not a verdict"
+    );
     let events = sink.0.into_inner().expect("events");
     let summary = events
         .iter()

@@ -25,3 +25,14 @@ pub fn last_good(results_dir: &Path, m: &Manifest) -> Option<Manifest> {
         .filter_map(|id| Manifest::load(&session::run_dir(results_dir, &id)).ok())
         .find(|b| b.config_hash == m.config_hash && is_good(b))
 }
+
+/// The newest run older than `m` with the same configuration and at least one good point:
+/// what a run is compared with when no baseline is named (a comparison, not a verdict).
+pub fn previous_comparable(results_dir: &Path, m: &Manifest) -> Option<Manifest> {
+    manifest::list_runs(results_dir)
+        .into_iter()
+        .rev()
+        .filter(|id| *id < m.run_id)
+        .filter_map(|id| Manifest::load(&session::run_dir(results_dir, &id)).ok())
+        .find(|b| b.config_hash == m.config_hash && b.count(PointStatus::Ok) > 0)
+}

@@ -126,3 +126,21 @@ impl History {
         format!("{} ({})\n{t}\n", self.metric_header, self.metric)
     }
 }
+
+/// Write the history's files into `dir`: `history.json` (the data) and `history.md` (the
+/// table); returns their paths.
+pub fn write(h: &History, dir: &Path) -> Result<Vec<std::path::PathBuf>, super::ArchiveError> {
+    let json = serde_json::to_string_pretty(h).expect("history serialises") + "\n";
+    let mut out = Vec::new();
+    for (name, body) in [("history.json", json), ("history.md", h.table())] {
+        let p = dir.join(name);
+        crate::durable::write_replace(&p, body.as_bytes()).map_err(|source| {
+            super::ArchiveError::Write {
+                op: format!("write {}", p.display()),
+                source,
+            }
+        })?;
+        out.push(p);
+    }
+    Ok(out)
+}

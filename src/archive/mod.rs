@@ -3,13 +3,17 @@
 //! is the baseline (`last-good`), the trend of points across runs, and pruning old runs.
 //!
 //! Submodules: `source` (resolve and load a run or an import into rows and `RunMeta`),
-//! `baseline` (the last good run), `history` (a point's metric across runs), `prune`.
+//! `publish` (write a report, compare, judge, emit the events), `baseline` (the last good
+//! run), `history` (a point's metric across runs), `prune`.
 
 pub mod baseline;
 pub mod history;
 pub mod prune;
+pub mod publish;
+pub mod report;
 pub mod source;
 
+pub use publish::{Against, Described, publish};
 pub use source::{Loaded, Source};
 
 /// What reading the archive can fail at.

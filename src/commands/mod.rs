@@ -2,14 +2,17 @@
 //! needed, call the engine, show its result. One module per subcommand; no engine logic
 //! here. This is the only place (with `cli`, `lib` and `main`) that knows the command line.
 
+mod compare;
 mod config_cmd;
 mod demo;
 mod doctor;
 mod down;
 mod gpu;
+mod history;
 mod images;
 mod init;
 mod logs;
+mod prune;
 mod report;
 mod run;
 mod status;
@@ -27,6 +30,8 @@ use crate::sweep::Selection;
 pub enum Outcome {
     Done,
     Run(RunOutcome),
+    /// `compare`: the verdict decides the exit code.
+    Judged(crate::report::verdict::Outcome),
 }
 
 /// What a command itself (not the engine below it) can fail at.
@@ -73,6 +78,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::cmd(g, args).await,
         Command::Demo(args) => demo::cmd(g, args).await,
         Command::Report(args) => report::cmd(g, args).await,
+        Command::Compare(args) => compare::cmd(g, args).await,
+        Command::History(args) => history::cmd(g, args).await,
+        Command::Prune(args) => prune::cmd(g, args).await,
     }
 }
 
@@ -126,6 +134,21 @@ pub(crate) fn selection(s: &crate::cli::SweepSelection) -> Selection {
 /// The effective configuration: `--config` (else `./vbench.yaml`), then the flags.
 pub(crate) fn load(g: &Global, o: &crate::cli::Overrides) -> Result<Config, ConfigError> {
     config::load(g.config.as_deref(), &overrides(o))
+}
+
+/// A threshold as written: `5%` or `0.05`.
+pub(crate) fn threshold(s: &str) -> Result<f64, CommandError> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match v {
+        Ok(x) if x.is_finite() && (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err(CommandError::Usage(format!(
+            "--threshold {s}: give a percentage below 100% (`5%`) or a fraction (`0.05`)"
+        ))),
+    }
 }
 
 /// Extra labels for everything vbench creates, from `VBENCH_LABELS=k=v,k2=v2`.

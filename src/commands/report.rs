@@ -1,17 +1,19 @@
-//! `vbench report` glue: re-render a run's report files from its manifest and show its
-//! summary (and its comparison).
+//! `vbench report` glue: the report of a run or of imported result files, compared with
+//! the previous comparable run or judged against `--against`.
 
 use super::Outcome;
+use crate::archive::report::{ReportRequest, report};
 use crate::cli::{Global, ReportArgs};
 
 pub async fn cmd(g: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;
     let sink = crate::render::sink_for(super::output(g));
-    crate::pipeline::report(
-        &cfg,
-        args.run.as_deref(),
-        args.against.as_deref(),
-        sink.as_ref(),
-    )?;
+    let req = ReportRequest {
+        inputs: args.inputs,
+        against: args.against,
+        out_dir: args.out_dir,
+        threshold: super::threshold(&args.threshold)?,
+    };
+    report(&cfg.results_dir, &req, sink.as_ref())?;
     Ok(Outcome::Done)
 }

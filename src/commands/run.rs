@@ -26,6 +26,8 @@ pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         docker_host: g.docker_host.clone(),
         labels: super::labels(),
         exit_now: Some(super::exit_interrupted),
+        baseline: args.baseline,
+        threshold: Some(super::threshold(&args.threshold)?),
     };
     Ok(Outcome::Run(pipeline::run(&cfg, &opts, sink).await?))
 }

@@ -1,15 +1,17 @@
-//! The end of a run: how it ended (as an event, with the command that continues it), its
-//! report files written through `crate::report`, and the summary table and the comparison
-//! with the previous comparable run sent out as events.
+//! The end of a run: how it ended (as an event, with the command that continues it), and its
+//! report published through `crate::archive` — the summary table, the comparison with the
+//! previous run or the chosen baseline, and the verdict when a baseline was asked for.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::archive::{self, Against, Described, Loaded, Source, source};
 use crate::config::Config;
-use crate::events::{self, ComparisonSummary, Event, Regression, RunSummary, Sink};
-use crate::report::{self, Rows};
+use crate::events::{self, Event, Sink};
+use crate::report::verdict::Verdict;
 use crate::sweep::error::RunError;
-use crate::sweep::manifest::{self, Manifest, PointStatus};
+use crate::sweep::manifest::VerdictRecord;
+use crate::sweep::manifest::{Manifest, PointStatus};
 use crate::sweep::runner::RunEnd;
 use crate::sweep::{rows, session};
 
@@ -65,75 +67,98 @@ fn pending(m: &Manifest) -> usize {
     m.count(PointStatus::Pending) + m.count(PointStatus::Running)
 }
 
-/// The newest earlier run with the same config hash and at least one good point.
-pub fn previous_comparable(results_dir: &Path, m: &Manifest) -> Option<Manifest> {
-    manifest::list_runs(results_dir)
-        .into_iter()
-        .rev()
-        .filter(|id| *id < m.run_id)
-        .filter_map(|id| Manifest::load(&session::run_dir(results_dir, &id)).ok())
-        .find(|b| b.config_hash == m.config_hash && b.count(PointStatus::Ok) > 0)
+/// What a run is compared with at its end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Baseline {
+    /// The previous run of the same configuration: a comparison, no verdict.
+    Previous,
+    /// `--baseline last-good`: the newest earlier good run; judged.
+    LastGood,
+    /// `--baseline RUN` (a run, or result files to import); judged.
+    Named(String),
 }
 
-/// Write the run's report files (`summary.md/csv/json`, charts, `comparison.md` against
-/// `against`, else the previous comparable run) and send the summary and the comparison out.
+/// A run as a report source.
+fn loaded(results_dir: &Path, m: &Manifest) -> Loaded {
+    let dir = session::run_dir(results_dir, &m.run_id);
+    Loaded {
+        source: Source::Run {
+            id: m.run_id.clone(),
+            dir: dir.clone(),
+        },
+        meta: source::meta_of_run(m, &dir),
+        rows: rows::rows_from_manifest(m, results_dir),
+        problems: vec![],
+        manifest: Some(m.clone()),
+    }
+}
+
+/// Write the run's report files (`summary.md/csv/json`, charts, `comparison.md` against the
+/// baseline) and send the summary, the comparison and — when a baseline was asked for — the
+/// verdict out; the verdict is also kept in the manifest (`last-good` reads it). A night
+/// with no good run before it is not judged: the warning says so.
 pub fn report(
     cfg: &Config,
-    m: &Manifest,
-    against: Option<&Manifest>,
+    m: &mut Manifest,
+    baseline: &Baseline,
+    threshold: f64,
     sink: &dyn Sink,
-) -> Result<(), RunError> {
+) -> Result<Option<Verdict>, RunError> {
     let results_dir = &cfg.results_dir;
     let run_dir = session::run_dir(results_dir, &m.run_id);
-    let previous;
-    let baseline = match against {
-        Some(b) => Some(b),
-        None => {
-            previous = previous_comparable(results_dir, m);
-            previous.as_ref()
+    let base: Option<Loaded> = match baseline {
+        Baseline::Previous => {
+            archive::baseline::previous_comparable(results_dir, m).map(|b| loaded(results_dir, &b))
+        }
+        Baseline::LastGood => {
+            let found = archive::baseline::last_good(results_dir, m);
+            if found.is_none() {
+                events::warn(
+                    sink,
+                    format!(
+                        "run {}: no earlier good run of this configuration to judge against (--baseline last-good); not judged",
+                        m.run_id
+                    ),
+                );
+            }
+            found.map(|b| loaded(results_dir, &b))
+        }
+        Baseline::Named(spec) => {
+            let src = archive::source::resolve(results_dir, std::slice::from_ref(spec))
+                .map_err(|e| RunError::Usage(format!("--baseline {spec}: {e}")))?;
+            Some(
+                archive::source::load(results_dir, &src)
+                    .map_err(|e| RunError::Usage(format!("--baseline {spec}: {e}")))?,
+            )
         }
     };
-    let current = rows::rows_from_manifest(m, results_dir);
-    let base_rows = baseline.map(|b| rows::rows_from_manifest(b, results_dir));
-    let base = baseline
-        .zip(base_rows.as_deref())
-        .map(|(b, r)| (b.run_id.as_str(), r));
-    let written = report::write_run_report(&run_dir, &current, base).map_err(RunError::state(
-        format!("write the report of run {}", m.run_id),
-    ))?;
-    sink.emit(Event::Summary(RunSummary {
-        run_id: m.run_id.clone(),
-        status: m.status.clone(),
-        ok: m.count(PointStatus::Ok),
-        failed: m.count(PointStatus::Failed),
-        skipped: m.count(PointStatus::Skipped),
-        pending: pending(m),
-        standin: m.standin,
-        results_dir: results_dir.display().to_string(),
-        run_dir: run_dir.display().to_string(),
-        rows: Rows(current),
-    }));
-    if let (Some(b), Some(c)) = (baseline, written.comparison) {
-        sink.emit(Event::Comparison(ComparisonSummary {
-            run_id: m.run_id.clone(),
-            baseline_run_id: b.run_id.clone(),
-            threshold: c.threshold,
-            matched: c.matched(),
-            improvements: c.improvements().len(),
-            regressions: c
-                .regressions()
-                .into_iter()
-                .map(|(p, d)| Regression {
-                    point: p.label(),
-                    metric: d.map(|d| d.metric.id.to_string()),
-                    baseline: d.and_then(|d| d.baseline),
-                    current: d.and_then(|d| d.current),
-                    ratio: d.and_then(|d| d.ratio),
-                })
-                .collect(),
-            headline: c.headline(),
-            details: run_dir.join("comparison.md").display().to_string(),
-        }));
+    let current = loaded(results_dir, m);
+    let judge = *baseline != Baseline::Previous;
+    let verdict = archive::publish(
+        &run_dir,
+        &current,
+        Described {
+            status: &m.status,
+            location: &results_dir.display().to_string(),
+        },
+        base.as_ref().map(|b| Against {
+            baseline: b,
+            judge,
+            threshold,
+        }),
+        sink,
+    )
+    .map_err(|e| RunError::State {
+        op: format!("write the report of run {}", m.run_id),
+        source: e.into(),
+    })?;
+    if let Some(v) = &verdict {
+        m.verdict = Some(VerdictRecord {
+            outcome: v.outcome.as_str().to_string(),
+            baseline: v.baseline.clone(),
+        });
+        m.save(&run_dir)
+            .map_err(RunError::state("write the run manifest"))?;
     }
-    Ok(())
+    Ok(verdict)
 }

@@ -4,7 +4,7 @@
 //! the table of contents. A dry run plans and stops. Everything the user sees goes out as
 //! events; how the run ended is a `RunOutcome`, turned into an exit code at the edge.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,10 @@ pub mod finish;
 pub mod options;
 
 pub use options::RunOptions;
+
+use finish::Baseline;
+
+use crate::report::verdict::{DEFAULT_THRESHOLD, Outcome};
 
 use crate::config::{Config, SweepConfig};
 use crate::docker::Docker;
@@ -32,8 +36,12 @@ use crate::sweep::{self, session};
 pub enum RunOutcome {
     /// A dry run printed its plan.
     Planned,
-    /// The points ran (or had all run before, on a resume).
-    Ran { run_id: String, end: RunEnd },
+    /// The points ran (or had all run before, on a resume); judged when a baseline was named.
+    Ran {
+        run_id: String,
+        end: RunEnd,
+        verdict: Option<Outcome>,
+    },
 }
 
 /// Step 2's answer: the run to work on.
@@ -66,12 +74,13 @@ pub async fn run(
     }
     let mut lock = acquire_lock(&cfg.results_dir)?;
     let resolved = resolve_run(cfg, opts, sweeps, sink.as_ref())?;
-    if let Resolved::Done(m) = resolved {
+    if let Resolved::Done(mut m) = resolved {
         let end = finish::end_of_resumed(&m);
-        finish::report(cfg, &m, None, sink.as_ref())?;
+        let verdict = finish_report(cfg, &mut m, opts, sink.as_ref())?;
         return Ok(RunOutcome::Ran {
             run_id: m.run_id.clone(),
             end,
+            verdict,
         });
     }
     let cancel = sweep::signals::install(sink.clone(), opts.exit_now);
@@ -95,7 +104,20 @@ pub async fn run(
         sink.as_ref(),
     )
     .await?;
-    finish::report(cfg, &m, None, sink.as_ref())?;
+    // A run that did not get through its points is not judged: it is resumable, not slow.
+    let verdict = match end {
+        RunEnd::Finished | RunEnd::PointsFailed => finish_report(cfg, &mut m, opts, sink.as_ref())?,
+        RunEnd::Interrupted | RunEnd::ServerFailed(_) => {
+            finish::report(
+                cfg,
+                &mut m,
+                &Baseline::Previous,
+                DEFAULT_THRESHOLD,
+                sink.as_ref(),
+            )?;
+            None
+        }
+    };
     if opts.down && end != RunEnd::Interrupted {
         server::down(&docker, cfg, &DownOptions::default(), sink.as_ref()).await?;
     }
@@ -103,7 +125,24 @@ pub async fn run(
     Ok(RunOutcome::Ran {
         run_id: m.run_id,
         end,
+        verdict,
     })
+}
+
+/// Step 6: the report, compared with the baseline the options name (and judged then).
+fn finish_report(
+    cfg: &Config,
+    m: &mut Manifest,
+    opts: &RunOptions,
+    sink: &dyn Sink,
+) -> Result<Option<Outcome>, RunError> {
+    let baseline = match opts.baseline.as_deref() {
+        None => Baseline::Previous,
+        Some("last-good") => Baseline::LastGood,
+        Some(spec) => Baseline::Named(spec.to_string()),
+    };
+    let threshold = opts.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    Ok(finish::report(cfg, m, &baseline, threshold, sink)?.map(|v| v.outcome))
 }
 
 /// The sweeps asked for: the command's own (`demo`), else the selection's.
@@ -467,32 +506,4 @@ async fn live_context(opts: &RunOptions, cfg: &Config) -> Option<u64> {
         .find(|c| c.id == want)
         .or(cards.first())
         .and_then(|c| c.max_model_len)
-}
-
-/// `vbench report [RUN] [--against RUN]`: a run's report files written again from its
-/// manifest, and its summary (and comparison) as events.
-pub fn report(
-    cfg: &Config,
-    run: Option<&str>,
-    against: Option<&str>,
-    sink: &dyn Sink,
-) -> Result<String, RunError> {
-    let results_dir = &cfg.results_dir;
-    let find = |id: Option<&str>| -> Result<(String, PathBuf), RunError> {
-        let id =
-            manifest::find_run(results_dir, id).map_err(|e| RunError::usage(format!("{e:#}")))?;
-        let dir = session::run_dir(results_dir, &id);
-        Ok((id, dir))
-    };
-    let (id, run_dir) = find(run)?;
-    let m = Manifest::load(&run_dir).map_err(RunError::state(format!("read run {id}")))?;
-    let baseline = match against {
-        Some(a) => {
-            let (aid, adir) = find(Some(a))?;
-            Some(Manifest::load(&adir).map_err(RunError::state(format!("read run {aid}")))?)
-        }
-        None => None,
-    };
-    finish::report(cfg, &m, baseline.as_ref(), sink)?;
-    Ok(id)
 }

@@ -30,4 +30,8 @@ pub struct RunOptions {
     pub labels: Labels,
     /// What a second SIGINT/SIGTERM does: exit at once (the caller decides the code).
     pub exit_now: Option<fn()>,
+    /// Judge the run at its end against `last-good` or a named run (or result files).
+    pub baseline: Option<String>,
+    /// The verdict's threshold (relative, 0.05 = 5 %); default 10 %.
+    pub threshold: Option<f64>,
 }

@@ -88,6 +88,13 @@ pub fn line(event: &Event) -> String {
         ),
         Event::Summary(s) => status_line(s),
         Event::Comparison(c) => comparison_line(c),
+        Event::Verdict(v) => v.render().trim_end().to_string(),
+        Event::Unreadable {
+            file,
+            line,
+            column,
+            message,
+        } => format!("warning: {file}:{line}:{column}: not imported: {message}"),
         Event::Signal { signal, action } => match action {
             SignalAction::Stopping => format!(
                 "{signal}: stopping the benchmark in the client and saving the run (again to quit at once)"
@@ -105,6 +112,7 @@ pub fn block(event: &Event) -> Option<String> {
         Event::Plan(p) => Some(plan_table(p)),
         Event::Summary(s) => Some(summary(s)),
         Event::Comparison(c) => Some(format!("{}\n", comparison_line(c))),
+        Event::Verdict(v) => Some(v.render()),
         _ => None,
     }
 }
@@ -195,10 +203,17 @@ pub fn summary(s: &RunSummary) -> String {
     }
     out.push_str(&status_line(s));
     out.push('\n');
-    out.push_str(&format!(
-        "results: {} (run state, logs and reports: {})\n",
-        s.results_dir, s.run_dir
-    ));
+    if s.status == "imported" {
+        out.push_str(&format!(
+            "imported {}; report: {}\n",
+            s.results_dir, s.run_dir
+        ));
+    } else {
+        out.push_str(&format!(
+            "results: {} (run state, logs and reports: {})\n",
+            s.results_dir, s.run_dir
+        ));
+    }
     out
 }
 
