@@ -14,7 +14,7 @@ mod dataset;
 mod driver;
 mod metrics;
 mod progress;
-mod pyfmt;
+pub(crate) mod pyfmt;
 mod report;
 mod result;
 mod rng;

@@ -161,12 +161,14 @@ struct Options {
     host: Option<String>,
     port: u16,
     tp: u32,
+    pp: u32,
     gpu_memory_utilization: f64,
     max_model_len: Option<u64>,
     served: Vec<String>,
     api_key: Option<String>,
     max_num_seqs: usize,
     max_num_batched_tokens: usize,
+    block_size: usize,
     seed: u64,
     access_log: bool,
     /// `non-default args: {…}` as vLLM logs it.
@@ -203,6 +205,10 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         .parse::<u32>("--tensor-parallel-size", "int")?
         .unwrap_or(1)
         .max(1);
+    let pp = p
+        .parse::<u32>("--pipeline-parallel-size", "int")?
+        .unwrap_or(1)
+        .max(1);
     let gpu_memory_utilization = p
         .parse::<f64>("--gpu-memory-utilization", "float")?
         .unwrap_or(0.9);
@@ -236,6 +242,10 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         .parse::<usize>("--max-num-batched-tokens", "int")?
         .unwrap_or(8192)
         .max(1);
+    let block_size = p.parse::<usize>("--block-size", "int")?.unwrap_or(16);
+    if block_size == 0 {
+        return Err(err("argument --block-size: must be at least 1".into()));
+    }
     let seed = p.parse::<u64>("--seed", "int")?.unwrap_or(0);
     let level = p
         .get("--uvicorn-log-level")
@@ -260,7 +270,9 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
                     .join(", ")
             ),
         };
-        let v = if k == "api_key" { "'******'".into() } else { v };
+        // Newer vLLM (`redact_sensitive_args`) replaces the whole value by '***'; the key itself
+        // must never reach a log.
+        let v = if k == "api_key" { "'***'".into() } else { v };
         non_default.push((k.clone(), v));
     }
     if !p.has("--model") {
@@ -271,12 +283,14 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         host: p.get("--host").map(str::to_string),
         port,
         tp,
+        pp,
         gpu_memory_utilization,
         max_model_len,
         served,
         api_key,
         max_num_seqs,
         max_num_batched_tokens,
+        block_size,
         seed,
         access_log: matches!(level.as_str(), "info" | "debug" | "trace"),
         non_default,
@@ -472,7 +486,7 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
     let kv_cache_tokens = knobs
         .kv_cache_tokens
         .unwrap_or_else(|| {
-            (524_288.0 * o.gpu_memory_utilization / 0.9 * f64::from(o.tp)).round() as u64
+            (524_288.0 * o.gpu_memory_utilization / 0.9 * f64::from(o.tp * o.pp)).round() as u64
         })
         .max(1);
 
@@ -483,10 +497,11 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
             log::Level::Info,
             "core.py:74",
             &format!(
-                "Initializing a V1 LLM engine (v{VERSION}) with config: model='{}', tokenizer='{}', max_seq_len={max_model_len}, tensor_parallel_size={}, seed={}, served_model_name={}, device_config=cpu-standin",
+                "Initializing a V1 LLM engine (v{VERSION}) with config: model='{}', tokenizer='{}', max_seq_len={max_model_len}, tensor_parallel_size={}, pipeline_parallel_size={}, seed={}, served_model_name={}, device_config=cpu-standin",
                 o.model,
                 o.model,
                 o.tp,
+                o.pp,
                 o.seed,
                 o.served.join(",")
             ),
@@ -567,21 +582,25 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
             max_num_batched_tokens: o.max_num_batched_tokens,
             kv_cache_tokens,
             eos_rate: knobs.eos_rate,
+            block_size: o.block_size,
         },
     );
-    let created = SystemTime::now()
+    let created_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let created = created_unix as u64;
     let app = Arc::new(api::App {
         engine: engine.clone(),
         model: o.model.clone(),
         served: o.served.clone(),
         max_model_len,
         kv_cache_tokens,
+        block_size: o.block_size,
         api_key: o.api_key.clone(),
         seed: knobs.seed.unwrap_or(o.seed),
         created,
+        created_unix,
         error_rate: knobs.error_rate,
         requests: AtomicU64::new(0),
         dead: AtomicBool::new(false),
@@ -667,6 +686,12 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
     }
 
     let state_path = knobs.state_path.clone();
+    // TCP_NODELAY, as asyncio sets on every TCP connection under uvicorn: without it the
+    // first SSE chunk after the headers waits for the client's delayed ACK (~40 ms of
+    // phantom TTFT on loopback).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(
         listener,
         api::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -717,28 +742,37 @@ fn spawn_stats_logger(stats: Arc<engine::Stats>, kv_cache_tokens: u64, every: Du
         return;
     }
     tokio::spawn(async move {
-        let (mut last_p, mut last_g) = (0u64, 0u64);
+        let (mut last_p, mut last_g, mut last_q, mut last_h) = (0u64, 0u64, 0u64, 0u64);
         loop {
             tokio::time::sleep(every).await;
             let p = stats.prompt_tokens_total.load(Ordering::Relaxed);
             let g = stats.generation_tokens_total.load(Ordering::Relaxed);
+            let q = stats.prefix_cache_queries.load(Ordering::Relaxed);
+            let h = stats.prefix_cache_hits.load(Ordering::Relaxed);
             let running = stats.running.load(Ordering::Relaxed);
             let waiting = stats.waiting.load(Ordering::Relaxed);
             if p == last_p && g == last_g && running == 0 && waiting == 0 {
                 continue;
             }
             let secs = every.as_secs_f64();
-            let kv = 100.0 * stats.kv_used_tokens.load(Ordering::Relaxed) as f64
-                / kv_cache_tokens as f64;
+            let kv = (100.0 * stats.kv_used_tokens.load(Ordering::Relaxed) as f64
+                / kv_cache_tokens as f64)
+                .min(100.0);
+            // vLLM averages over recent requests; the interval's queries are close enough.
+            let hit_rate = if q > last_q {
+                100.0 * (h - last_h) as f64 / (q - last_q) as f64
+            } else {
+                0.0
+            };
             log::info(
                 "loggers.py:259",
                 &format!(
-                    "Engine 000: Avg prompt throughput: {:.1} tokens/s, Avg generation throughput: {:.1} tokens/s, Running: {running} reqs, Waiting: {waiting} reqs, GPU KV cache usage: {kv:.1}%, Prefix cache hit rate: 0.0%",
+                    "Engine 000: Avg prompt throughput: {:.1} tokens/s, Avg generation throughput: {:.1} tokens/s, Running: {running} reqs, Waiting: {waiting} reqs, GPU KV cache usage: {kv:.1}%, Prefix cache hit rate: {hit_rate:.1}%",
                     (p - last_p) as f64 / secs,
                     (g - last_g) as f64 / secs
                 ),
             );
-            (last_p, last_g) = (p, g);
+            (last_p, last_g, last_q, last_h) = (p, g, q, h);
         }
     });
 }
