@@ -4,6 +4,7 @@
 
 mod argparse;
 mod bench;
+mod devices;
 mod serve;
 mod smi;
 mod tokens;

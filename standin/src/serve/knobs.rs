@@ -146,10 +146,7 @@ impl Knobs {
                 "VLLM_STANDIN_EOS_RATE={eos_rate}: expected a fraction between 0 and 1"
             ));
         }
-        let gpus = num::<u32>("VLLM_STANDIN_GPUS", "a GPU count")?;
-        if gpus == Some(0) {
-            return Err("VLLM_STANDIN_GPUS=0: expected at least 1".into());
-        }
+        let gpus = crate::devices::host_gpus_knob()?;
         Ok(Knobs {
             load: seconds("VLLM_STANDIN_LOAD_SECONDS")?.unwrap_or(Duration::from_secs(2)),
             fail_at_start,

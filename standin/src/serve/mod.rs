@@ -13,7 +13,7 @@ mod completions;
 mod engine;
 mod fatal;
 pub mod knobs;
-mod log;
+pub(crate) mod log;
 pub mod state;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -316,6 +316,22 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    // The host has VLLM_STANDIN_GPUS GPUs (default: just enough for tp × pp); the container
+    // exposes some of them, CUDA_VISIBLE_DEVICES & co. narrow that for this process.
+    let host_gpus = knobs
+        .gpus
+        .unwrap_or((world_of(&opts)).min(crate::devices::MAX_GPUS));
+    let container = match crate::devices::container_visible(knobs.gpu, host_gpus) {
+        Ok(c) => c,
+        Err(m) => {
+            eprintln!("vllm serve (CPU stand-in): invalid knob {m}");
+            return 2;
+        }
+    };
+    let gpus = Gpus {
+        host: host_gpus,
+        usable: crate::devices::process_visible(knobs.gpu, &container),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -327,9 +343,22 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let code = rt.block_on(run(opts, knobs));
+    let code = rt.block_on(run(opts, knobs, gpus));
     rt.shutdown_timeout(Duration::from_millis(100));
     code
+}
+
+/// tp × pp: the GPUs one engine needs.
+fn world_of(o: &Options) -> u32 {
+    o.tp.saturating_mul(o.pp)
+}
+
+/// The GPUs as this server sees them.
+struct Gpus {
+    /// GPUs of the stand-in host.
+    host: u32,
+    /// Physical GPUs this process may use, in device order.
+    usable: Vec<u32>,
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -390,7 +419,7 @@ fn group(n: u64) -> String {
     out
 }
 
-async fn run(o: Options, knobs: Knobs) -> i32 {
+async fn run(o: Options, knobs: Knobs, gpus: Gpus) -> i32 {
     let host_label = o.host.clone().unwrap_or_else(|| "0.0.0.0".into());
     let ip: IpAddr = match o.host.as_deref() {
         None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -481,8 +510,25 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
         fatal::max_model_len(len, knobs.derived_max_model_len);
         return 1;
     }
+    // vLLM's ParallelConfig: no GPU at all, or fewer than tp × pp, fails before any engine.
+    let world = world_of(&o);
+    if gpus.usable.is_empty() {
+        fatal::inject(
+            FailAtStart::NoGpu,
+            knobs.gpu,
+            &o.model,
+            knobs.derived_max_model_len,
+            &host_label,
+            port,
+        );
+        return 1;
+    }
+    if world as usize > gpus.usable.len() {
+        fatal::world_size(world, gpus.usable.len());
+        return 1;
+    }
+    let used_gpus = gpus.usable[..world as usize].to_vec();
     let max_model_len = o.max_model_len.unwrap_or(knobs.derived_max_model_len);
-    let gpus = knobs.gpus.unwrap_or(o.tp);
     let kv_cache_tokens = knobs
         .kv_cache_tokens
         .unwrap_or_else(|| {
@@ -610,7 +656,8 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
         state::Fixed {
             path: knobs.state_path.clone(),
             gpu_memory_utilization: o.gpu_memory_utilization,
-            gpus,
+            host_gpus: gpus.host,
+            used_gpus,
             gpu: knobs.gpu.as_str().into(),
             model: app.name().to_string(),
             max_num_seqs: o.max_num_seqs as u64,
