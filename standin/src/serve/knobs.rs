@@ -67,6 +67,8 @@ pub struct Knobs {
     pub gpus: Option<u32>,
     pub state_path: String,
     pub stats_interval: Duration,
+    /// `VLLM_STANDIN_LOG_SPAM_MB`: MiB of filler log lines written at start-up (0: none).
+    pub log_spam_mb: u64,
 }
 
 /// Default path of the state file the GPU monitors read.
@@ -167,6 +169,14 @@ impl Knobs {
             gpus,
             state_path: state_path(),
             stats_interval: seconds("VLLM_LOG_STATS_INTERVAL")?.unwrap_or(Duration::from_secs(10)),
+            log_spam_mb: match num::<u64>("VLLM_STANDIN_LOG_SPAM_MB", "a whole number of MB")? {
+                Some(n) if n > 100_000 => {
+                    return Err(format!(
+                        "VLLM_STANDIN_LOG_SPAM_MB={n}: expected at most 100000 (MB)"
+                    ));
+                }
+                n => n.unwrap_or(0),
+            },
         })
     }
 }

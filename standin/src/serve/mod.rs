@@ -150,7 +150,8 @@ VLLM_STANDIN_DERIVED_MAX_MODEL_LEN, VLLM_STANDIN_EXIT_AFTER_REQUESTS,
 VLLM_STANDIN_EXIT_AFTER_SECONDS, VLLM_STANDIN_HANG_AFTER_REQUESTS, VLLM_STANDIN_ERROR_RATE,
 VLLM_STANDIN_TTFT_MS, VLLM_STANDIN_PREFILL_US_PER_TOKEN, VLLM_STANDIN_TPOT_MS,
 VLLM_STANDIN_TPOT_PER_SEQ_MS, VLLM_STANDIN_EOS_RATE, VLLM_STANDIN_KV_CACHE_TOKENS,
-VLLM_STANDIN_SEED, VLLM_STANDIN_GPU, VLLM_STANDIN_GPUS, VLLM_STANDIN_STATE
+VLLM_STANDIN_SEED, VLLM_STANDIN_GPU, VLLM_STANDIN_GPUS, VLLM_STANDIN_STATE,
+VLLM_STANDIN_LOG_SPAM_MB
 (see images/README.md in the vbench repository).
 ";
 
@@ -691,6 +692,17 @@ async fn run(o: Options, knobs: Knobs, gpus: Gpus) -> i32 {
     log::uvicorn(&format!("Started server process [{}]", log::pid()));
     log::uvicorn("Waiting for application startup.");
     log::uvicorn("Application startup complete.");
+    // Filler comes before the port listens: once /health answers, the whole log is written.
+    if knobs.log_spam_mb > 0 {
+        log::info(
+            "api_server.py:1900",
+            &format!(
+                "CPU stand-in fault injection: VLLM_STANDIN_LOG_SPAM_MB={}: filler log lines follow",
+                knobs.log_spam_mb
+            ),
+        );
+        log::spam(knobs.log_spam_mb * 1_048_576);
+    }
     let listener = match socket.listen(2048) {
         Ok(l) => l,
         Err(e) => {
