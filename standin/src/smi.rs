@@ -610,8 +610,11 @@ pub fn rocm(args: &[String]) -> i32 {
                 serde_json::json!({"Driver version": ROCM_DRIVER}),
             );
         }
-        println!("{}", serde_json::Value::Object(root));
-        return 0;
+        // One write: a reader that went away ends the call quietly (no "Broken pipe" panic).
+        return match emit(&format!("{}\n", serde_json::Value::Object(root))) {
+            Ok(()) => 0,
+            Err(code) => code,
+        };
     }
     println!("\n\n{}", banner("ROCm System Management Interface"));
     for w in &shows {
