@@ -430,3 +430,81 @@ fn goodput_and_skip_tokenizer_init_change_the_keys_as_in_0_33() {
     );
     assert!(r.contains_key("mean_e2el_ms"));
 }
+
+#[test]
+fn result_fault_knob_writes_a_truncated_or_corrupt_file_and_still_exits_0() {
+    let server = FakeServer::start(Mode::Stream {
+        ttft_ms: 2,
+        itl_ms: 1,
+    });
+    let dir = TempDir::new("bench-fault");
+    let base = server.base_url();
+    let d = dir.path().to_str().unwrap();
+    let run = |file: &str, fault: &str| {
+        let args = [
+            "--base-url",
+            &base,
+            "--model",
+            "m",
+            "--random-input-len",
+            "4",
+            "--random-output-len",
+            "3",
+            "--num-prompts",
+            "4",
+            "--save-result",
+            "--save-detailed",
+            "--result-dir",
+            d,
+            "--result-filename",
+            file,
+        ];
+        run_bench(&args, &[("VLLM_STANDIN_BENCH_RESULT", fault)], DEADLINE)
+    };
+
+    let out = run("t.json", "truncate");
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let text = std::fs::read_to_string(dir.join("t.json")).unwrap();
+    assert!(text.starts_with("{\"date\": \""), "{text}");
+    let e = serde_json::from_str::<Value>(&text).unwrap_err();
+    assert!(e.is_eof(), "cut in the middle: {e}");
+    assert_eq!((e.line(), e.column()), (1, text.len()));
+    // Half of the bytes: the rest would have held every metric through the last key.
+    assert!(!text.contains("p99_itl_ms") && text.len() > 200, "{text}");
+
+    let out = run("c.json", "corrupt");
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    let text = std::fs::read_to_string(dir.join("c.json")).unwrap();
+    let e = serde_json::from_str::<Value>(&text).unwrap_err();
+    assert!(e.is_syntax(), "{e}");
+    assert_eq!(e.line(), 1);
+    let at = e.column() - 1;
+    assert_eq!(
+        &text[at..at + 1],
+        "'",
+        "the error points at the damaged quote: {e}"
+    );
+    assert!(at > text.len() / 2 - 1, "damage after the middle");
+    // Exactly one byte differs from a valid file.
+    let mut fixed = text.clone();
+    fixed.replace_range(at..at + 1, "\"");
+    let v: Value = serde_json::from_str(&fixed).expect("one byte away from valid JSON");
+    assert_eq!(v["completed"], 4);
+
+    let requests_before = server.requests().len();
+    let out = run("x.json", "shred");
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains(
+            "invalid knob VLLM_STANDIN_BENCH_RESULT=\"shred\": expected truncate or corrupt"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        server.requests().len(),
+        requests_before,
+        "stopped before any request"
+    );
+    assert!(!dir.join("x.json").exists());
+}

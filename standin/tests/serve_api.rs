@@ -521,3 +521,43 @@ async fn max_num_seqs_makes_requests_wait_and_metrics_show_it() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_zero_cost_model_streams_without_phantom_latency() {
+    // With every timing knob at 0 the first token comes as fast as the loopback allows. A
+    // server socket without TCP_NODELAY holds the first SSE chunk on a kept-alive connection
+    // until the client's delayed ACK (~40 ms on Linux): a TTFT the model never asked for.
+    let knobs = [
+        ("VLLM_STANDIN_TTFT_MS", "0"),
+        ("VLLM_STANDIN_PREFILL_US_PER_TOKEN", "0"),
+        ("VLLM_STANDIN_TPOT_MS", "0"),
+        ("VLLM_STANDIN_TPOT_PER_SEQ_MS", "0"),
+    ];
+    let s = Server::start(&["m"], &knobs).await;
+    let url = s.url("/v1/completions");
+    // One client: its pooled connection is reused, as the benchmark client's is.
+    let client = reqwest::Client::new();
+    let mut ttfts = Vec::new();
+    for _ in 0..15 {
+        let body = json!({"model": "m", "prompt": prompt_of(8), "max_tokens": 2, "stream": true, "ignore_eos": true});
+        let start = Instant::now();
+        let resp = client.post(&url).json(&body).send().await.unwrap();
+        let mut stream = resp.bytes_stream();
+        let mut first = None;
+        let mut buf = String::new();
+        while let Some(chunk) = stream.next().await {
+            buf.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+            if first.is_none() && buf.contains("\"text\"") {
+                first = Some(start.elapsed());
+            }
+        }
+        assert!(buf.ends_with("data: [DONE]\n\n"));
+        ttfts.push(first.expect("a token chunk"));
+    }
+    ttfts.sort();
+    let median = ttfts[ttfts.len() / 2];
+    assert!(
+        median < Duration::from_millis(25),
+        "median TTFT {median:?} of a zero-cost model (all: {ttfts:?})"
+    );
+}

@@ -14,7 +14,7 @@ mod dataset;
 mod driver;
 mod metrics;
 mod progress;
-mod pyfmt;
+pub(crate) mod pyfmt;
 mod report;
 mod result;
 mod rng;
@@ -37,6 +37,13 @@ pub fn main(args: &[String]) -> i32 {
         Ok(o) => o,
         Err(stop) => return stop.exit_code(),
     };
+    let fault = match result::Fault::from_env() {
+        Ok(f) => f,
+        Err(m) => {
+            eprintln!("vllm bench serve (CPU stand-in): invalid knob {m}");
+            return 2;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -48,7 +55,7 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let code = rt.block_on(run_until_signalled(opts));
+    let code = rt.block_on(run_until_signalled(opts, fault));
     // Do not wait for in-flight requests after a signal: stop promptly.
     rt.shutdown_background();
     code
@@ -56,7 +63,7 @@ pub fn main(args: &[String]) -> i32 {
 
 /// Run, but stop at SIGTERM/SIGINT (vbench stops benchmarks by signalling the process
 /// group): nothing is written then, and the exit code is 128 + signal number.
-async fn run_until_signalled(opts: Options) -> i32 {
+async fn run_until_signalled(opts: Options, fault: Option<result::Fault>) -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
     let (mut term, mut int) = match (
         signal(SignalKind::terminate()),
@@ -69,7 +76,7 @@ async fn run_until_signalled(opts: Options) -> i32 {
         }
     };
     tokio::select! {
-        code = run(opts) => code,
+        code = run(opts, fault) => code,
         _ = term.recv() => {
             eprintln!("Terminated: benchmark stopped by SIGTERM, no result written.");
             143
@@ -81,8 +88,8 @@ async fn run_until_signalled(opts: Options) -> i32 {
     }
 }
 
-async fn run(opts: Options) -> i32 {
-    match run_inner(opts).await {
+async fn run(opts: Options, fault: Option<result::Fault>) -> i32 {
+    match run_inner(opts, fault).await {
         Ok(()) => 0,
         Err(msg) => {
             // Real vLLM dies with a Python traceback and exit status 1 on setup errors.
@@ -123,7 +130,7 @@ fn join_host_port(host: &str, port: u16) -> String {
     }
 }
 
-async fn run_inner(o: Options) -> Result<(), String> {
+async fn run_inner(o: Options, fault: Option<result::Fault>) -> Result<(), String> {
     println!("{}", o.namespace_line());
     let mut o = o;
     if let Some(strategy) = &o.ramp_up_strategy {
@@ -370,7 +377,7 @@ determined on the server side and can be model/API specific. For the old behavio
             .result_filename
             .clone()
             .unwrap_or_else(|| result::auto_filename(&label, &setup));
-        result::write(&obj, name, o.result_dir.as_deref(), o.append_result)?;
+        result::write(obj, name, o.result_dir.as_deref(), o.append_result, fault)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The `--save-result` file: the exact key set, order and value types vLLM 0.33 writes for
 //! the same flags (contract §2a–2c, checked against fixtures/vllm-0.33/real_client_random.json),
-//! the automatic file name, `--result-dir` creation and `--append-result`.
+//! the automatic file name, `--result-dir` creation and `--append-result`, and the stand-in's
+//! fault knob `VLLM_STANDIN_BENCH_RESULT` (a truncated or corrupt file, for the reader's tests).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -168,12 +169,78 @@ pub fn auto_filename(label: &str, s: &Setup) -> String {
     }
 }
 
-/// Write (or append) the result as `json.dump` would; returns the path written.
+/// A damaged result file (`VLLM_STANDIN_BENCH_RESULT`), to test whoever reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Only the first half of the bytes, as if the writer died mid-way.
+    Truncate,
+    /// The opening quote of the first key after the middle replaced by `'`: one invalid byte.
+    Corrupt,
+}
+
+impl Fault {
+    /// Read the knob strictly: unset/empty → none, `truncate`, `corrupt`; anything else is an
+    /// error naming it (a silently ignored fault knob would let a test pass for nothing).
+    pub fn from_env() -> Result<Option<Fault>, String> {
+        match std::env::var("VLLM_STANDIN_BENCH_RESULT")
+            .unwrap_or_default()
+            .trim()
+        {
+            "" => Ok(None),
+            "truncate" => Ok(Some(Fault::Truncate)),
+            "corrupt" => Ok(Some(Fault::Corrupt)),
+            other => Err(format!(
+                "VLLM_STANDIN_BENCH_RESULT={other:?}: expected truncate or corrupt"
+            )),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Truncate => "truncate",
+            Fault::Corrupt => "corrupt",
+        }
+    }
+
+    /// Damage the serialized record (ASCII: `json.dump` escapes everything else).
+    fn apply(self, text: &mut String) {
+        match self {
+            Fault::Truncate => text.truncate(text.len() / 2),
+            Fault::Corrupt => {
+                if let Some(at) =
+                    key_quote_after(text, text.len() / 2).or_else(|| key_quote_after(text, 0))
+                {
+                    text.replace_range(at..at + 1, "'");
+                }
+            }
+        }
+    }
+}
+
+/// Byte offset of the opening quote of the first object key at or after `from` (a `, "` or
+/// `{"` followed by a plain name and `": `).
+fn key_quote_after(text: &str, from: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    (from.max(1)..b.len()).find(|&i| {
+        b[i] == b'"' && (b[i - 1] == b'{' || (i >= 2 && &b[i - 2..i] == b", ")) && {
+            let rest = &b[i + 1..];
+            let name_len = rest
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+                .count();
+            name_len > 0 && rest[name_len..].starts_with(b"\": ")
+        }
+    })
+}
+
+/// Write (or append) the result as `json.dump` would; returns the path written. `fault`
+/// damages what is written (the exit status stays 0, as the real client's does).
 pub fn write(
-    result: &Map<String, Value>,
+    result: Map<String, Value>,
     file_name: String,
     result_dir: Option<&str>,
     append: bool,
+    fault: Option<Fault>,
 ) -> Result<PathBuf, String> {
     let mut path = PathBuf::from(&file_name);
     if let Some(dir) = result_dir {
@@ -192,8 +259,34 @@ pub fn write(
     if append && file.metadata().map(|m| m.len() > 0).unwrap_or(false) {
         text.push('\n');
     }
-    text.push_str(&pyfmt::json_dump(&Value::Object(result.clone())));
+    text.push_str(&pyfmt::json_dump(&Value::Object(result)));
+    if let Some(f) = fault {
+        f.apply(&mut text);
+        eprintln!(
+            "(CPU stand-in fault injection: VLLM_STANDIN_BENCH_RESULT={}: {} written damaged)",
+            f.name(),
+            path.display()
+        );
+    }
     file.write_all(text.as_bytes())
         .map_err(|e| format!("OSError: writing {}: {e}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_damage_the_record_as_documented() {
+        let good = r#"{"date": "x", "texts": ["a", "b"], "completed": 8, "failed": 0}"#;
+        let mut t = good.to_string();
+        Fault::Truncate.apply(&mut t);
+        assert_eq!(t, &good[..good.len() / 2]);
+        let mut c = good.to_string();
+        Fault::Corrupt.apply(&mut c);
+        // The first key after the middle is "completed" (not the array's strings).
+        assert_eq!(c, good.replace(r#", "completed""#, r#", 'completed""#));
+        assert!(serde_json::from_str::<Value>(&c).is_err());
+    }
 }

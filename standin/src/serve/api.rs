@@ -33,9 +33,13 @@ pub struct App {
     pub served: Vec<String>,
     pub max_model_len: u64,
     pub kv_cache_tokens: u64,
+    /// `--block-size`: the prefix cache's unit.
+    pub block_size: usize,
     pub api_key: Option<String>,
     pub seed: u64,
     pub created: u64,
+    /// Start time with sub-second precision: the `…_created` samples of `/metrics`.
+    pub created_unix: f64,
     pub error_rate: f64,
     /// Completion requests seen (drives the deterministic error rate and request ids).
     pub requests: AtomicU64,
@@ -222,75 +226,130 @@ async fn models(State(app): State<Shared>) -> Response {
     json_response(&json!({"object": "list", "data": data}))
 }
 
+/// A sample value as Python's `prometheus_client` writes it (`floatToGoString`): `repr()` of
+/// the float, but Go's exponent form from 1e7 up (`1.764e+09`), `+Inf`, `NaN`.
+pub fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let s = crate::bench::pyfmt::float(v);
+    match s.find('.') {
+        Some(dot) if v > 0.0 && dot > 6 => {
+            let digits = format!("{}{}", &s[1..dot], &s[dot + 1..]);
+            let mantissa = format!("{}.{digits}", &s[..1]);
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e+0{}", dot - 1)
+        }
+        _ => s,
+    }
+}
+
+/// `GET /metrics`: vLLM 0.33's Prometheus text exposition (format 0.0.4) for the series the
+/// stand-in models: `# HELP` / `# TYPE` before each family, counters named `…_total` and
+/// followed by their `…_created` gauge (start time), as `prometheus_client` writes them.
 async fn metrics(State(app): State<Shared>) -> Response {
     let s = &app.engine.stats;
     let labels = format!(
         "engine=\"0\",model_name=\"{}\"",
         app.name().replace('\\', "\\\\").replace('"', "\\\"")
     );
-    let kv = s.kv_used_tokens.load(Ordering::Relaxed) as f64 / app.kv_cache_tokens.max(1) as f64;
-    let kv = kv.min(1.0);
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, v: f64| {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let kv = (load(&s.kv_used_tokens) / app.kv_cache_tokens.max(1) as f64).min(1.0);
+    let created = go_float(app.created_unix);
+    let mut out = String::with_capacity(4096);
+    let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
         out.push_str(&format!(
-            "# HELP vllm:{name} {help}\n# TYPE vllm:{name} gauge\nvllm:{name}{{{labels}}} {v:?}\n"
+            "# HELP vllm:{name} {help}\n# TYPE vllm:{name} gauge\nvllm:{name}{{{labels}}} {}\n",
+            go_float(v)
         ));
     };
     gauge(
+        &mut out,
         "num_requests_running",
         "Number of requests in model execution batches.",
-        s.running.load(Ordering::Relaxed) as f64,
+        load(&s.running),
     );
     gauge(
+        &mut out,
         "num_requests_waiting",
         "Number of requests waiting to be processed.",
-        s.waiting.load(Ordering::Relaxed) as f64,
+        load(&s.waiting),
     );
     gauge(
-        "kv_cache_usage_perc",
-        "KV-cache usage. 1 means 100 percent usage.",
-        kv,
-    );
-    gauge(
+        &mut out,
         "gpu_cache_usage_perc",
         "GPU KV-cache usage. 1 means 100 percent usage.",
         kv,
     );
-    let mut counter = |name: &str, help: &str, extra: &str, v: u64| {
+    gauge(
+        &mut out,
+        "kv_cache_usage_perc",
+        "KV-cache usage. 1 means 100 percent usage.",
+        kv,
+    );
+    // One counter family: `name_total` samples (one per extra label set), then `name_created`.
+    let counter = |out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]| {
         out.push_str(&format!(
-            "# HELP vllm:{name}_total {help}\n# TYPE vllm:{name}_total counter\nvllm:{name}_total{{{labels}{extra}}} {:?}\n",
-            v as f64
+            "# HELP vllm:{name}_total {help}\n# TYPE vllm:{name}_total counter\n"
         ));
+        for (extra, v) in samples {
+            out.push_str(&format!(
+                "vllm:{name}_total{{{labels}{extra}}} {}\n",
+                go_float(*v)
+            ));
+        }
+        out.push_str(&format!(
+            "# HELP vllm:{name}_created {help}\n# TYPE vllm:{name}_created gauge\n"
+        ));
+        for (extra, _) in samples {
+            out.push_str(&format!(
+                "vllm:{name}_created{{{labels}{extra}}} {created}\n"
+            ));
+        }
     };
     counter(
-        "prompt_tokens",
-        "Number of prefill tokens processed.",
-        "",
-        s.prompt_tokens_total.load(Ordering::Relaxed),
+        &mut out,
+        "prefix_cache_queries",
+        "Prefix cache queries, in terms of number of queried tokens.",
+        &[("", load(&s.prefix_cache_queries))],
     );
     counter(
-        "generation_tokens",
-        "Number of generation tokens processed.",
-        "",
-        s.generation_tokens_total.load(Ordering::Relaxed),
+        &mut out,
+        "prefix_cache_hits",
+        "Prefix cache hits, in terms of number of cached tokens.",
+        &[("", load(&s.prefix_cache_hits))],
     );
     counter(
+        &mut out,
         "num_preemptions",
         "Cumulative number of preemption from the engine.",
-        "",
-        0,
+        &[("", load(&s.preemptions))],
     );
-    out.push_str("# HELP vllm:request_success_total Count of successfully processed requests.\n# TYPE vllm:request_success_total counter\n");
-    for (reason, v) in [
-        ("stop", &s.finished_stop),
-        ("length", &s.finished_length),
-        ("abort", &s.finished_abort),
-    ] {
-        out.push_str(&format!(
-            "vllm:request_success_total{{{labels},finished_reason=\"{reason}\"}} {:?}\n",
-            v.load(Ordering::Relaxed) as f64
-        ));
-    }
+    counter(
+        &mut out,
+        "prompt_tokens",
+        "Number of prefill tokens processed.",
+        &[("", load(&s.prompt_tokens_total))],
+    );
+    counter(
+        &mut out,
+        "generation_tokens",
+        "Number of generation tokens processed.",
+        &[("", load(&s.generation_tokens_total))],
+    );
+    counter(
+        &mut out,
+        "request_success",
+        "Count of successfully processed requests.",
+        &[
+            (",finished_reason=\"stop\"", load(&s.finished_stop)),
+            (",finished_reason=\"length\"", load(&s.finished_length)),
+            (",finished_reason=\"abort\"", load(&s.finished_abort)),
+        ],
+    );
     (
         StatusCode::OK,
         [(
@@ -347,4 +406,20 @@ async fn detokenize(State(app): State<Shared>, _headers: HeaderMap, body: Bytes)
         }
     }
     json_response(&json!({"prompt": tokens::decode(&ids)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_float;
+
+    #[test]
+    fn sample_values_print_like_prometheus_client() {
+        assert_eq!(go_float(1.0), "1.0");
+        assert_eq!(go_float(0.0), "0.0");
+        assert_eq!(go_float(0.4125), "0.4125");
+        assert_eq!(go_float(123456.0), "123456.0");
+        assert_eq!(go_float(1234567.0), "1.234567e+06");
+        assert_eq!(go_float(1764600000.5), "1.7646000005e+09");
+        assert_eq!(go_float(f64::INFINITY), "+Inf");
+    }
 }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::api::{App, Shared, bad_request, error, json_response, parse_body};
-use super::engine::{Job, Token, splitmix};
+use super::engine::{Job, Token, block_hashes, splitmix};
 use crate::tokens;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -232,6 +232,7 @@ fn prepare(
     let (tx, rx) = mpsc::unbounded_channel();
     let job = Job {
         prompt_tokens: ids.len(),
+        block_hashes: block_hashes(&ids, app.block_size),
         max_tokens,
         ignore_eos,
         seed: app.seed ^ fnv(&ids) ^ req_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),

@@ -89,14 +89,19 @@ fn engine_core_failed(frames: &[(&str, u32, &str, &str)], exc: &str) {
     api_engine_init_failed();
 }
 
-/// A failure raised in the API process while building the config (before any engine starts).
+/// A failure raised in the API process while building the model config (before any engine).
 fn api_config_failed(frames: &[(&str, u32, &str, &str)], exc: &str) {
+    api_config_failed_at("model_config = self.create_model_config()", frames, exc);
+}
+
+/// A failure raised in `create_engine_config` at the line `code` (before any engine starts).
+fn api_config_failed_at(code: &str, frames: &[(&str, u32, &str, &str)], exc: &str) {
     let mut tb = cli_traceback_head();
     tb.extend(frame(
         "vllm/engine/arg_utils.py",
         1402,
         "create_engine_config",
-        "model_config = self.create_model_config()",
+        code,
     ));
     for (file, line, func, code) in frames {
         tb.extend(frame(file, *line, func, code));
@@ -116,6 +121,32 @@ pub fn max_model_len(requested: u64, derived: u64) {
         )],
         &format!(
             "pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig\n  Value error, User-specified max_model_len ({requested}) is greater than the derived max_model_len (max_position_embeddings={derived} or model_max_length=None in model's config.json). To allow overriding this maximum, set the env var VLLM_ALLOW_LONG_MAX_MODEL_LEN=1. VLLM_ALLOW_LONG_MAX_MODEL_LEN must be used with extreme caution. If the model uses relative position encoding (RoPE), positions exceeding derived_max_model_len lead to nan. If the model uses absolute position encoding, positions exceeding derived_max_model_len will cause a CUDA array out-of-bounds error. [type=value_error, input_value=ArgsKwargs((), {{'model': ...}}), input_type=ArgsKwargs]"
+        ),
+    );
+}
+
+/// More GPUs asked for (tp × pp) than this process sees: vLLM's `ParallelConfig` check
+/// (`vllm/config/parallel.py`, wording from vLLM's source; the pydantic wrapping around it is
+/// the stand-in's assumption).
+pub fn world_size(world: u32, available: usize) {
+    api_config_failed_at(
+        "parallel_config = ParallelConfig(",
+        &[
+            (
+                "pydantic/_internal/_dataclasses.py",
+                121,
+                "__init__",
+                "s.__pydantic_validator__.validate_python(ArgsKwargs(args, kwargs), self_instance=s)",
+            ),
+            (
+                "vllm/config/parallel.py",
+                702,
+                "__post_init__",
+                "raise ValueError(",
+            ),
+        ],
+        &format!(
+            "pydantic_core._pydantic_core.ValidationError: 1 validation error for ParallelConfig\n  Value error, World size ({world}) is larger than the number of available GPUs ({available}) in this node. If this is intentional and you are using:\n- ray, set '--distributed-executor-backend ray'.\n- multiprocessing, set '--nnodes' appropriately. [type=value_error, input_value=ArgsKwargs((), {{'tensor_parallel_size': ...}}), input_type=ArgsKwargs]"
         ),
     );
 }

@@ -67,6 +67,8 @@ pub struct Knobs {
     pub gpus: Option<u32>,
     pub state_path: String,
     pub stats_interval: Duration,
+    /// `VLLM_STANDIN_LOG_SPAM_MB`: MiB of filler log lines written at start-up (0: none).
+    pub log_spam_mb: u64,
 }
 
 /// Default path of the state file the GPU monitors read.
@@ -146,10 +148,7 @@ impl Knobs {
                 "VLLM_STANDIN_EOS_RATE={eos_rate}: expected a fraction between 0 and 1"
             ));
         }
-        let gpus = num::<u32>("VLLM_STANDIN_GPUS", "a GPU count")?;
-        if gpus == Some(0) {
-            return Err("VLLM_STANDIN_GPUS=0: expected at least 1".into());
-        }
+        let gpus = crate::devices::host_gpus_knob()?;
         Ok(Knobs {
             load: seconds("VLLM_STANDIN_LOAD_SECONDS")?.unwrap_or(Duration::from_secs(2)),
             fail_at_start,
@@ -170,6 +169,14 @@ impl Knobs {
             gpus,
             state_path: state_path(),
             stats_interval: seconds("VLLM_LOG_STATS_INTERVAL")?.unwrap_or(Duration::from_secs(10)),
+            log_spam_mb: match num::<u64>("VLLM_STANDIN_LOG_SPAM_MB", "a whole number of MB")? {
+                Some(n) if n > 100_000 => {
+                    return Err(format!(
+                        "VLLM_STANDIN_LOG_SPAM_MB={n}: expected at most 100000 (MB)"
+                    ));
+                }
+                n => n.unwrap_or(0),
+            },
         })
     }
 }

@@ -83,7 +83,7 @@ pub fn timestamp() -> String {
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -152,6 +152,43 @@ pub fn error_block(proc: Proc, source: &str, lines: &[String]) {
     for l in lines {
         line(proc, Level::Error, source, l);
     }
+}
+
+/// `VLLM_STANDIN_LOG_SPAM_MB`: at least `bytes` of filler on stdout, in the shape of vLLM's
+/// periodic stats line (`Engine 000: Avg prompt throughput: …`, numbers varying per line, no
+/// colour), written through one large buffer so hundreds of MB take about a second. Write
+/// errors (a closed stdout) end it early, like any other log line.
+pub fn spam(bytes: u64) {
+    let s = style();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let mut written = 0u64;
+    let mut i = 0u64;
+    let mut prefix = String::new();
+    while written < bytes {
+        if i.is_multiple_of(4096) {
+            prefix = format!(
+                "({} pid={}) INFO {} [loggers.py:259] Engine 000: ",
+                Proc::Api.name(),
+                s.pid,
+                timestamp()
+            );
+        }
+        let running = (i * 7) % 257;
+        let line = format!(
+            "{prefix}Avg prompt throughput: {:.1} tokens/s, Avg generation throughput: {:.1} tokens/s, Running: {running} reqs, Waiting: {} reqs, GPU KV cache usage: {:.1}%, Prefix cache hit rate: {:.1}%\n",
+            (i % 9973) as f64 * 3.7,
+            (i % 7919) as f64 * 1.3,
+            (i * 13) % 31,
+            (running as f64 / 2.57).min(100.0),
+            (i % 1000) as f64 / 10.0
+        );
+        if out.write_all(line.as_bytes()).is_err() {
+            return;
+        }
+        written += line.len() as u64;
+        i += 1;
+    }
+    let _ = out.flush();
 }
 
 pub fn pid() -> u32 {

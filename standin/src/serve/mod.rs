@@ -13,7 +13,7 @@ mod completions;
 mod engine;
 mod fatal;
 pub mod knobs;
-mod log;
+pub(crate) mod log;
 pub mod state;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -150,7 +150,8 @@ VLLM_STANDIN_DERIVED_MAX_MODEL_LEN, VLLM_STANDIN_EXIT_AFTER_REQUESTS,
 VLLM_STANDIN_EXIT_AFTER_SECONDS, VLLM_STANDIN_HANG_AFTER_REQUESTS, VLLM_STANDIN_ERROR_RATE,
 VLLM_STANDIN_TTFT_MS, VLLM_STANDIN_PREFILL_US_PER_TOKEN, VLLM_STANDIN_TPOT_MS,
 VLLM_STANDIN_TPOT_PER_SEQ_MS, VLLM_STANDIN_EOS_RATE, VLLM_STANDIN_KV_CACHE_TOKENS,
-VLLM_STANDIN_SEED, VLLM_STANDIN_GPU, VLLM_STANDIN_GPUS, VLLM_STANDIN_STATE
+VLLM_STANDIN_SEED, VLLM_STANDIN_GPU, VLLM_STANDIN_GPUS, VLLM_STANDIN_STATE,
+VLLM_STANDIN_LOG_SPAM_MB
 (see images/README.md in the vbench repository).
 ";
 
@@ -161,12 +162,14 @@ struct Options {
     host: Option<String>,
     port: u16,
     tp: u32,
+    pp: u32,
     gpu_memory_utilization: f64,
     max_model_len: Option<u64>,
     served: Vec<String>,
     api_key: Option<String>,
     max_num_seqs: usize,
     max_num_batched_tokens: usize,
+    block_size: usize,
     seed: u64,
     access_log: bool,
     /// `non-default args: {…}` as vLLM logs it.
@@ -203,6 +206,10 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         .parse::<u32>("--tensor-parallel-size", "int")?
         .unwrap_or(1)
         .max(1);
+    let pp = p
+        .parse::<u32>("--pipeline-parallel-size", "int")?
+        .unwrap_or(1)
+        .max(1);
     let gpu_memory_utilization = p
         .parse::<f64>("--gpu-memory-utilization", "float")?
         .unwrap_or(0.9);
@@ -236,6 +243,10 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         .parse::<usize>("--max-num-batched-tokens", "int")?
         .unwrap_or(8192)
         .max(1);
+    let block_size = p.parse::<usize>("--block-size", "int")?.unwrap_or(16);
+    if block_size == 0 {
+        return Err(err("argument --block-size: must be at least 1".into()));
+    }
     let seed = p.parse::<u64>("--seed", "int")?.unwrap_or(0);
     let level = p
         .get("--uvicorn-log-level")
@@ -260,7 +271,9 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
                     .join(", ")
             ),
         };
-        let v = if k == "api_key" { "'******'".into() } else { v };
+        // Newer vLLM (`redact_sensitive_args`) replaces the whole value by '***'; the key itself
+        // must never reach a log.
+        let v = if k == "api_key" { "'***'".into() } else { v };
         non_default.push((k.clone(), v));
     }
     if !p.has("--model") {
@@ -271,12 +284,14 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         host: p.get("--host").map(str::to_string),
         port,
         tp,
+        pp,
         gpu_memory_utilization,
         max_model_len,
         served,
         api_key,
         max_num_seqs,
         max_num_batched_tokens,
+        block_size,
         seed,
         access_log: matches!(level.as_str(), "info" | "debug" | "trace"),
         non_default,
@@ -302,6 +317,22 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    // The host has VLLM_STANDIN_GPUS GPUs (default: just enough for tp × pp); the container
+    // exposes some of them, CUDA_VISIBLE_DEVICES & co. narrow that for this process.
+    let host_gpus = knobs
+        .gpus
+        .unwrap_or((world_of(&opts)).min(crate::devices::MAX_GPUS));
+    let container = match crate::devices::container_visible(knobs.gpu, host_gpus) {
+        Ok(c) => c,
+        Err(m) => {
+            eprintln!("vllm serve (CPU stand-in): invalid knob {m}");
+            return 2;
+        }
+    };
+    let gpus = Gpus {
+        host: host_gpus,
+        usable: crate::devices::process_visible(knobs.gpu, &container),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -313,9 +344,22 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let code = rt.block_on(run(opts, knobs));
+    let code = rt.block_on(run(opts, knobs, gpus));
     rt.shutdown_timeout(Duration::from_millis(100));
     code
+}
+
+/// tp × pp: the GPUs one engine needs.
+fn world_of(o: &Options) -> u32 {
+    o.tp.saturating_mul(o.pp)
+}
+
+/// The GPUs as this server sees them.
+struct Gpus {
+    /// GPUs of the stand-in host.
+    host: u32,
+    /// Physical GPUs this process may use, in device order.
+    usable: Vec<u32>,
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -376,7 +420,7 @@ fn group(n: u64) -> String {
     out
 }
 
-async fn run(o: Options, knobs: Knobs) -> i32 {
+async fn run(o: Options, knobs: Knobs, gpus: Gpus) -> i32 {
     let host_label = o.host.clone().unwrap_or_else(|| "0.0.0.0".into());
     let ip: IpAddr = match o.host.as_deref() {
         None | Some("") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -467,12 +511,29 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
         fatal::max_model_len(len, knobs.derived_max_model_len);
         return 1;
     }
+    // vLLM's ParallelConfig: no GPU at all, or fewer than tp × pp, fails before any engine.
+    let world = world_of(&o);
+    if gpus.usable.is_empty() {
+        fatal::inject(
+            FailAtStart::NoGpu,
+            knobs.gpu,
+            &o.model,
+            knobs.derived_max_model_len,
+            &host_label,
+            port,
+        );
+        return 1;
+    }
+    if world as usize > gpus.usable.len() {
+        fatal::world_size(world, gpus.usable.len());
+        return 1;
+    }
+    let used_gpus = gpus.usable[..world as usize].to_vec();
     let max_model_len = o.max_model_len.unwrap_or(knobs.derived_max_model_len);
-    let gpus = knobs.gpus.unwrap_or(o.tp);
     let kv_cache_tokens = knobs
         .kv_cache_tokens
         .unwrap_or_else(|| {
-            (524_288.0 * o.gpu_memory_utilization / 0.9 * f64::from(o.tp)).round() as u64
+            (524_288.0 * o.gpu_memory_utilization / 0.9 * f64::from(o.tp * o.pp)).round() as u64
         })
         .max(1);
 
@@ -483,10 +544,11 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
             log::Level::Info,
             "core.py:74",
             &format!(
-                "Initializing a V1 LLM engine (v{VERSION}) with config: model='{}', tokenizer='{}', max_seq_len={max_model_len}, tensor_parallel_size={}, seed={}, served_model_name={}, device_config=cpu-standin",
+                "Initializing a V1 LLM engine (v{VERSION}) with config: model='{}', tokenizer='{}', max_seq_len={max_model_len}, tensor_parallel_size={}, pipeline_parallel_size={}, seed={}, served_model_name={}, device_config=cpu-standin",
                 o.model,
                 o.model,
                 o.tp,
+                o.pp,
                 o.seed,
                 o.served.join(",")
             ),
@@ -567,21 +629,25 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
             max_num_batched_tokens: o.max_num_batched_tokens,
             kv_cache_tokens,
             eos_rate: knobs.eos_rate,
+            block_size: o.block_size,
         },
     );
-    let created = SystemTime::now()
+    let created_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let created = created_unix as u64;
     let app = Arc::new(api::App {
         engine: engine.clone(),
         model: o.model.clone(),
         served: o.served.clone(),
         max_model_len,
         kv_cache_tokens,
+        block_size: o.block_size,
         api_key: o.api_key.clone(),
         seed: knobs.seed.unwrap_or(o.seed),
         created,
+        created_unix,
         error_rate: knobs.error_rate,
         requests: AtomicU64::new(0),
         dead: AtomicBool::new(false),
@@ -591,7 +657,8 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
         state::Fixed {
             path: knobs.state_path.clone(),
             gpu_memory_utilization: o.gpu_memory_utilization,
-            gpus,
+            host_gpus: gpus.host,
+            used_gpus,
             gpu: knobs.gpu.as_str().into(),
             model: app.name().to_string(),
             max_num_seqs: o.max_num_seqs as u64,
@@ -625,6 +692,17 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
     log::uvicorn(&format!("Started server process [{}]", log::pid()));
     log::uvicorn("Waiting for application startup.");
     log::uvicorn("Application startup complete.");
+    // Filler comes before the port listens: once /health answers, the whole log is written.
+    if knobs.log_spam_mb > 0 {
+        log::info(
+            "api_server.py:1900",
+            &format!(
+                "CPU stand-in fault injection: VLLM_STANDIN_LOG_SPAM_MB={}: filler log lines follow",
+                knobs.log_spam_mb
+            ),
+        );
+        log::spam(knobs.log_spam_mb * 1_048_576);
+    }
     let listener = match socket.listen(2048) {
         Ok(l) => l,
         Err(e) => {
@@ -667,6 +745,12 @@ async fn run(o: Options, knobs: Knobs) -> i32 {
     }
 
     let state_path = knobs.state_path.clone();
+    // TCP_NODELAY, as asyncio sets on every TCP connection under uvicorn: without it the
+    // first SSE chunk after the headers waits for the client's delayed ACK (~40 ms of
+    // phantom TTFT on loopback).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(
         listener,
         api::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -717,28 +801,37 @@ fn spawn_stats_logger(stats: Arc<engine::Stats>, kv_cache_tokens: u64, every: Du
         return;
     }
     tokio::spawn(async move {
-        let (mut last_p, mut last_g) = (0u64, 0u64);
+        let (mut last_p, mut last_g, mut last_q, mut last_h) = (0u64, 0u64, 0u64, 0u64);
         loop {
             tokio::time::sleep(every).await;
             let p = stats.prompt_tokens_total.load(Ordering::Relaxed);
             let g = stats.generation_tokens_total.load(Ordering::Relaxed);
+            let q = stats.prefix_cache_queries.load(Ordering::Relaxed);
+            let h = stats.prefix_cache_hits.load(Ordering::Relaxed);
             let running = stats.running.load(Ordering::Relaxed);
             let waiting = stats.waiting.load(Ordering::Relaxed);
             if p == last_p && g == last_g && running == 0 && waiting == 0 {
                 continue;
             }
             let secs = every.as_secs_f64();
-            let kv = 100.0 * stats.kv_used_tokens.load(Ordering::Relaxed) as f64
-                / kv_cache_tokens as f64;
+            let kv = (100.0 * stats.kv_used_tokens.load(Ordering::Relaxed) as f64
+                / kv_cache_tokens as f64)
+                .min(100.0);
+            // vLLM averages over recent requests; the interval's queries are close enough.
+            let hit_rate = if q > last_q {
+                100.0 * (h - last_h) as f64 / (q - last_q) as f64
+            } else {
+                0.0
+            };
             log::info(
                 "loggers.py:259",
                 &format!(
-                    "Engine 000: Avg prompt throughput: {:.1} tokens/s, Avg generation throughput: {:.1} tokens/s, Running: {running} reqs, Waiting: {waiting} reqs, GPU KV cache usage: {kv:.1}%, Prefix cache hit rate: 0.0%",
+                    "Engine 000: Avg prompt throughput: {:.1} tokens/s, Avg generation throughput: {:.1} tokens/s, Running: {running} reqs, Waiting: {waiting} reqs, GPU KV cache usage: {kv:.1}%, Prefix cache hit rate: {hit_rate:.1}%",
                     (p - last_p) as f64 / secs,
                     (g - last_g) as f64 / secs
                 ),
             );
-            (last_p, last_g) = (p, g);
+            (last_p, last_g, last_q, last_h) = (p, g, q, h);
         }
     });
 }

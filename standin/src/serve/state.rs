@@ -19,7 +19,11 @@ pub struct State {
     /// 0.0–1.0
     pub kv_cache_usage: f64,
     pub gpu_memory_utilization: f64,
-    pub gpus: u32,
+    /// GPUs of the stand-in host (`VLLM_STANDIN_GPUS`, else tp × pp): what the monitors
+    /// assume when their own environment does not say.
+    pub host_gpus: u32,
+    /// The physical GPUs the server runs on (busy and memory-holding in the monitors).
+    pub used_gpus: Vec<u32>,
     pub gpu: String,
     pub model: String,
     pub max_num_seqs: u64,
@@ -48,7 +52,8 @@ pub fn now_unix() -> f64 {
 pub struct Fixed {
     pub path: String,
     pub gpu_memory_utilization: f64,
-    pub gpus: u32,
+    pub host_gpus: u32,
+    pub used_gpus: Vec<u32>,
     pub gpu: String,
     pub model: String,
     pub max_num_seqs: u64,
@@ -69,7 +74,8 @@ pub fn spawn_writer(fixed: Fixed, stats: Arc<Stats>) {
                     / fixed.kv_cache_tokens.max(1) as f64)
                     .min(1.0),
                 gpu_memory_utilization: fixed.gpu_memory_utilization,
-                gpus: fixed.gpus,
+                host_gpus: fixed.host_gpus,
+                used_gpus: fixed.used_gpus.clone(),
                 gpu: fixed.gpu.clone(),
                 model: fixed.model.clone(),
                 max_num_seqs: fixed.max_num_seqs,

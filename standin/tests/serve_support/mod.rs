@@ -10,6 +10,41 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vllm");
 
+/// Variables that choose the stand-in's GPUs (count, vendor, container and process visibility).
+pub const GPU_VARS: &[&str] = &[
+    "VLLM_STANDIN_GPUS",
+    "VLLM_STANDIN_GPU",
+    "NVIDIA_VISIBLE_DEVICES",
+    "CUDA_VISIBLE_DEVICES",
+    "AMD_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES",
+];
+
+/// Run a monitor (`nvidia-smi` / `rocm-smi` via the `vllm` binary) against the state file
+/// `state` with exactly the GPU variables in `env`; returns (exit code, stdout, stderr).
+pub fn smi_env(
+    tool: &str,
+    args: &[&str],
+    state: &str,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg(tool).args(args).env("VLLM_STANDIN_STATE", state);
+    for var in GPU_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the monitor");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Fast default knobs so tests run in well under a second of simulated time.
 pub const FAST: &[(&str, &str)] = &[
     ("VLLM_STANDIN_LOAD_SECONDS", "0.1"),
@@ -52,8 +87,12 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let state_path = unique_state_path();
-    cmd.env_remove("VLLM_API_KEY")
-        .env("NO_COLOR", "1")
+    cmd.env_remove("VLLM_API_KEY");
+    // GPU inventory and selection come from the test, never from the machine running it.
+    for var in GPU_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1")
         .env("VLLM_STANDIN_STATE", &state_path);
     for (k, v) in FAST.iter().chain(env) {
         cmd.env(k, v);
