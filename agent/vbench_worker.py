@@ -67,11 +67,11 @@ How a point runs (what makes it the same as `vllm bench serve` as a process)
 - GC: `main_async` freezes the GC heap (`gc.freeze()`) before each benchmark, as in a process,
   so whatever a point had alive then (its event loop, sessions, tokenizer: ~0.4 MB a point with
   a tiny tokenizer, far more with a real one) is never collected if it sits in a reference cycle.
-  The worker freezes its own heap once after start-up, and between points, once the process grew
-  by VBENCH_WORKER_GC_COMPACT_MB (default 256) MiB of RSS or the frozen generation by
-  VBENCH_WORKER_GC_COMPACT_OBJECTS (default 500000) objects since the last time, it unfreezes,
-  collects and re-freezes (a full collection: ~0.5-1 s on a small CPU). 0 disables a threshold.
-  VBENCH_WORKER_DEBUG=1 reports both figures after every point on the worker's stderr.
+  The worker freezes its own heap once after start-up, and between points, once its RSS grew by
+  VBENCH_WORKER_GC_COMPACT_MB (default 256) MiB since the last time, it unfreezes, collects and
+  re-freezes (a full collection: ~0.5-1 s on a small CPU; 0 disables it).
+  VBENCH_WORKER_DEBUG=1 reports per point, on the worker's stderr, the time spent parsing,
+  running and answering, the RSS growth and the frozen object count.
 - Known difference: variables that vLLM or its libraries read only at import time (e.g.
   VLLM_LOGGING_LEVEL's handler setup, HF_HUB_OFFLINE) keep the value the worker started with; an
   `E` addition changes them only for code that reads os.environ at run time. Pass such variables
@@ -95,12 +95,12 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 64 * 1024
-GC_COMPACT_OBJECTS = 500_000
 GC_COMPACT_MB = 256
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,+@%-")
 
@@ -277,10 +277,9 @@ class Worker:
         self.pump = pump
         self.seq = 0
         self.vllm_version = "unknown"
-        self.compact_objects = int(os.environ.get("VBENCH_WORKER_GC_COMPACT_OBJECTS", GC_COMPACT_OBJECTS))
         self.compact_bytes = int(os.environ.get("VBENCH_WORKER_GC_COMPACT_MB", GC_COMPACT_MB)) << 20
-        self.frozen_baseline = 0
         self.rss_baseline = 0
+        self.timings = {}
         self.debug = os.environ.get("VBENCH_WORKER_DEBUG", "") not in ("", "0")
 
     # ---- start-up -------------------------------------------------------------------------
@@ -329,7 +328,6 @@ class Worker:
         self.warning_filters = list(warnings.filters)
         gc.collect()
         gc.freeze()
-        self.frozen_baseline = gc.get_freeze_count()
         self.rss_baseline = rss_bytes()
 
     def build_parser(self):
@@ -366,8 +364,9 @@ class Worker:
 
     # ---- one point ------------------------------------------------------------------------
     def run_point(self, argv):
-        """Parse and run one `vllm bench serve` argv the way the console script does; returns
-        the exit code a process would have had."""
+        """Parse and run one `vllm bench serve` argv the way the console script does (raises
+        what the console script would raise)."""
+        self.timings["start"] = time.perf_counter()
         parser, command = self.build_parser()
         if self.cli is None:
             args = parser.parse_args(argv[3:])
@@ -376,6 +375,7 @@ class Worker:
             self.logger_mod.configure_logging_from_args(args)
             command.validate(args)
         del parser, command  # not alive (and so not frozen) while the benchmark runs
+        self.timings["parsed"] = time.perf_counter()
         args.dispatch_function(args)
 
     def reset_process_state(self) -> None:
@@ -394,21 +394,20 @@ class Worker:
 
     def maybe_compact_gc(self) -> None:
         """Collect the garbage that vLLM's per-point gc.freeze() made permanent, once it is
-        worth a full collection (about 0.5-1 s over vLLM's heap on a small CPU)."""
-        grown = gc.get_freeze_count() - self.frozen_baseline
+        worth a full collection (about 0.5-1 s over vLLM's heap on a small CPU). Measured by
+        RSS: cheap to read, unlike gc.get_freeze_count() (a walk over ~700k objects, ~50 ms)."""
         rss = rss_bytes()
-        rss_grown = rss - self.rss_baseline if rss and self.rss_baseline else 0
-        compact = (0 < self.compact_objects < grown) or (0 < self.compact_bytes < rss_grown)
+        grown = rss - self.rss_baseline if rss and self.rss_baseline else 0
+        compact = 0 < self.compact_bytes < grown
         if compact:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
-            self.frozen_baseline = gc.get_freeze_count()
             self.rss_baseline = rss_bytes()
         if self.debug:
             self.diag(
-                "after the point: frozen objects +%d, RSS %+d KiB since the last compaction%s"
-                % (grown, rss_grown // 1024, "; compacted (RSS now %d KiB)" % (self.rss_baseline // 1024) if compact else "")
+                "after the point: RSS %+d KiB since the last compaction, %d frozen objects%s"
+                % (grown // 1024, gc.get_freeze_count(), "; compacted (RSS now %d KiB)" % (self.rss_baseline // 1024) if compact else "")
             )
 
     def execute(self, req: Request) -> None:
@@ -456,6 +455,7 @@ class Worker:
                 os.chdir(cwd)
             except OSError:
                 pass
+        ran = time.perf_counter()
         flush_stdio()
         self.seq += 1
         if not self.pump.sync(self.seq):
@@ -464,7 +464,21 @@ class Worker:
         self.channel.text("X %d %d" % (rid, code))
         if req.result_path is not None:
             self.send_file(rid, req.result_path)
+        sent = time.perf_counter()
         self.maybe_compact_gc()
+        if self.debug:
+            t = self.timings
+            self.diag(
+                "request %d: parse %.1f ms, run %.1f ms, flush+X+file %.1f ms, gc check %.1f ms"
+                % (
+                    rid,
+                    1e3 * (t.get("parsed", ran) - t.get("start", ran)),
+                    1e3 * (ran - t.get("parsed", ran)),
+                    1e3 * (sent - ran),
+                    1e3 * (time.perf_counter() - sent),
+                )
+            )
+        self.timings = {}
         self.channel.text("D %d" % rid)
 
     def diag(self, text: str) -> None:
