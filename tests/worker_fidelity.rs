@@ -665,6 +665,62 @@ fn worker_runs_points_like_the_cli_and_speaks_protocol_v1() {
         "{frames:?}"
     );
 
+    // An exception inside vLLM's main: its traceback as L lines, then X 1 (as a process dies).
+    let mut zero = point_argv(&server.base, &results, "zero.json", &[]);
+    zero.extend(["--max-concurrency".to_string(), "0".to_string()]);
+    let frames = worker.request(13, &zero, &[], None);
+    assert_eq!(check_run_frames(&frames, 13, pid, false).0, 1, "{frames:?}");
+    let lines = console(&frames, 13);
+    assert!(
+        lines.iter().any(|l| l.starts_with("Traceback")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "ValueError: --max-concurrency must be greater than 0"),
+        "{lines:?}"
+    );
+
+    // SIGINT to the pid of S cancels the running point: X 130, and the worker carries on.
+    let mut long = point_argv(&server.base, &results, "cancelled.json", &[]);
+    for (flag, value) in [("--random-output-len", "4000"), ("--num-prompts", "1")] {
+        let at = long.iter().position(|a| a == flag).unwrap();
+        long[at + 1] = value.into();
+    }
+    let mut lines = vec!["RUN 14".to_string()];
+    lines.extend(long.iter().map(|a| format!("A {}", escape(a))));
+    lines.push("GO".into());
+    worker.send(&lines);
+    let mut frames = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let f = worker.next(deadline.saturating_duration_since(Instant::now()));
+        let running =
+            matches!(&f, Frame::Line(l) if l.starts_with("L 14 Starting main benchmark run"));
+        frames.push(f);
+        if running {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the long point never started: {frames:?}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) }, 0);
+    frames.extend(worker.collect(14));
+    assert_eq!(
+        check_run_frames(&frames, 14, pid, false).0,
+        130,
+        "{frames:?}"
+    );
+    assert!(
+        !results.join("cancelled.json").exists(),
+        "a cancelled point writes no result"
+    );
+
     // Malformed requests: ERR + D, and the worker carries on.
     let frames = worker.request(8, &["ls".into(), "-l".into()], &[], None);
     assert!(err_frames(&frames, 8).contains("vllm bench serve"));
