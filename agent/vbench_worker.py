@@ -183,15 +183,16 @@ class OutputPump(threading.Thread):
             self.current_id = rid
 
     def _emit(self, line: bytes) -> None:
+        # Written under state_lock: once set_request(None) returns, no L frame of the finished
+        # request can still be on its way (so none can follow its X frame).
         with self.state_lock:
-            rid = self.current_id
-        if rid is not None:
-            self.channel.frame(b"L %d " % rid, line, b"\n")
-        else:
-            try:
-                os.write(self.stray_fd, line + b"\n")
-            except OSError:
-                pass
+            if self.current_id is not None:
+                self.channel.frame(b"L %d " % self.current_id, line, b"\n")
+                return
+        try:
+            os.write(self.stray_fd, line + b"\n")
+        except OSError:
+            pass
 
     def _line(self, line: bytes) -> None:
         at = line.find(self.sync_token)
@@ -630,7 +631,10 @@ def main() -> int:
         flush_stdio()
         worker.seq += 1
         pump.sync(worker.seq, timeout=5.0)
-        channel.text("FAIL import vllm.benchmarks.serve failed: %s" % one_line("%s: %s" % (type(exc).__name__, exc)))
+        channel.text(
+            "FAIL cannot load vLLM's benchmark client (import vllm.benchmarks.serve): %s"
+            % one_line("%s: %s" % (type(exc).__name__, exc))
+        )
         return 3
     flush_stdio()
     worker.seq += 1
