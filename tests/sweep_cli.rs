@@ -570,11 +570,15 @@ async fn a_server_crash_mid_sweep_leaves_a_resumable_run_and_exit_4() {
                 .contains("server died")
         );
     }
-    // Resuming under a changed configuration is refused before anything starts.
+    // Resuming under a changed server configuration is refused before anything starts (the
+    // sweep's own definition is the run's, kept in its manifest).
     let yaml = std::fs::read_to_string(&s.cfg_path).expect("config");
     std::fs::write(
         &s.cfg_path,
-        yaml.replace("output_len: 16", "output_len: 32"),
+        yaml.replace(
+            "VLLM_STANDIN_LOAD_SECONDS: \"0.5\"",
+            "VLLM_STANDIN_LOAD_SECONDS: \"0.6\"",
+        ),
     )
     .expect("config");
     let (st, _, err) = run_via(
