@@ -154,7 +154,10 @@ async fn three_nights_pass_regress_and_cannot_judge() {
     assert!(night3.contains("invalid"), "{table}");
     // The slow night is a valid measurement (slow is not broken); the first too.
     for run in &runs[..2] {
-        let line = table.lines().find(|l| l.contains(run.as_str())).expect("run");
+        let line = table
+            .lines()
+            .find(|l| l.contains(run.as_str()))
+            .expect("run");
         assert!(!line.contains("invalid"), "{table}");
     }
     drop(cleanup);
