@@ -2,8 +2,8 @@
 //! comparison against an earlier run, all built from the same `Row`s (one per sweep point).
 //! This module takes rows and knows nothing of how they were measured (the sweep builds them
 //! from its manifest). Renderers are pure functions returning text; `write_run_report` is the
-//! only part that touches the disk, and it writes every file through [`crate::durable`]
-//! (atomic, synced).
+//! only part that writes to the disk, and it writes every file through [`crate::durable`]
+//! (atomic, synced). Besides result files, only `failed_logs` reads anything (log tails).
 //!
 //! A run directory also gets `summary.json` (rows plus the metrics they showed) so that a later
 //! run can be compared against it with `load_rows`, even if its result files are gone.
@@ -12,6 +12,7 @@ mod chart;
 mod compare;
 mod csv;
 mod group;
+mod html;
 mod markdown;
 mod meta;
 mod table;
@@ -24,6 +25,7 @@ pub use compare::{
 };
 pub use csv::csv;
 pub use group::{Group, Key, Spread, group};
+pub use html::{Page, failed_logs, html};
 pub use markdown::markdown;
 pub use meta::RunMeta;
 pub use table::table;
