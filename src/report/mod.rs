@@ -1,5 +1,6 @@
-//! Reports of a run: the terminal table, `summary.md`, `summary.csv`, SVG charts and the
-//! comparison against an earlier run, all built from the same `Row`s (one per sweep point).
+//! Reports of a run: the terminal table, `summary.md`, `summary.csv`, SVG charts, the
+//! comparison against an earlier run and `report.html` (all of it on one self-contained page),
+//! all built from the same `Row`s (one per sweep point).
 //! This module takes rows and knows nothing of how they were measured (the sweep builds them
 //! from its manifest). Renderers are pure functions returning text; `write_run_report` is the
 //! only part that writes to the disk, and it writes every file through [`crate::durable`]
@@ -333,11 +334,15 @@ pub struct Written {
     pub comparison: Option<Comparison>,
 }
 
+/// Lines of each failed point's log shown in `report.html`.
+const LOG_TAIL_LINES: usize = 120;
+
 /// Write the report of a run into `run_dir`: `summary.md`, `summary.csv`, `summary.json`,
-/// `charts/*.svg`, and `comparison.md` when a baseline `(name, rows)` is given. Each file is
-/// replaced atomically, so a reader never sees half a report.
+/// `charts/*.svg`, `report.html`, and `comparison.md` when a baseline `(name, rows)` is given.
+/// Each file is replaced atomically, so a reader never sees half a report.
 pub fn write_run_report(
     run_dir: &Path,
+    meta: &RunMeta,
     rows: &[Row],
     baseline: Option<(&str, &[Row])>,
 ) -> anyhow::Result<Written> {
@@ -360,10 +365,26 @@ pub fn write_run_report(
         md.push_str("\nCompared with an earlier run: see [comparison.md](comparison.md).\n");
     }
 
+    // The page embeds the charts' SVG text; rendering them again is cheaper than a round trip
+    // through the files just written.
+    let page_charts: Vec<(String, String)> = chart_svgs(rows)?
+        .into_iter()
+        .map(|(name, svg)| (name.trim_end_matches(".svg").to_string(), svg))
+        .collect();
+    let page = html(&Page {
+        meta,
+        rows,
+        charts: &page_charts,
+        comparison: comparison.as_ref().map(|(c, name)| (*name, c)),
+        verdict: None,
+        logs: &failed_logs(rows, LOG_TAIL_LINES),
+    });
+
     for (name, body) in [
         ("summary.md", md),
         ("summary.csv", csv(rows)),
         ("summary.json", summary_json(rows)),
+        ("report.html", page),
     ] {
         let p = run_dir.join(name);
         crate::durable::write_replace(&p, body.as_bytes())

@@ -75,6 +75,55 @@ pub fn previous_comparable(results_dir: &Path, m: &Manifest) -> Option<Manifest>
         .find(|b| b.config_hash == m.config_hash && b.count(PointStatus::Ok) > 0)
 }
 
+/// What the manifest knows of the run's set-up, for the reports, completed from the server
+/// record it names (image, digest, serve arguments, GPUs) when that file is still there.
+fn run_meta(m: &Manifest, run_dir: &Path) -> report::RunMeta {
+    let server = m.server.as_ref();
+    let record: Option<serde_json::Value> = server
+        .and_then(|s| s.record_path.as_deref())
+        .filter(|p| !p.is_empty())
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let str_at = |path: &str| {
+        record
+            .as_ref()
+            .and_then(|r| r.pointer(path))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let serve_args = record
+        .as_ref()
+        .and_then(|r| r.pointer("/serve_argv"))
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok());
+    let gpus = record
+        .as_ref()
+        .and_then(|r| r.pointer("/gpu/samples"))
+        .and_then(|v| v.as_array())
+        .map(|samples| {
+            samples
+                .iter()
+                .filter_map(|g| g.get("name").and_then(|n| n.as_str()).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    report::RunMeta {
+        title: m.run_id.clone(),
+        source: run_dir.display().to_string(),
+        standin: m.standin,
+        vbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: server.map(|s| s.model_id.clone()).filter(|s| !s.is_empty()),
+        vllm_version: server.map(|s| s.version.clone()).filter(|s| !s.is_empty()),
+        image: str_at("/image/reference"),
+        image_digest: str_at("/image/digests/0"),
+        serve_args,
+        gpus,
+        started: Some(m.created.clone()),
+        config: Some(m.config.clone()),
+        server_record: record,
+    }
+}
+
 /// Write the run's report files (`summary.md/csv/json`, charts, `comparison.md` against
 /// `against`, else the previous comparable run) and send the summary and the comparison out.
 pub fn report(
@@ -98,9 +147,10 @@ pub fn report(
     let base = baseline
         .zip(base_rows.as_deref())
         .map(|(b, r)| (b.run_id.as_str(), r));
-    let written = report::write_run_report(&run_dir, &current, base).map_err(RunError::state(
-        format!("write the report of run {}", m.run_id),
-    ))?;
+    let meta = run_meta(m, &run_dir);
+    let written = report::write_run_report(&run_dir, &meta, &current, base).map_err(
+        RunError::state(format!("write the report of run {}", m.run_id)),
+    )?;
     sink.emit(Event::Summary(RunSummary {
         run_id: m.run_id.clone(),
         status: m.status.clone(),
