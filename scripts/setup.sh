@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this machine able to build and run vbench and its CPU stand-in:
-#  - busybox-static (the stand-in images' shell) and docker-compose, from Debian's packages;
+#  - busybox-static (the stand-in images' shell), docker-compose and chromium (headless, for
+#    the report.html tests), from Debian's packages;
 #  - a Docker Engine: use the one that answers, else install Debian's docker.io and start
 #    dockerd (its PID goes to $VBENCH_DOCKERD_PIDFILE so the caller can stop it by PID).
 # Idempotent; prints what it did. Needs root only when something must be installed.
@@ -24,6 +25,13 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   # The compose-attach tests bring the stand-in containers up the way users' compose files do.
   echo "setup: installing docker-compose"
   apt_install docker-compose
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  # tests/report_html.rs loads report.html in headless Chromium: console, network, screenshot,
+  # sorting. Without recommends it still runs headless (fonts come with its fontconfig).
+  echo "setup: installing chromium"
+  apt_install chromium
 fi
 
 if ! docker version >/dev/null 2>&1; then

@@ -4,7 +4,7 @@
 mod common;
 
 use serde_json::json;
-use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, write_run_report};
+use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, ReportInput, RunMeta, write_run_report};
 use vbench::sweep::Manifest;
 use vbench::sweep::rows::rows_from_manifest;
 
@@ -95,7 +95,22 @@ fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
     );
 
     let run_dir = results.path().join("runs").join(&m.run_id);
-    let written = write_run_report(&run_dir, &rows, None).unwrap().paths;
+    let meta = RunMeta {
+        title: m.run_id.clone(),
+        standin: m.standin,
+        ..RunMeta::default()
+    };
+    let written = write_run_report(
+        &run_dir,
+        &ReportInput {
+            meta: &meta,
+            rows: &rows,
+            baseline: None,
+            verdict: None,
+        },
+    )
+    .unwrap()
+    .paths;
     assert!(
         written
             .iter()
@@ -106,4 +121,12 @@ fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
         md.contains("4 points: 2 ok, 1 failed, 1 interrupted."),
         "{md}"
     );
+    // report.html lists the failed and the interrupted point with their reasons.
+    let page = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    let failures = page
+        .split("<section id=\"failures\">")
+        .nth(1)
+        .expect("a failures section");
+    assert!(failures.contains("every request failed (8)"), "{failures}");
+    assert!(failures.contains(">interrupted</span>"), "{failures}");
 }

@@ -5,7 +5,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use vbench::report::{Row, chart_svgs, csv, load_rows, markdown, table, write_run_report};
+use vbench::report::{
+    ReportInput, Row, RunMeta, chart_svgs, csv, load_rows, markdown, table, write_run_report,
+};
 use vbench::results::{BenchResult, parse};
 
 fn real_033() -> (BenchResult, PathBuf) {
@@ -262,14 +264,29 @@ fn no_ok_rows_no_charts() {
 fn run_report_files_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     let rows = sample_rows();
-    let written = write_run_report(dir.path(), &rows, None)
-        .expect("report written")
-        .paths;
+    let meta = RunMeta {
+        title: "run-2".into(),
+        ..RunMeta::default()
+    };
+    let written = write_run_report(
+        dir.path(),
+        &ReportInput {
+            meta: &meta,
+            rows: &rows,
+            baseline: None,
+            verdict: None,
+        },
+    )
+    .expect("report written")
+    .paths;
     let rel: Vec<String> = written
         .iter()
         .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
         .collect();
-    assert_eq!(&rel[..3], ["summary.md", "summary.csv", "summary.json"]);
+    assert_eq!(
+        &rel[..4],
+        ["summary.md", "summary.csv", "summary.json", "report.html"]
+    );
     assert_eq!(
         rel.iter()
             .filter(|p| p.starts_with("charts/") && p.ends_with(".svg"))
@@ -282,6 +299,11 @@ fn run_report_files_and_reload() {
     }
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(md.contains("](charts/production_ttft.svg)"), "{md}");
+    // The page embeds every chart (the same SVG as the files, less its namespace URL).
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(page.contains("<h1>vbench report: run-2</h1>"));
+    assert_eq!(page.matches("<svg ").count(), 6);
+    assert!(!page.contains("id=\"comparison\""));
     // No temp files left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -322,12 +344,22 @@ fn run_report_files_and_reload() {
     }
 
     // With a baseline, comparison.md is written too.
-    let written = write_run_report(dir.path(), &rows, Some(("run-1", &back)))
-        .unwrap()
-        .paths;
+    let written = write_run_report(
+        dir.path(),
+        &ReportInput {
+            meta: &meta,
+            rows: &rows,
+            baseline: Some(("run-1", &back)),
+            verdict: None,
+        },
+    )
+    .unwrap()
+    .paths;
     assert_eq!(written.last().unwrap(), &dir.path().join("comparison.md"));
     let cmp = std::fs::read_to_string(dir.path().join("comparison.md")).unwrap();
     assert!(cmp.contains("**0 regressions**"), "{cmp}");
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(page.contains("Comparison with <span class=\"mono\">run-1</span>"));
 
     // Re-rendered without a baseline and without the scaling sweep: the old comparison and
     // the scaling charts go; an unrelated file in charts/ stays.
@@ -337,7 +369,16 @@ fn run_report_files_and_reload() {
         .filter(|r| r.sweep == "production")
         .cloned()
         .collect();
-    write_run_report(dir.path(), &production, None).unwrap();
+    write_run_report(
+        dir.path(),
+        &ReportInput {
+            meta: &meta,
+            rows: &production,
+            baseline: None,
+            verdict: None,
+        },
+    )
+    .unwrap();
     assert!(!dir.path().join("comparison.md").exists());
     assert!(!dir.path().join("charts/scaling_ttft.svg").exists());
     assert!(dir.path().join("charts/production_ttft.svg").exists());

@@ -71,9 +71,20 @@ fn report_renders_the_latest_run_and_compares() {
     );
     assert!(out.contains("regression"), "{out}");
     let dir = runs_dir(tmp.path()).join("20260102_000000-bbbbbbbb");
-    for f in ["summary.md", "summary.csv", "summary.json", "comparison.md"] {
+    for f in [
+        "summary.md",
+        "summary.csv",
+        "summary.json",
+        "report.html",
+        "comparison.md",
+    ] {
         assert!(dir.join(f).is_file(), "{f} not written");
     }
+    // The page knows the run from its manifest: a stand-in run, compared with the other.
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(page.contains("CPU stand-in — a rehearsal, not a GPU measurement"));
+    assert!(page.contains("<h1>vbench report: 20260102_000000-bbbbbbbb</h1>"));
+    assert!(page.contains("Comparison with <span class=\"mono\">20260101_000000-aaaaaaaa</span>"));
     // An explicit run and baseline.
     let (code, out, _) = report(
         tmp.path(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{ArchiveError, Loaded};
 use crate::events::{ComparisonSummary, Event, Regression, RunSummary, Sink};
 use crate::report::verdict::{self, Verdict};
-use crate::report::{self, Rows};
+use crate::report::{self, ReportInput, Rows};
 
 /// What the report is compared with, and whether to judge it.
 pub struct Against<'a> {
@@ -43,11 +43,26 @@ pub fn publish(
     let base = against
         .as_ref()
         .map(|a| (a.baseline.meta.title.as_str(), a.baseline.rows.as_slice()));
-    let written = report::write_run_report(out_dir, &current.rows, base).map_err(|e| {
-        ArchiveError::Write {
-            op: format!("write the report in {}", out_dir.display()),
-            source: std::io::Error::other(format!("{e:#}")),
-        }
+    // Judged before writing, so the page shows the verdict.
+    let verdict = against.as_ref().filter(|a| a.judge).map(|a| {
+        verdict::judge(
+            (&a.baseline.meta, &a.baseline.rows),
+            (&current.meta, &current.rows),
+            a.threshold,
+        )
+    });
+    let written = report::write_run_report(
+        out_dir,
+        &ReportInput {
+            meta: &current.meta,
+            rows: &current.rows,
+            baseline: base,
+            verdict: verdict.as_ref(),
+        },
+    )
+    .map_err(|e| ArchiveError::Write {
+        op: format!("write the report in {}", out_dir.display()),
+        source: std::io::Error::other(format!("{e:#}")),
     })?;
     let count = |s: &str| current.rows.iter().filter(|r| r.status == s).count();
     sink.emit(Event::Summary(RunSummary {
@@ -62,10 +77,7 @@ pub fn publish(
         run_dir: out_dir.display().to_string(),
         rows: Rows(current.rows.clone()),
     }));
-    let Some(a) = against else {
-        return Ok(None);
-    };
-    if let Some(c) = written.comparison {
+    if let (Some(a), Some(c)) = (&against, written.comparison) {
         sink.emit(Event::Comparison(ComparisonSummary {
             run_id: current.meta.title.clone(),
             baseline_run_id: a.baseline.meta.title.clone(),
@@ -87,14 +99,8 @@ pub fn publish(
             details: out_dir.join("comparison.md").display().to_string(),
         }));
     }
-    if !a.judge {
-        return Ok(None);
+    if let Some(v) = &verdict {
+        sink.emit(Event::Verdict(v.clone()));
     }
-    let v = verdict::judge(
-        (&a.baseline.meta, &a.baseline.rows),
-        (&current.meta, &current.rows),
-        a.threshold,
-    );
-    sink.emit(Event::Verdict(v.clone()));
-    Ok(Some(v))
+    Ok(verdict)
 }

@@ -1,9 +1,10 @@
-//! Reports of a run: the terminal table, `summary.md`, `summary.csv`, SVG charts and the
-//! comparison against an earlier run, all built from the same `Row`s (one per sweep point).
+//! Reports of a run: the terminal table, `summary.md`, `summary.csv`, SVG charts, the
+//! comparison against an earlier run and `report.html` (all of it on one self-contained page),
+//! all built from the same `Row`s (one per sweep point).
 //! This module takes rows and knows nothing of how they were measured (the sweep builds them
 //! from its manifest). Renderers are pure functions returning text; `write_run_report` is the
-//! only part that touches the disk, and it writes every file through [`crate::durable`]
-//! (atomic, synced).
+//! only part that writes to the disk, and it writes every file through [`crate::durable`]
+//! (atomic, synced). Besides result files, only `failed_logs` reads anything (log tails).
 //!
 //! A run directory also gets `summary.json` (rows plus the metrics they showed) so that a later
 //! run can be compared against it with `load_rows`, even if its result files are gone.
@@ -12,6 +13,7 @@ mod chart;
 mod compare;
 mod csv;
 mod group;
+mod html;
 pub mod import;
 mod markdown;
 mod meta;
@@ -25,6 +27,7 @@ pub use compare::{
 };
 pub use csv::csv;
 pub use group::{Group, Key, Spread, group};
+pub use html::{Page, failed_logs, html};
 pub use markdown::markdown;
 pub use meta::RunMeta;
 pub use table::table;
@@ -332,14 +335,24 @@ pub struct Written {
     pub comparison: Option<Comparison>,
 }
 
+/// Lines of each failed point's log shown in `report.html`.
+const LOG_TAIL_LINES: usize = 120;
+
+/// What a report is made of: the run (or import) and its rows, the baseline to compare with,
+/// and the verdict when it was judged.
+pub struct ReportInput<'a> {
+    pub meta: &'a RunMeta,
+    pub rows: &'a [Row],
+    /// `(baseline title, baseline rows)`.
+    pub baseline: Option<(&'a str, &'a [Row])>,
+    pub verdict: Option<&'a verdict::Verdict>,
+}
+
 /// Write the report of a run into `run_dir`: `summary.md`, `summary.csv`, `summary.json`,
-/// `charts/*.svg`, and `comparison.md` when a baseline `(name, rows)` is given. Each file is
+/// `report.html`, `charts/*.svg`, and `comparison.md` when a baseline is given. Each file is
 /// replaced atomically, so a reader never sees half a report.
-pub fn write_run_report(
-    run_dir: &Path,
-    rows: &[Row],
-    baseline: Option<(&str, &[Row])>,
-) -> anyhow::Result<Written> {
+pub fn write_run_report(run_dir: &Path, input: &ReportInput<'_>) -> anyhow::Result<Written> {
+    let (meta, rows, baseline) = (input.meta, input.rows, input.baseline);
     let mut written = Vec::new();
     let chart_dir = run_dir.join("charts");
     let chart_paths = charts(rows, &chart_dir)?;
@@ -359,10 +372,26 @@ pub fn write_run_report(
         md.push_str("\nCompared with an earlier run: see [comparison.md](comparison.md).\n");
     }
 
+    // The page embeds the charts' SVG text; rendering them again is cheaper than a round trip
+    // through the files just written.
+    let page_charts: Vec<(String, String)> = chart_svgs(rows)?
+        .into_iter()
+        .map(|(name, svg)| (name.trim_end_matches(".svg").to_string(), svg))
+        .collect();
+    let page = html(&Page {
+        meta,
+        rows,
+        charts: &page_charts,
+        comparison: comparison.as_ref().map(|(c, name)| (*name, c)),
+        verdict: input.verdict,
+        logs: &failed_logs(rows, LOG_TAIL_LINES),
+    });
+
     for (name, body) in [
         ("summary.md", md),
         ("summary.csv", csv(rows)),
         ("summary.json", summary_json(rows)),
+        ("report.html", page),
     ] {
         let p = run_dir.join(name);
         crate::durable::write_replace(&p, body.as_bytes())
