@@ -4,7 +4,7 @@
 mod common;
 
 use serde_json::json;
-use vbench::report::{MEAN_E2EL, MEAN_TTFT, OUT_TPUT, write_run_report};
+use vbench::report::{ChartOptions, MEAN_E2EL, MEAN_TTFT, OUT_TPUT, write_run_report};
 use vbench::sweep::Manifest;
 use vbench::sweep::rows::rows_from_manifest;
 
@@ -95,11 +95,21 @@ fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
     );
 
     let run_dir = results.path().join("runs").join(&m.run_id);
-    let written = write_run_report(&run_dir, &rows, None).unwrap().paths;
+    // As `sweep::finish` does: a stand-in run's charts say so.
+    let opts = ChartOptions { standin: m.standin };
+    let written = write_run_report(&run_dir, &rows, None, &opts)
+        .unwrap()
+        .paths;
+    let ttft = written
+        .iter()
+        .find(|p| p.ends_with("charts/production_ttft.svg"))
+        .expect("TTFT chart");
+    let svg = std::fs::read_to_string(ttft).unwrap();
+    assert!(svg.contains(">CPU stand-in</text>"));
+    // The point whose file is gone has only the manifest's means: marked, not dropped.
     assert!(
-        written
-            .iter()
-            .any(|p| p.ends_with("charts/production_ttft.svg"))
+        svg.contains("<title>input 256, concurrency 4: the result has no median_ttft_ms</title>"),
+        "{svg}"
     );
     let md = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
     assert!(

@@ -17,7 +17,9 @@ mod meta;
 mod table;
 pub mod verdict;
 
-pub use chart::{chart_svgs, charts};
+pub use chart::{
+    CHART_SUFFIXES, Chart, ChartOptions, TrendPoint, TrendSeries, chart_svgs, charts, trend_svg,
+};
 pub use compare::{
     Comparison, DEFAULT_THRESHOLD, MetricDelta, PointComparison, compare, compare_with,
     render_comparison,
@@ -332,16 +334,18 @@ pub struct Written {
 }
 
 /// Write the report of a run into `run_dir`: `summary.md`, `summary.csv`, `summary.json`,
-/// `charts/*.svg`, and `comparison.md` when a baseline `(name, rows)` is given. Each file is
-/// replaced atomically, so a reader never sees half a report.
+/// `charts/*.svg` (drawn with `chart_opts`), and `comparison.md` when a baseline
+/// `(name, rows)` is given. Each file is replaced atomically, so a reader never sees half a
+/// report.
 pub fn write_run_report(
     run_dir: &Path,
     rows: &[Row],
     baseline: Option<(&str, &[Row])>,
+    chart_opts: &ChartOptions,
 ) -> anyhow::Result<Written> {
     let mut written = Vec::new();
     let chart_dir = run_dir.join("charts");
-    let chart_paths = charts(rows, &chart_dir)?;
+    let chart_paths = charts(rows, &chart_dir, chart_opts)?;
     remove_stale_charts(&chart_dir, &chart_paths)?;
 
     let mut md = markdown(rows);
@@ -386,7 +390,8 @@ pub fn write_run_report(
 }
 
 /// Remove charts an earlier rendering wrote that this one did not (a sweep whose points all
-/// failed since, a renamed sweep): only our own `*_ttft.svg`, `*_tpot.svg`, `*_throughput.svg`.
+/// failed since, a renamed sweep, a sweep that is no grid any more): only files ending in one
+/// of our chart suffixes (`CHART_SUFFIXES`).
 fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
@@ -394,9 +399,7 @@ fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = ["_ttft.svg", "_tpot.svg", "_throughput.svg"]
-            .iter()
-            .any(|s| name.ends_with(s));
+        let ours = CHART_SUFFIXES.iter().any(|s| name.ends_with(s));
         if ours && !keep.contains(&path) {
             remove_if_present(&path)?;
         }

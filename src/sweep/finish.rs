@@ -98,9 +98,10 @@ pub fn report(
     let base = baseline
         .zip(base_rows.as_deref())
         .map(|(b, r)| (b.run_id.as_str(), r));
-    let written = report::write_run_report(&run_dir, &current, base).map_err(RunError::state(
-        format!("write the report of run {}", m.run_id),
-    ))?;
+    let chart_opts = report::ChartOptions { standin: m.standin };
+    let written = report::write_run_report(&run_dir, &current, base, &chart_opts).map_err(
+        RunError::state(format!("write the report of run {}", m.run_id)),
+    )?;
     sink.emit(Event::Summary(RunSummary {
         run_id: m.run_id.clone(),
         status: m.status.clone(),
