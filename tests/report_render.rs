@@ -586,22 +586,59 @@ fn repeats_show_median_and_whisker() {
     failed.repeat = 4;
     failed.reason = Some("server restarted".into());
     rows.push(failed);
+    // A second input length, measured once, makes the sweep a grid (so it gets heatmaps).
+    for conc in [1, 4] {
+        rows.push(row(
+            "production",
+            2048,
+            conc,
+            "ok",
+            Some(synthetic(2048, conc)),
+        ));
+    }
     let charts = render(&rows, &GPU, "repeats");
     let svg = find(&charts, "production_ttft.svg");
-    assert_eq!(data_lines(svg), 1);
+    assert_eq!(data_lines(svg), 2);
     assert!(svg.contains("whisker: repeats, min–max"));
-    // Whiskers: a vertical 1-px line in the series colour per point (plus two caps each).
+    // Whiskers: a vertical 1-px line in the series colour per repeated point (1K only), from
+    // the lowest to the highest repeat (0.7× and 1.2× the median), through the median's dot.
+    let attr = |tag: &str, name: &str| -> f64 {
+        let tag = format!(" {tag}");
+        let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[at..at + tag[at..].find('"').unwrap()].parse().unwrap()
+    };
+    let baseline = texts(svg)
+        .into_iter()
+        .find(|(head, body)| body == "0" && head.contains("text-anchor=\"end\""))
+        .map(|(head, _)| attr(&head, "y"))
+        .expect("y tick 0");
     let blue = "stroke=\"#0072B2\" stroke-width=\"1\" points=\"";
-    let verticals = svg
+    let verticals: Vec<(f64, f64, f64)> = svg
         .split(blue)
         .skip(1)
-        .filter(|s| {
-            let pts: Vec<&str> = s[..s.find('"').unwrap()].split_whitespace().collect();
-            let x = |p: &str| p.split(',').next().unwrap().to_string();
-            pts.len() == 2 && x(pts[0]) == x(pts[1])
+        .filter_map(|s| {
+            let pts: Vec<(f64, f64)> = s[..s.find('"').unwrap()]
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            (pts.len() == 2 && pts[0].0 == pts[1].0).then(|| (pts[0].0, pts[0].1, pts[1].1))
         })
-        .count();
-    assert_eq!(verticals, 2, "{svg}");
+        .collect();
+    assert_eq!(verticals.len(), 2, "{svg}");
+    for (x, y_lo, y_hi) in verticals {
+        let dot = svg
+            .split("<circle ")
+            .skip(1)
+            .find(|c| attr(c, "cx") == x && c.contains("fill=\"#0072B2\""))
+            .expect("the median's dot on the whisker");
+        let median = baseline - attr(dot, "cy");
+        let ratio = |y: f64| (baseline - y) / median;
+        assert!((ratio(y_lo) - 0.7).abs() < 0.03, "{}", ratio(y_lo));
+        assert!((ratio(y_hi) - 1.2).abs() < 0.03, "{}", ratio(y_hi));
+    }
     // The failed fourth repeat is not hidden behind the median of the other three.
     assert!(
         titles(svg).contains(&"input 1K, concurrency 4: 1 of 4 repeats failed — server restarted"),
@@ -610,6 +647,26 @@ fn repeats_show_median_and_whisker() {
     );
     let tradeoff = find(&charts, "production_tradeoff.svg");
     assert!(tradeoff.contains("whiskers: repeats, min–max"));
+    // Heatmap cells say how many repeats and how far apart they were: ±25% is half of
+    // (1.2 − 0.7) / 1.0.
+    let heat = find(&charts, "production_heatmap_ttft.svg");
+    let body: Vec<String> = texts(heat).into_iter().map(|(_, t)| t).collect();
+    // Both 1K cells: 3 ok repeats each (the failed fourth at C=4 is marked, not counted).
+    assert_eq!(
+        body.iter().filter(|t| *t == "n=3, ±25%").count(),
+        2,
+        "{body:?}"
+    );
+    assert!(
+        titles(heat).contains(&"input 1K, concurrency 4: 1 of 4 repeats failed — server restarted")
+    );
+    assert!(
+        titles(heat).iter().any(|t| t.starts_with(
+            "input 1K, concurrency 1: median TTFT (ms) = 20.2 (median of 3; min 14.2, max 24.3)"
+        )),
+        "{:?}",
+        titles(heat)
+    );
 }
 
 #[test]

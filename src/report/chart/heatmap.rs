@@ -150,7 +150,7 @@ pub fn chart(
                     .into_font()
                     .color(&fg)
                     .pos(Pos::new(HPos::Center, VPos::Center));
-                let small = (FONT, 10)
+                let small = (FONT, 12)
                     .into_font()
                     .color(&fg)
                     .pos(Pos::new(HPos::Center, VPos::Center));
