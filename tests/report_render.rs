@@ -734,6 +734,10 @@ fn trend_marks_invalid_runs() {
     assert!(labels.contains(&"2026-03-30".to_string()), "{labels:?}");
     assert!(labels.len() <= 30 && labels.len() >= 10, "{labels:?}");
     assert!(svg.contains("median TTFT (ms)") && svg.contains("run (oldest → newest"));
+    // No history yet: an empty chart, not a panic or an error page.
+    let empty = trend_svg("nightly", "median TTFT (ms)", &[], &GPU);
+    well_formed("empty trend", &empty);
+    assert!(!empty.contains("cannot draw"), "{empty}");
 }
 
 #[test]
