@@ -35,7 +35,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use vbench::report::verdict::{Finding, Outcome, Verdict};
-use vbench::report::{OUT_TPUT, Page, Row, RunMeta, chart_svgs, compare, failed_logs, group, html};
+use vbench::report::{
+    ChartOptions, OUT_TPUT, Page, Row, RunMeta, chart_svgs, compare, failed_logs, group, html,
+};
 use vbench::results::{BenchResult, parse};
 
 /// How long one Chromium run may take before it is killed and the test fails.
@@ -440,10 +442,10 @@ fn write_page(dir: &Path) -> PathBuf {
     let rows = run_rows(dir, 1.0);
     let baseline = run_rows(dir, 0.8);
     let comparison = compare(&rows, &baseline);
-    let charts: Vec<(String, String)> = chart_svgs(&rows)
+    let charts: Vec<(String, String)> = chart_svgs(&rows, &ChartOptions { standin: true })
         .expect("charts render")
         .into_iter()
-        .map(|(name, svg)| (name.trim_end_matches(".svg").to_string(), svg))
+        .map(|c| (c.title, c.svg))
         .collect();
     assert!(!charts.is_empty());
     let verdict = Verdict {

@@ -95,6 +95,7 @@ fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
     );
 
     let run_dir = results.path().join("runs").join(&m.run_id);
+    // As `pipeline::finish` does: a stand-in run's charts say so.
     let meta = RunMeta {
         title: m.run_id.clone(),
         standin: m.standin,
@@ -111,10 +112,16 @@ fn rows_from_manifest_reads_files_and_falls_back_to_metrics() {
     )
     .unwrap()
     .paths;
+    let ttft = written
+        .iter()
+        .find(|p| p.ends_with("charts/production_ttft.svg"))
+        .expect("TTFT chart");
+    let svg = std::fs::read_to_string(ttft).unwrap();
+    assert!(svg.contains(">CPU stand-in</text>"));
+    // The point whose file is gone has only the manifest's means: marked, not dropped.
     assert!(
-        written
-            .iter()
-            .any(|p| p.ends_with("charts/production_ttft.svg"))
+        svg.contains("<title>input 256, concurrency 4: the result has no median_ttft_ms</title>"),
+        "{svg}"
     );
     let md = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
     assert!(

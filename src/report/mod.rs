@@ -20,7 +20,9 @@ mod meta;
 mod table;
 pub mod verdict;
 
-pub use chart::{chart_svgs, charts};
+pub use chart::{
+    CHART_SUFFIXES, Chart, ChartOptions, TrendPoint, TrendSeries, chart_svgs, charts, trend_svg,
+};
 pub use compare::{
     Comparison, DEFAULT_THRESHOLD, MetricDelta, PointComparison, compare, compare_with,
     render_comparison,
@@ -354,17 +356,28 @@ pub struct ReportInput<'a> {
 pub fn write_run_report(run_dir: &Path, input: &ReportInput<'_>) -> anyhow::Result<Written> {
     let (meta, rows, baseline) = (input.meta, input.rows, input.baseline);
     let mut written = Vec::new();
+    // Drawn once: written as files and embedded in the page.
+    let drawn = chart_svgs(
+        rows,
+        &ChartOptions {
+            standin: meta.standin,
+        },
+    )?;
     let chart_dir = run_dir.join("charts");
-    let chart_paths = charts(rows, &chart_dir)?;
+    let mut chart_paths = Vec::new();
+    for c in &drawn {
+        let p = chart_dir.join(&c.name);
+        crate::durable::write_replace(&p, c.svg.as_bytes())
+            .with_context(|| format!("write {}", p.display()))?;
+        chart_paths.push(p);
+    }
     remove_stale_charts(&chart_dir, &chart_paths)?;
 
     let mut md = markdown(rows);
-    if !chart_paths.is_empty() {
+    if !drawn.is_empty() {
         md.push_str("\n## Charts\n\n");
-        for p in &chart_paths {
-            let rel = p.strip_prefix(run_dir).unwrap_or(p);
-            let title = p.file_stem().and_then(|s| s.to_str()).unwrap_or("chart");
-            md.push_str(&format!("![{title}]({})\n", rel.display()));
+        for c in &drawn {
+            md.push_str(&format!("![{}](charts/{})\n", c.title, c.name));
         }
     }
     let comparison = baseline.map(|(name, base)| (compare(rows, base), name));
@@ -372,12 +385,7 @@ pub fn write_run_report(run_dir: &Path, input: &ReportInput<'_>) -> anyhow::Resu
         md.push_str("\nCompared with an earlier run: see [comparison.md](comparison.md).\n");
     }
 
-    // The page embeds the charts' SVG text; rendering them again is cheaper than a round trip
-    // through the files just written.
-    let page_charts: Vec<(String, String)> = chart_svgs(rows)?
-        .into_iter()
-        .map(|(name, svg)| (name.trim_end_matches(".svg").to_string(), svg))
-        .collect();
+    let page_charts: Vec<(String, String)> = drawn.into_iter().map(|c| (c.title, c.svg)).collect();
     let page = html(&Page {
         meta,
         rows,
@@ -416,7 +424,8 @@ pub fn write_run_report(run_dir: &Path, input: &ReportInput<'_>) -> anyhow::Resu
 }
 
 /// Remove charts an earlier rendering wrote that this one did not (a sweep whose points all
-/// failed since, a renamed sweep): only our own `*_ttft.svg`, `*_tpot.svg`, `*_throughput.svg`.
+/// failed since, a renamed sweep, a sweep that is no grid any more): only files ending in one
+/// of our chart suffixes (`CHART_SUFFIXES`).
 fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
@@ -424,9 +433,7 @@ fn remove_stale_charts(dir: &Path, keep: &[PathBuf]) -> anyhow::Result<()> {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = ["_ttft.svg", "_tpot.svg", "_throughput.svg"]
-            .iter()
-            .any(|s| name.ends_with(s));
+        let ours = CHART_SUFFIXES.iter().any(|s| name.ends_with(s));
         if ours && !keep.contains(&path) {
             remove_if_present(&path)?;
         }
