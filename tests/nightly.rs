@@ -160,5 +160,33 @@ async fn three_nights_pass_regress_and_cannot_judge() {
             .expect("run");
         assert!(!line.contains("invalid"), "{table}");
     }
+    let hist = results.join("reports/history");
+    let svg = std::fs::read_to_string(hist.join("history.svg")).expect("history.svg");
+    assert!(
+        svg.contains("1 point(s) failed"),
+        "the invalid night's note in a tooltip"
+    );
+    let page = std::fs::read_to_string(hist.join("history.html")).expect("history.html");
+    assert!(page.contains(&runs[2]) && page.contains("class=\"invalid\""));
+    // Every night wrote its whole report, the verdict on its page.
+    for run in &runs {
+        let dir = vbench::sweep::session::run_dir(&results, run);
+        for f in [
+            "report.html",
+            "summary.md",
+            "summary.csv",
+            "charts/demo_ttft.svg",
+        ] {
+            assert!(dir.join(f).is_file(), "{run}: {f}");
+        }
+    }
+    let page2 = std::fs::read_to_string(
+        vbench::sweep::session::run_dir(&results, &runs[1]).join("report.html"),
+    )
+    .expect("night 2's page");
+    assert!(
+        page2.contains("Regressed"),
+        "night 2's page shows the verdict"
+    );
     drop(cleanup);
 }

@@ -292,6 +292,16 @@ async fn a_run_exits_0_with_result_files_equal_to_the_clients_and_json_events() 
         "{kinds:?}"
     );
     assert_eq!(kinds.iter().filter(|k| **k == "point_finished").count(), 4);
+    // Versioned events; the summary table is an event too, with every row's metrics.
+    assert!(events.iter().all(|e| e["schema_version"] == 1), "{out}");
+    let summary = events
+        .iter()
+        .find(|e| e["event"] == "summary")
+        .expect("a summary event");
+    assert!(
+        summary["rows"][0]["metrics"]["output_throughput"].is_number(),
+        "{summary}"
+    );
     // 4K + 16 does not fit max_model_len 2048: skipped with the reason.
     let skipped: Vec<_> = events
         .iter()
@@ -324,7 +334,16 @@ async fn a_run_exits_0_with_result_files_equal_to_the_clients_and_json_events() 
     assert_eq!(host_files(s.results.path()).len(), 4);
     // The run's report files (crate::report) are in its directory.
     let run_dir = manifest::runs_dir(s.results.path()).join(&m.run_id);
-    for f in ["summary.md", "summary.csv", "summary.json", "manifest.json"] {
+    for f in [
+        "summary.md",
+        "summary.csv",
+        "summary.json",
+        "manifest.json",
+        "report.html",
+        "charts/tt_ttft.svg",
+        "charts/tt_tradeoff.svg",
+        "charts/tt_heatmap_ttft.svg",
+    ] {
         assert!(
             run_dir.join(f).is_file(),
             "{f} missing in {}",

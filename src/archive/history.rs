@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::report::{self, Key, Metric};
+use crate::report::{self, Key, Metric, TrendPoint, TrendRow, TrendSeries};
 use crate::sweep::manifest::{self, Manifest, PointStatus};
 use crate::sweep::{rows, session};
 
@@ -20,6 +20,8 @@ pub struct HistoryRun {
     pub note: Option<String>,
     /// One value per chosen point (median over repeats of the `ok` ones).
     pub values: Vec<Option<f64>>,
+    /// Measured on the CPU stand-in.
+    pub standin: bool,
 }
 
 /// The history of some points' metric.
@@ -93,6 +95,7 @@ pub fn history(results_dir: &Path, filters: &[String], metric: Metric) -> Histor
                 valid: note.is_none(),
                 note,
                 values,
+                standin: m.standin,
             }
         })
         .collect();
@@ -127,12 +130,58 @@ impl History {
     }
 }
 
-/// Write the history's files into `dir`: `history.json` (the data) and `history.md` (the
-/// table); returns their paths.
+/// Write the history's files into `dir`: `history.svg` (the trend chart), `history.html`
+/// (chart and table on one self-contained page), `history.json` (the data) and `history.md`
+/// (the table); returns their paths.
 pub fn write(h: &History, dir: &Path) -> Result<Vec<std::path::PathBuf>, super::ArchiveError> {
+    let title = format!("{} across runs", h.metric_header);
+    let series: Vec<TrendSeries> = h
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, label)| TrendSeries {
+            label: label.clone(),
+            points: h
+                .runs
+                .iter()
+                .map(|r| TrendPoint {
+                    run: r.run_id.clone(),
+                    value: r.values[i],
+                    valid: r.valid,
+                    note: r.note.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let standin = h.runs.iter().any(|r| r.standin);
+    let svg = report::trend_svg(
+        &title,
+        &h.metric_header,
+        &series,
+        &report::ChartOptions { standin },
+    );
+    let rows: Vec<TrendRow> = h
+        .runs
+        .iter()
+        .map(|r| TrendRow {
+            run: r.run_id.clone(),
+            night: match &r.note {
+                None => "ok".into(),
+                Some(n) => format!("invalid: {n}"),
+            },
+            values: r.values.clone(),
+            invalid: !r.valid,
+        })
+        .collect();
+    let page = report::history_page(&title, &svg, &h.points, &rows);
     let json = serde_json::to_string_pretty(h).expect("history serialises") + "\n";
     let mut out = Vec::new();
-    for (name, body) in [("history.json", json), ("history.md", h.table())] {
+    for (name, body) in [
+        ("history.svg", svg),
+        ("history.html", page),
+        ("history.json", json),
+        ("history.md", h.table()),
+    ] {
         let p = dir.join(name);
         crate::durable::write_replace(&p, body.as_bytes()).map_err(|source| {
             super::ArchiveError::Write {

@@ -29,7 +29,7 @@ pub use compare::{
 };
 pub use csv::csv;
 pub use group::{Group, Key, Spread, group};
-pub use html::{Page, failed_logs, html};
+pub use html::{Page, TrendRow, failed_logs, history_page, html};
 pub use markdown::markdown;
 pub use meta::RunMeta;
 pub use table::table;

@@ -15,11 +15,13 @@ mod assets;
 mod charts;
 mod escape;
 mod failures;
+mod history;
 mod logs;
 mod meta;
 mod table;
 mod verdict;
 
+pub use history::{TrendRow, history_page};
 pub use logs::failed_logs;
 
 use super::markdown::status_line;
