@@ -972,3 +972,33 @@ fn production_layout_reads() {
     }
     assert!(labels.len() < 38, "{labels:?}");
 }
+
+/// Repeated points: the terminal table and `summary.md` show the spread between repeats.
+#[test]
+fn repeats_show_their_spread() {
+    let mut rows = Vec::new();
+    for (rep, ttft) in [(1, 100.0), (2, 110.0), (3, 90.0)] {
+        let text = format!(
+            r#"{{"num_prompts": 2, "completed": 2, "failed": 0, "mean_ttft_ms": {ttft}, "mean_tpot_ms": 5.0, "output_throughput": 40.0}}"#
+        );
+        let mut r = row(
+            "demo",
+            128,
+            2,
+            "ok",
+            Some(parse(text.as_bytes(), "r.json").expect("parses")),
+        );
+        r.repeat = rep;
+        rows.push(r);
+    }
+    let t = table(&rows);
+    assert!(t.contains("spread between repeats"), "{t}");
+    // Median 100 over [90, 110]: a spread of 20 %.
+    assert!(t.contains("100 [90.0–110] 20.0%"), "{t}");
+    assert!(t.contains("3/3"), "{t}");
+    let md = markdown(&rows);
+    assert!(md.contains("## Spread between repeats"), "{md}");
+    assert!(md.contains("100 [90.0–110] 20.0%"), "{md}");
+    // Without repeats, no such section.
+    assert!(!table(&rows[..1]).contains("spread between repeats"));
+}

@@ -42,6 +42,10 @@ pub fn markdown(rows: &[Row]) -> String {
         cells.push(row.reason.as_deref().map(escape).unwrap_or_default());
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
+    if let Some(spread) = spread_table(rows, true) {
+        out.push_str("\n## Spread between repeats\n\n");
+        out.push_str(&spread);
+    }
     out.push_str(
         "\nTTFT: time to first token. TPOT: time per output token after the first. \
          E2EL: end-to-end request latency. Throughputs per second over the point's duration. \
@@ -75,4 +79,63 @@ pub(super) fn escape(s: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Metrics whose spread between repeats the tables show.
+const SPREAD_METRICS: &[super::Metric] = &[super::MEAN_TTFT, super::MEAN_TPOT, super::OUT_TPUT];
+
+/// When some point ran more than once: one line per repeated point with, per metric, the
+/// median and the range over its `ok` repeats and their spread `(max − min) / median` — the
+/// noise a verdict allows for. `markdown`: a Markdown table, else plain aligned text for the terminal.
+pub(super) fn spread_table(rows: &[Row], markdown: bool) -> Option<String> {
+    let groups: Vec<_> = super::group(rows)
+        .into_iter()
+        .filter(|g| g.rows.len() > 1)
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    let mut header = vec!["point".to_string(), "ok/runs".to_string()];
+    header.extend(
+        SPREAD_METRICS
+            .iter()
+            .map(|m| format!("{} median [min–max] spread", m.header)),
+    );
+    let mut lines = Vec::new();
+    for g in &groups {
+        let mut cells = vec![
+            super::verdict::point_label(&g.key),
+            format!("{}/{}", g.ok().count(), g.rows.len()),
+        ];
+        cells.extend(SPREAD_METRICS.iter().map(|m| match g.metric(*m) {
+            Some(s) => format!(
+                "{} [{}–{}] {:.1}%",
+                fmt_num(Some(s.median)),
+                fmt_num(Some(s.min)),
+                fmt_num(Some(s.max)),
+                s.relative() * 100.0
+            ),
+            None => "-".into(),
+        }));
+        lines.push(cells);
+    }
+    if markdown {
+        let mut out = format!("| {} |\n", header.join(" | "));
+        out.push_str(&format!("|{}\n", " --: |".repeat(header.len())));
+        for l in lines {
+            out.push_str(&format!(
+                "| {} |\n",
+                l.iter().map(|c| escape(c)).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        Some(out)
+    } else {
+        let mut t = comfy_table::Table::new();
+        t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+        t.set_header(header);
+        for l in lines {
+            t.add_row(l);
+        }
+        Some(format!("spread between repeats\n{t}\n"))
+    }
 }

@@ -9,8 +9,17 @@ use super::{Row, TABLE_METRICS, fmt_num, fmt_tokens};
 const REASON_WIDTH: usize = 60;
 
 /// Columns: sweep, input, conc, prompts, status, TTFT mean/p99, TPOT mean/p99, E2EL mean,
-/// req/s, out tok/s, reason.
+/// req/s, out tok/s, reason. With repeated points, the spread between repeats follows.
 pub fn table(rows: &[Row]) -> String {
+    let mut out = points_table(rows);
+    if let Some(spread) = super::markdown::spread_table(rows, false) {
+        out.push('\n');
+        out.push_str(&spread);
+    }
+    out
+}
+
+fn points_table(rows: &[Row]) -> String {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
