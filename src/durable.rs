@@ -59,25 +59,78 @@ pub fn write_new_with<F>(path: &Path, fill: F) -> io::Result<bool>
 where
     F: FnOnce(&mut File) -> io::Result<()>,
 {
-    // Checked first so an existing file costs no write; the hard link below is what
+    // Checked first so an existing file costs no write; the hard link in `commit_new` is what
     // guarantees no clobbering when the name appears meanwhile.
     if std::fs::symlink_metadata(path).is_ok() {
         return Ok(false);
     }
-    let dir = dir_of(path);
-    create_dir_all(dir)?;
-    let tmp = filled_temp(path, fill)?;
-    let linked = match std::fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    };
-    let removed = std::fs::remove_file(&tmp);
-    let linked = linked?;
-    removed?;
-    // Persists the new name (and the temp file's removal).
-    sync_dir(dir)?;
-    Ok(linked)
+    let mut staged = Staged::create(path)?;
+    fill(staged.file())?;
+    staged.commit_new()
+}
+
+/// A new file written in pieces as its bytes arrive (a result streamed out of a container),
+/// never held whole in memory: a temp file beside its final name, synced and linked to that
+/// name (never replacing a file) by `commit_new`, removed if dropped uncommitted.
+pub struct Staged {
+    file: Option<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Start `path`'s temp file, creating missing parent directories.
+    pub fn create(path: &Path) -> io::Result<Staged> {
+        create_dir_all(dir_of(path))?;
+        let tmp = temp_beside(path);
+        // `create_new`: never write into a file someone else has open under this name.
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        Ok(Staged {
+            file: Some(file),
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The temp file, to write into.
+    pub fn file(&mut self) -> &mut File {
+        self.file
+            .as_mut()
+            .expect("a staged file is open until committed")
+    }
+
+    /// Append bytes.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write as _;
+        self.file().write_all(bytes)
+    }
+
+    /// Sync the bytes and give the file its name; false (and nothing changed) when the name
+    /// is taken.
+    pub fn commit_new(mut self) -> io::Result<bool> {
+        let file = self.file.take().expect("committed once");
+        file.sync_all()?;
+        drop(file);
+        let linked = match std::fs::hard_link(&self.tmp, &self.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        };
+        let removed = std::fs::remove_file(&self.tmp);
+        let linked = linked?;
+        removed?;
+        // Persists the new name (and the temp file's removal).
+        sync_dir(dir_of(&self.path))?;
+        Ok(linked)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Give the already durable file `existing` a second name `new` (a hard link), unless

@@ -8,6 +8,7 @@
 //! the edge. ARCHITECTURE.md draws the whole picture.
 
 pub mod archive;
+pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -6,7 +6,8 @@
 //! per GPU preset), `container` (create-or-attach, inspect, stop, remove), `network`,
 //! `exec` (argv execs with streamed lines, deadlines, stoppable processes), `logs`,
 //! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context),
-//! `lines` (output frames → lines, shared by exec and logs).
+//! `session` (a long-lived exec with stdin: the channel's transport), `lines` (output frames
+//! → lines, shared by exec and logs).
 
 pub mod connect;
 pub mod container;
@@ -16,6 +17,7 @@ pub mod image;
 pub mod lines;
 pub mod logs;
 pub mod network;
+pub mod session;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -24,6 +26,7 @@ use std::time::Duration;
 pub use connect::{Docker, EngineInfo};
 pub use container::{ContainerState, Ensured};
 pub use exec::{ExecOutcome, ExecSpec, OutputLine, Stream as OutputStream};
+pub use session::ExecSession;
 pub use spec::{ContainerSpec, GpuPreset};
 
 /// Labels put on everything vbench creates.
