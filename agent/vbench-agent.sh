@@ -41,7 +41,8 @@ run() {
   rm -f "$tmp/rc"
   (
     # setsid: the command leads a new process group, so stopping it stops its children.
-    setsid env "$@" </dev/null 2>&1 &
+    # It must not hold fd 3 (the channel): a crashed agent must end the stream at once.
+    setsid env "$@" </dev/null 2>&1 3>&- &
     pid=$!
     printf 'S %s %s\n' "$id" "$pid" >&3
     [ -n "$pidfile" ] && echo "$pid" > "$pidfile"
