@@ -24,6 +24,7 @@ pub mod results;
 pub mod server;
 pub mod standin;
 pub mod sweep;
+pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod test_fixtures;
 

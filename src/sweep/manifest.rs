@@ -163,21 +163,31 @@ impl Manifest {
         run_dir.join(FILE_NAME)
     }
 
-    /// Replace the manifest durably (see [`crate::durable`]).
+    /// Replace the manifest durably (see [`crate::durable`]) with everything in memory, then
+    /// drop the journal it now holds (compaction: at a run's start and end, and on resume).
     pub fn save(&mut self, run_dir: &Path) -> anyhow::Result<()> {
         self.updated = jiff::Timestamp::now().to_string();
         let bytes = serde_json::to_vec_pretty(self).context("serialising the manifest")?;
         let path = Self::path(run_dir);
         crate::durable::write_replace(&path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        super::journal::remove(run_dir)
+            .with_context(|| format!("cannot remove the journal in {}", run_dir.display()))
     }
 
+    /// The manifest with its journal's records applied.
     pub fn load(run_dir: &Path) -> anyhow::Result<Manifest> {
         let path = Self::path(run_dir);
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let m: Manifest = serde_json::from_slice(&bytes)
+        let mut m: Manifest = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a vbench manifest", path.display()))?;
+        super::journal::replay(run_dir, &mut m).with_context(|| {
+            format!(
+                "cannot read {}",
+                super::journal::path(run_dir).display()
+            )
+        })?;
         if m.schema_version != SCHEMA_VERSION {
             anyhow::bail!(
                 "{}: schema_version {} (this vbench reads {SCHEMA_VERSION})",

@@ -4,7 +4,7 @@
 //! Submodules, one job each: `selection` (which points were asked for), `presets` (the
 //! built-in sweeps and 1-2-5 ladders), `plan` (sweeps expanded into points, context-length
 //! skipping), `argv` (the `vllm bench serve` command line of one point), `estimate` (time
-//! estimates), `manifest` (the run's state on disk), `lock` (one run at a time per results
+//! estimates), `manifest` (the run's state on disk), `journal` (its per-point appends), `lock` (one run at a time per results
 //! directory), `validate` (judging a result file), `signals` (Ctrl-C/SIGTERM into a
 //! cancellation token), `runner` (the per-point loop), `session` (sweep selection, config
 //! hash, new manifests, the dry run's plan), `rows` (report rows from a manifest), `error`
@@ -13,6 +13,7 @@
 pub mod argv;
 pub mod error;
 pub mod estimate;
+pub mod journal;
 pub mod lock;
 pub mod manifest;
 pub mod plan;

@@ -1,0 +1,176 @@
+//! vLLM's `/metrics`, scraped about once a second from the host: the Prometheus text parsed
+//! with `prom_text_format_parser`, the series a sweep point wants fed into the run's `Store` —
+//! running and waiting requests, KV-cache usage, and from the counters' deltas between two
+//! scrapes the prefix-cache hit rate and preemptions per second.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::Store;
+
+/// Time between scrapes.
+pub const PERIOD: Duration = Duration::from_secs(1);
+/// A scrape that takes longer than this is skipped.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The values of one scrape vbench uses (absent when the server does not export them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub running: Option<f64>,
+    pub waiting: Option<f64>,
+    /// 0..1.
+    pub kv_cache_usage: Option<f64>,
+    pub prefix_queries: Option<f64>,
+    pub prefix_hits: Option<f64>,
+    pub preemptions: Option<f64>,
+}
+
+/// Parse the Prometheus text of `/metrics`. Samples of one metric are summed over their
+/// labels (one engine per server here; several with data parallelism). Accepts every name
+/// vLLM used for the same thing (`kv_cache_usage_perc`, older `gpu_cache_usage_perc`; counters
+/// with or without `_total`).
+pub fn parse(text: &str) -> Result<Snapshot, String> {
+    // Lenient: the metrics that parse are used even when another one does not (a server may
+    // add families this parser refuses); only a text with none is an error.
+    let (metrics, error) = prom_text_format_parser::parse_scrape(text);
+    if metrics.is_empty()
+        && let Some(e) = error
+    {
+        return Err(format!("not Prometheus text: {e:?}"));
+    }
+    let sum = |names: &[&str]| -> Option<f64> {
+        let values: Vec<f64> = metrics
+            .iter()
+            .filter(|m| names.contains(&m.name.as_str()))
+            .flat_map(|m| m.samples.iter())
+            .filter(|s| s.value.value_type == prom_text_format_parser::ValueType::Sample)
+            .filter_map(|s| s.value.value.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    };
+    Ok(Snapshot {
+        running: sum(&["vllm:num_requests_running"]),
+        waiting: sum(&["vllm:num_requests_waiting"]),
+        kv_cache_usage: sum(&["vllm:kv_cache_usage_perc"])
+            .or_else(|| sum(&["vllm:gpu_cache_usage_perc"])),
+        prefix_queries: sum(&[
+            "vllm:prefix_cache_queries_total",
+            "vllm:prefix_cache_queries",
+        ]),
+        prefix_hits: sum(&["vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits"]),
+        preemptions: sum(&["vllm:num_preemptions_total", "vllm:num_preemptions"]),
+    })
+}
+
+/// Feed one snapshot (and the deltas since the previous one) into the store.
+pub fn feed(store: &mut Store, now: &Snapshot, prev: Option<(&Snapshot, Duration)>) {
+    for (name, v) in [
+        ("vllm.running", now.running),
+        ("vllm.waiting", now.waiting),
+        ("vllm.kv_cache_usage", now.kv_cache_usage),
+    ] {
+        if let Some(v) = v {
+            store.add(name, v);
+        }
+    }
+    let Some((p, dt)) = prev else {
+        return;
+    };
+    let delta = |a: Option<f64>, b: Option<f64>| Some(a? - b?).filter(|d| *d >= 0.0);
+    if let (Some(q), Some(h)) = (
+        delta(now.prefix_queries, p.prefix_queries),
+        delta(now.prefix_hits, p.prefix_hits),
+    ) && q > 0.0
+    {
+        store.add("vllm.prefix_cache_hit_rate", h / q);
+    }
+    if let Some(d) = delta(now.preemptions, p.preemptions)
+        && dt.as_secs_f64() > 0.0
+    {
+        store.add("vllm.preemptions_per_s", d / dt.as_secs_f64());
+    }
+}
+
+/// Scrape `<base>/metrics` every `PERIOD` until aborted.
+pub fn spawn(base: String, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Ok(client) = reqwest::Client::builder().timeout(TIMEOUT).build() else {
+            return;
+        };
+        let url = format!("{}/metrics", base.trim_end_matches('/'));
+        let mut prev: Option<(Snapshot, Instant)> = None;
+        let mut tick = tokio::time::interval(PERIOD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Ok(resp) = client.get(&url).send().await else {
+                continue;
+            };
+            let Ok(text) = resp.text().await else {
+                continue;
+            };
+            let Ok(snap) = parse(&text) else {
+                continue;
+            };
+            let at = Instant::now();
+            if let Ok(mut s) = store.lock() {
+                feed(
+                    &mut s,
+                    &snap,
+                    prev.as_ref().map(|(p, t)| (p, at.duration_since(*t))),
+                );
+            }
+            prev = Some((snap, at));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# HELP vllm:num_requests_running Number of requests in model execution batches.\n\
+# TYPE vllm:num_requests_running gauge\n\
+vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3.0\n\
+# TYPE vllm:num_requests_waiting gauge\n\
+vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 1.0\n\
+# TYPE vllm:kv_cache_usage_perc gauge\n\
+vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n\
+# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.\n\
+# TYPE vllm:prefix_cache_queries_total counter\n\
+vllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} 1000.0\n\
+# TYPE vllm:prefix_cache_queries_created gauge\n\
+vllm:prefix_cache_queries_created{engine=\"0\",model_name=\"m\"} 1.7646e+09\n\
+# TYPE vllm:prefix_cache_hits_total counter\n\
+vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} 400.0\n\
+# TYPE vllm:num_preemptions_total counter\n\
+vllm:num_preemptions_total{engine=\"0\",model_name=\"m\"} 2.0\n\
+# TYPE vllm:broken gauge\n";
+
+    #[test]
+    fn parses_vllm_metrics_and_feeds_rates() {
+        let a = parse(TEXT).expect("parse");
+        assert_eq!(a.running, Some(3.0));
+        assert_eq!(a.waiting, Some(1.0));
+        assert_eq!(a.kv_cache_usage, Some(0.25));
+        assert_eq!(a.prefix_queries, Some(1000.0));
+        assert_eq!(a.prefix_hits, Some(400.0));
+        assert_eq!(a.preemptions, Some(2.0));
+        let b = parse(
+            &TEXT
+                .replace("} 1000.0", "} 1100.0")
+                .replace("} 400.0", "} 475.0")
+                .replace("preemptions_total{engine=\"0\",model_name=\"m\"} 2.0", "preemptions_total{engine=\"0\",model_name=\"m\"} 6.0"),
+        )
+        .expect("parse");
+        let mut s = Store::default();
+        feed(&mut s, &a, None);
+        feed(&mut s, &b, Some((&a, Duration::from_secs(2))));
+        let t = s.take();
+        assert_eq!(t["vllm.running"].n, 2);
+        assert_eq!(t["vllm.prefix_cache_hit_rate"].mean, 0.75);
+        assert_eq!(t["vllm.preemptions_per_s"].mean, 2.0);
+        assert!(parse("not { prometheus").map(|s| s == Snapshot::default()).unwrap_or(true));
+    }
+}
