@@ -103,9 +103,12 @@ async fn main() -> anyhow::Result<()> {
         restart_server: false,
         cancel: CancellationToken::new(),
         sink: &sink,
-        gpu_container: None,
+        client_mode: vbench::config::ClientMode::Process,
+        telemetry: None,
+        link: Default::default(),
+        journal: Default::default(),
     };
-    runner.prepare_client(&m).await?;
+    runner.prepare_client(&mut m).await?;
     let t0 = Instant::now();
     runner.run(&mut m).await?;
     let total = t0.elapsed();

@@ -88,6 +88,9 @@ pub struct Overrides {
     /// Start-up deadline for `vllm serve` (e.g. `30m`, `90s`).
     #[arg(long)]
     pub startup_timeout: Option<String>,
+    /// How the client runs each point: worker (vLLM imported once), process, or auto.
+    #[arg(long, value_parser = ["auto", "worker", "process"])]
+    pub client_mode: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

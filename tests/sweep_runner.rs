@@ -147,7 +147,7 @@ impl Rig {
     }
 
     /// A runner for `m` against `server`, with the client's directories prepared.
-    async fn runner<S: ServerControl>(&self, m: &Manifest, server: S) -> Runner<'_, S> {
+    async fn runner<S: ServerControl>(&self, m: &mut Manifest, server: S) -> Runner<'_, S> {
         let r = Runner {
             docker: &self.d,
             client: self.c.clone(),
@@ -167,7 +167,10 @@ impl Rig {
             restart_server: false,
             cancel: CancellationToken::new(),
             sink: &self.sink,
-            gpu_container: None,
+            client_mode: vbench::config::ClientMode::Process,
+            telemetry: None,
+            link: Default::default(),
+            journal: Default::default(),
         };
         r.prepare_client(m).await.expect("prepare");
         r
@@ -190,7 +193,7 @@ fn result_files(results: &Path) -> Vec<String> {
 async fn points_run_copy_exact_bytes_and_validate() {
     let (rig, mut m) = Rig::new().await;
     let (d, c, tmp) = (&rig.d, &rig.c, &rig.tmp);
-    let r = rig.runner(&m, TestServer::healthy()).await;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
     let end = r.run(&mut m).await.expect("run");
     assert_eq!(end, RunEnd::Finished);
     assert_eq!(m.count(PointStatus::Ok), 3, "{:#?}", m.points);
@@ -249,7 +252,7 @@ async fn all_failed_requests_fail_the_point_and_missing_files_too() {
     let (rig, mut m) = Rig::new().await;
     let (d, c) = (&rig.d, &rig.c);
     m.points.truncate(2);
-    let r = rig.runner(&m, TestServer::healthy()).await;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
     sh(d, c, "echo fail > /tmp/fake-mode").await;
     m.points[1].status = PointStatus::Skipped; // one point at a time
     let end = r.run(&mut m).await.expect("run");
@@ -273,7 +276,7 @@ async fn all_failed_requests_fail_the_point_and_missing_files_too() {
 async fn cancel_stops_the_benchmark_in_the_client() {
     let (rig, mut m) = Rig::new().await;
     let (d, c) = (&rig.d, &rig.c);
-    let r = rig.runner(&m, TestServer::healthy()).await;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
     sh(d, c, "echo slow > /tmp/fake-mode").await;
     let cancel = r.cancel.clone();
     let d2 = d.clone();
@@ -311,7 +314,7 @@ async fn cancel_stops_the_benchmark_in_the_client() {
 async fn a_crash_is_recovered_without_duplicates() {
     let (rig, mut m) = Rig::new().await;
     let (d, c, tmp) = (&rig.d, &rig.c, &rig.tmp);
-    let r = rig.runner(&m, TestServer::healthy()).await;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
     // Point 1 ran fully before the "crash"; point 2 finished in the client but its file
     // never reached the host; point 3 was still running when vbench died.
     m.points[2].status = PointStatus::Skipped;
@@ -380,7 +383,7 @@ async fn a_dead_server_stops_the_run_resumably() {
         calls: AtomicUsize::new(0),
         blip: None,
     };
-    let r = rig.runner(&m, server).await;
+    let r = rig.runner(&mut m, server).await;
     let end = r.run(&mut m).await.expect("run");
     assert_eq!(
         end,
@@ -407,7 +410,7 @@ async fn a_failed_point_under_a_dying_server_is_not_a_measurement() {
         calls: AtomicUsize::new(0),
         blip: None,
     };
-    let r = rig.runner(&m, server).await;
+    let r = rig.runner(&mut m, server).await;
     let end = r.run(&mut m).await.expect("run");
     assert!(matches!(end, RunEnd::ServerFailed(_)), "{end:?}");
     assert_eq!(m.points[0].status, PointStatus::Pending);
@@ -429,7 +432,7 @@ async fn one_failed_health_probe_is_rechecked_not_fatal() {
         calls: AtomicUsize::new(0),
         blip: Some(1),
     };
-    let r = rig.runner(&m, server).await;
+    let r = rig.runner(&mut m, server).await;
     assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
     assert_eq!(m.count(PointStatus::Ok), 3);
     assert_eq!(

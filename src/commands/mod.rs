@@ -113,6 +113,7 @@ pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
         network: o.network.clone(),
         results_dir: o.results_dir.clone(),
         startup_timeout: o.startup_timeout.clone(),
+        client_mode: o.client_mode.clone(),
     }
 }
 

@@ -77,6 +77,7 @@ pub struct RawRun {
     pub sweeps: Opt<Vec<Spanned<String>>>,
     pub seed: Opt<i64>,
     pub point_timeout: Opt<String>,
+    pub client_mode: Opt<String>,
 }
 
 /// The position of a spanned value.
@@ -99,6 +100,7 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "env" => "a mapping NAME: value",
         "volumes" => "a list of `host_path:container_path[:ro]` strings",
         "gpu" => "one of auto, nvidia, amd, none",
+        "client_mode" => "one of auto, worker, process",
         "shm_size" => "a size like 16g or 16GiB (k/m/g = powers of 1024, as Docker reads them)",
         "startup_timeout" | "point_timeout" => "a duration like 90s, 30m, 1h30m",
         "input_lens" => "a list of token counts: integers or <n>K with K = 1024 (1K, 4K, 96K)",

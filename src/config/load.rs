@@ -357,6 +357,14 @@ impl Merger<'_> {
         if let Some(v) = r.point_timeout {
             cfg.run.point_timeout = self.unit("run.point_timeout", v, parse_duration)?;
         }
+        if let Some(v) = r.client_mode {
+            let m = self.text("run.client_mode", v)?;
+            cfg.run.client_mode = super::ClientMode::parse(&m).ok_or_else(|| {
+                self.ctx
+                    .error("run.client_mode", format!("unknown client mode `{m}`"))
+                    .help("valid choices: auto, worker, process")
+            })?;
+        }
         Ok(())
     }
 
@@ -431,6 +439,15 @@ impl Merger<'_> {
                 self.ctx
                     .error("server.gpu", format!("unknown GPU mode `{v}`"))
                     .help("valid choices: auto, nvidia, amd, none")
+            })?;
+        }
+        if let Some(v) = &o.client_mode {
+            self.ctx
+                .set_origin("run.client_mode", Origin::Flag("--client-mode"));
+            cfg.run.client_mode = super::ClientMode::parse(v).ok_or_else(|| {
+                self.ctx
+                    .error("run.client_mode", format!("unknown client mode `{v}`"))
+                    .help("valid choices: auto, worker, process")
             })?;
         }
         if let Some(v) = &o.startup_timeout {

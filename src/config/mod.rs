@@ -40,6 +40,8 @@ pub struct Overrides {
     pub results_dir: Option<PathBuf>,
     /// A duration as written on the command line (`30m`, `90s`).
     pub startup_timeout: Option<String>,
+    /// `auto`, `worker` or `process`.
+    pub client_mode: Option<String>,
 }
 
 use std::collections::BTreeMap;
@@ -176,6 +178,33 @@ pub struct RunConfig {
     /// Per-point deadline default.
     #[serde(with = "duration_secs")]
     pub point_timeout: Duration,
+    /// How points run in the client: `worker` (one Python process that imported vLLM once),
+    /// `process` (a new `vllm bench serve` each point), `auto` (worker when the import works).
+    pub client_mode: ClientMode,
+}
+
+/// How the client runs each point (through the persistent channel either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientMode {
+    /// The worker when Python and vLLM are in the client, else a process per point.
+    #[default]
+    Auto,
+    /// The worker, or fail: vLLM's benchmark imported once, each point run in-process.
+    Worker,
+    /// A new `vllm bench serve` process per point.
+    Process,
+}
+
+impl ClientMode {
+    pub fn parse(s: &str) -> Option<ClientMode> {
+        Some(match s {
+            "auto" => ClientMode::Auto,
+            "worker" => ClientMode::Worker,
+            "process" => ClientMode::Process,
+            _ => return None,
+        })
+    }
 }
 
 mod duration_secs {
@@ -227,6 +256,7 @@ impl Default for Config {
                 sweeps: vec!["production".into()],
                 seed: 0,
                 point_timeout: Duration::from_secs(60 * 60),
+                client_mode: ClientMode::Auto,
             },
         }
     }

@@ -100,6 +100,10 @@ run:
   seed: 0
   # Deadline for one sweep point.
   point_timeout: 1h
+  # How the client runs each point: worker (vLLM's benchmark imported once, each point run
+  # in-process: no 5-10 s start-up per point), process (a new `vllm bench serve` per point),
+  # or auto (the worker when the client has Python and vLLM, else a process).
+  client_mode: auto
 "#;
 
 /// Why `vbench init` wrote nothing.

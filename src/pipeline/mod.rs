@@ -30,6 +30,7 @@ use crate::sweep::manifest::{self, Manifest, ServerSnapshot};
 use crate::sweep::plan::{self, ContextLimit, Plan};
 use crate::sweep::runner::{self, RunEnd, Runner, ServerControl};
 use crate::sweep::{self, session};
+use crate::telemetry::Telemetry;
 
 /// How a run that got going ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,6 +324,35 @@ async fn run_points(
     for n in &plan.notes {
         events::info(sink, format!("note: {n}"));
     }
+    let mut notes = Vec::new();
+    let telemetry = Telemetry::start(
+        docker,
+        &cfg.server.container,
+        Some(info.url_from_host.clone()),
+        &m.run_id,
+        &mut notes,
+    )
+    .await;
+    for n in notes {
+        events::info(sink, n);
+    }
+    let end = run_points_with(docker, cfg, opts, info, m, cancel, sink, &telemetry).await;
+    // The samplers stop whatever happened (the GPU loop runs in the server container).
+    telemetry.stop().await;
+    end
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_points_with(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &RunOptions,
+    info: &ServerInfo,
+    m: &mut Manifest,
+    cancel: CancellationToken,
+    sink: &dyn Sink,
+    telemetry: &Telemetry,
+) -> Result<RunEnd, RunError> {
     let runner = Runner {
         docker,
         client: cfg.client.container.clone(),
@@ -352,7 +382,10 @@ async fn run_points(
         restart_server: opts.restart_server,
         cancel,
         sink,
-        gpu_container: Some(cfg.server.container.clone()),
+        client_mode: cfg.run.client_mode,
+        telemetry: Some(telemetry),
+        link: Default::default(),
+        journal: Default::default(),
     };
     runner.prepare_client(m).await?;
     runner.recover(m).await?;

@@ -22,9 +22,16 @@ pub const FILE_NAME: &str = "journal.jsonl";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Entry {
-    Point { point: usize, record: Box<PointRecord> },
-    Status { status: String },
-    Gpu { gpu_sample: serde_json::Value },
+    Point {
+        point: usize,
+        record: Box<PointRecord>,
+    },
+    Status {
+        status: String,
+    },
+    Gpu {
+        gpu_sample: serde_json::Value,
+    },
 }
 
 /// The open journal of a run.
@@ -130,8 +137,8 @@ mod tests {
     fn manifest() -> Manifest {
         let cfg = crate::config::Config::default();
         let s = crate::sweep::presets::preset("demo").expect("demo");
-        let p = plan::build(&cfg, &[("demo".into(), s.clone())], ContextLimit::Unknown)
-            .expect("plan");
+        let p =
+            plan::build(&cfg, &[("demo".into(), s.clone())], ContextLimit::Unknown).expect("plan");
         crate::sweep::session::new_manifest("r", &cfg, &[("demo".into(), s)], &p, None, true)
     }
 

@@ -77,6 +77,9 @@ pub struct PointRecord {
     /// How many times vbench started this point.
     pub attempts: u32,
     pub metrics: Option<Metrics>,
+    /// GPU and server telemetry over the point: min, mean and max of each series.
+    #[serde(default)]
+    pub telemetry: Option<std::collections::BTreeMap<String, crate::telemetry::SeriesStats>>,
 }
 
 impl PointRecord {
@@ -97,6 +100,7 @@ impl PointRecord {
             elapsed_s: None,
             attempts: 0,
             metrics: None,
+            telemetry: None,
         }
     }
 }
@@ -145,6 +149,9 @@ pub struct Manifest {
     /// GPU samples taken between points, when available.
     #[serde(default)]
     pub gpu_samples: Vec<serde_json::Value>,
+    /// How the client ran the points (`worker (vllm=…)`, `process`, or an exec per point).
+    #[serde(default)]
+    pub client_mode: Option<String>,
     /// The verdict against a baseline, when the run was judged (`--baseline`).
     #[serde(default)]
     pub verdict: Option<VerdictRecord>,
@@ -182,12 +189,8 @@ impl Manifest {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut m: Manifest = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a vbench manifest", path.display()))?;
-        super::journal::replay(run_dir, &mut m).with_context(|| {
-            format!(
-                "cannot read {}",
-                super::journal::path(run_dir).display()
-            )
-        })?;
+        super::journal::replay(run_dir, &mut m)
+            .with_context(|| format!("cannot read {}", super::journal::path(run_dir).display()))?;
         if m.schema_version != SCHEMA_VERSION {
             anyhow::bail!(
                 "{}: schema_version {} (this vbench reads {SCHEMA_VERSION})",
@@ -268,6 +271,7 @@ mod tests {
             }),
             points: p.points.into_iter().map(PointRecord::new).collect(),
             gpu_samples: vec![],
+            client_mode: None,
             verdict: None,
         }
     }

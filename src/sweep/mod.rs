@@ -6,13 +6,15 @@
 //! skipping), `argv` (the `vllm bench serve` command line of one point), `estimate` (time
 //! estimates), `manifest` (the run's state on disk), `journal` (its per-point appends), `lock` (one run at a time per results
 //! directory), `validate` (judging a result file), `signals` (Ctrl-C/SIGTERM into a
-//! cancellation token), `runner` (the per-point loop), `session` (sweep selection, config
+//! cancellation token), `runner` (the per-point loop), `execute` (a point's command through the channel, else
+//! an exec), `session` (sweep selection, config
 //! hash, new manifests, the dry run's plan), `rows` (report rows from a manifest), `error`
 //! (what stops a run). The steps of `vbench run` are `crate::pipeline`'s.
 
 pub mod argv;
 pub mod error;
 pub mod estimate;
+pub mod execute;
 pub mod journal;
 pub mod lock;
 pub mod manifest;

@@ -1,9 +1,9 @@
-//! The per-point loop: for each point not yet done, check the server, exec `vllm bench serve`
-//! in the client (tracked by a PID file, with a deadline), save its console output on the
-//! host, copy the result JSON out as soon as it exists (never overwriting a file), validate
-//! it, and rewrite the manifest. Ctrl-C stops the benchmark inside the client (no orphan)
-//! and leaves a resumable run; a dead server stops the run resumably or, if asked, is
-//! restarted and the point retried once.
+//! The per-point loop: for each point not yet done, check the server, run `vllm bench serve`
+//! in the client (through the run's channel, else an exec: `execute`), keep its console
+//! output on the host, bring the result JSON to the host as soon as it exists (never
+//! overwriting a file), validate it, and record the point in the run's journal. Ctrl-C stops
+//! the benchmark inside the client (no orphan) and leaves a resumable run; a dead server
+//! stops the run resumably or, if asked, is restarted and the point retried once.
 //!
 //! The server is reached through `ServerControl` so this loop does not depend on how the
 //! server is brought up (the real lifecycle, or a test's).
@@ -11,23 +11,24 @@
 use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use super::argv::{BenchContext, bench_argv};
 use super::error::RunError;
+use super::execute::{ClientLink, Executed, Job};
+use super::journal::Journal;
 use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot};
 use super::validate::{self, Expect};
+use crate::config::ClientMode;
 use crate::docker::{Docker, ExecSpec, OutputLine};
 use crate::durable;
 use crate::events::{self, Event, Sink};
+use crate::telemetry::Telemetry;
 
-/// Grace between SIGTERM and SIGKILL when stopping a benchmark in the client.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// How long into a point its GPU sample is taken.
-pub const GPU_SAMPLE_AFTER: Duration = Duration::from_secs(2);
+pub use super::execute::STOP_GRACE;
 
 /// Pause before confirming that the server is down.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
@@ -50,14 +51,20 @@ pub struct Runner<'a, S: ServerControl> {
     /// `result_dir` is the client's base result directory; each point writes to
     /// `<result_dir>/<point.dir>/` so the client mirrors the host layout.
     pub bench: BenchContext,
-    /// `KEY=VALUE` for the bench exec (client env).
+    /// `KEY=VALUE` for the bench (client env).
     pub env: Vec<String>,
     pub server: S,
     pub restart_server: bool,
     pub cancel: CancellationToken,
     pub sink: &'a dyn Sink,
-    /// Sample the GPUs (as seen from this container) after every point into the manifest.
-    pub gpu_container: Option<String>,
+    /// How points run in the client (worker, process, auto).
+    pub client_mode: ClientMode,
+    /// The run's samplers (GPU, `/metrics`): per-point aggregates go into the manifest.
+    pub telemetry: Option<&'a Telemetry>,
+    /// The channel into the client (opened by `prepare_client`).
+    pub link: ClientLink,
+    /// The run's journal while `run` works.
+    pub journal: Mutex<Option<Journal>>,
 }
 
 /// How the loop ended.
@@ -104,14 +111,31 @@ impl<S: ServerControl> Runner<'_, S> {
         )
     }
 
+    /// Write the whole manifest (compaction: the journal goes).
     fn save(&self, m: &mut Manifest) -> Result<(), RunError> {
         m.save(&self.run_dir)
             .map_err(RunError::state("write the run manifest"))
     }
 
+    /// Record point `idx`'s new state: one journal line while the run runs, else the whole
+    /// manifest.
+    fn record(&self, m: &mut Manifest, idx: usize) -> Result<(), RunError> {
+        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        match j.as_mut() {
+            Some(j) => j.point(idx, &m.points[idx]).map_err(|e| RunError::State {
+                op: format!("append to {}", j.path().display()),
+                source: e.into(),
+            }),
+            None => {
+                drop(j);
+                self.save(m)
+            }
+        }
+    }
+
     /// Make sure the client has its directories (the PID file is written before the
-    /// benchmark creates its result directory).
-    pub async fn prepare_client(&self, m: &Manifest) -> Result<(), RunError> {
+    /// benchmark creates its result directory), and open the channel into it.
+    pub async fn prepare_client(&self, m: &mut Manifest) -> Result<(), RunError> {
         let mut argv = vec!["mkdir".to_string(), "-p".into(), "/tmp".into()];
         let mut dirs: Vec<String> = m.points.iter().map(|r| self.client_dir(r)).collect();
         dirs.dedup();
@@ -137,6 +161,17 @@ impl<S: ServerControl> Runner<'_, S> {
         let logs = self.run_dir.join("logs");
         std::fs::create_dir_all(&logs)
             .map_err(|e| RunError::setup(format!("create {}", logs.display()), e))?;
+        let used = self
+            .link
+            .open(
+                self.docker,
+                &self.client,
+                &self.env,
+                self.client_mode,
+                self.sink,
+            )
+            .await?;
+        m.client_mode = Some(used);
         Ok(())
     }
 
@@ -269,7 +304,8 @@ impl<S: ServerControl> Runner<'_, S> {
             .map_err(RunError::state("check the server's health"))
     }
 
-    /// Run every point not yet done. The manifest is saved after every state change.
+    /// Run every point not yet done; each point's record is appended to the run's journal,
+    /// and the manifest is written whole at the start and the end.
     pub async fn run(&self, m: &mut Manifest) -> Result<RunEnd, RunError> {
         let todo: Vec<usize> = (0..m.points.len())
             .filter(|&i| !m.points[i].status.done())
@@ -277,12 +313,29 @@ impl<S: ServerControl> Runner<'_, S> {
         let n = todo.len();
         m.status = "running".into();
         self.save(m)?;
+        let journal = Journal::open(&self.run_dir).map_err(|e| RunError::State {
+            op: format!("open the journal in {}", self.run_dir.display()),
+            source: e.into(),
+        })?;
+        *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal);
+        let end = self.points(m, &todo, n).await;
+        // Whatever happened, the manifest is written whole (the journal then goes) and the
+        // channel closed.
+        *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.link.close().await;
+        let end = end?;
+        m.status = end.status().into();
+        self.save(m)?;
+        Ok(end)
+    }
+
+    async fn points(&self, m: &mut Manifest, todo: &[usize], n: usize) -> Result<RunEnd, RunError> {
         for (k, &idx) in todo.iter().enumerate() {
             let i = k + 1;
             let mut restarted = false;
             loop {
                 if self.cancel.is_cancelled() {
-                    return self.end(m, RunEnd::Interrupted);
+                    return Ok(RunEnd::Interrupted);
                 }
                 if let Some(why) = self.server_down().await? {
                     if self.restart_server && !restarted {
@@ -297,21 +350,15 @@ impl<S: ServerControl> Runner<'_, S> {
                                 continue;
                             }
                             Err(e) => {
-                                return self.end(
-                                    m,
-                                    RunEnd::ServerFailed(format!("restart failed: {e:#}")),
-                                );
+                                return Ok(RunEnd::ServerFailed(format!("restart failed: {e:#}")));
                             }
                         }
                     }
-                    return self.end(m, RunEnd::ServerFailed(why));
+                    return Ok(RunEnd::ServerFailed(why));
                 }
                 match self.attempt(m, idx, i, n).await? {
-                    Attempt::Done => {
-                        self.sample_gpus(m, idx).await?;
-                        break;
-                    }
-                    Attempt::Interrupted => return self.end(m, RunEnd::Interrupted),
+                    Attempt::Done => break,
+                    Attempt::Interrupted => return Ok(RunEnd::Interrupted),
                     Attempt::ServerDied(why) if self.restart_server && !restarted => {
                         events::warn(
                             self.sink,
@@ -322,70 +369,43 @@ impl<S: ServerControl> Runner<'_, S> {
                         );
                         continue;
                     }
-                    Attempt::ServerDied(why) => return self.end(m, RunEnd::ServerFailed(why)),
+                    Attempt::ServerDied(why) => return Ok(RunEnd::ServerFailed(why)),
                 }
             }
         }
-        let end = if m.count(PointStatus::Failed) > 0 {
+        Ok(if m.count(PointStatus::Failed) > 0 {
             RunEnd::PointsFailed
         } else {
             RunEnd::Finished
-        };
-        self.end(m, end)
+        })
     }
 
-    /// GPU state right after a point (utilisation, memory, power, temperature), for the
-    /// record. A failed sample is a warning: it never fails the point.
-    async fn sample_gpus(&self, m: &mut Manifest, idx: usize) -> Result<(), RunError> {
-        let Some(container) = &self.gpu_container else {
+    /// The telemetry of the point that just ended: its aggregates into the record, and the
+    /// latest GPU sample into the run's samples.
+    async fn keep_telemetry(&self, m: &mut Manifest, idx: usize) -> Result<(), RunError> {
+        let Some(t) = self.telemetry else {
             return Ok(());
         };
-        if m.gpu_samples
-            .last()
-            .is_some_and(|g| g["during_point"] == m.points[idx].point.id.as_str())
-        {
-            return Ok(());
+        let seen = t.end_point().await;
+        if !seen.series.is_empty() {
+            m.points[idx].telemetry = Some(seen.series);
         }
-        let g = crate::gpu::sample(self.docker, container).await;
-        if self.record_gpus(m, idx, "after_point", g) {
-            self.save(m)?;
+        if let Some((ts, gpus)) = seen.gpus.filter(|(_, g)| !g.is_empty()) {
+            let sample = serde_json::json!({
+                "during_point": m.points[idx].point.id,
+                "ts": ts,
+                "gpus": gpus,
+            });
+            let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(j) = j.as_mut() {
+                j.gpu_sample(&sample).map_err(|e| RunError::State {
+                    op: format!("append to {}", j.path().display()),
+                    source: e.into(),
+                })?;
+            }
+            m.gpu_samples.push(sample);
         }
         Ok(())
-    }
-
-    /// Keep a GPU sample in the manifest (`key`: `during_point` or `after_point`); true when
-    /// one was added. A failed sample is a warning: it never fails the point.
-    fn record_gpus(
-        &self,
-        m: &mut Manifest,
-        idx: usize,
-        key: &str,
-        g: anyhow::Result<Vec<crate::gpu::GpuSample>>,
-    ) -> bool {
-        match g {
-            Ok(gpus) if gpus.is_empty() => false,
-            Ok(gpus) => {
-                m.gpu_samples.push(serde_json::json!({
-                    key: m.points[idx].point.id,
-                    "ts": jiff::Timestamp::now().to_string(),
-                    "gpus": gpus,
-                }));
-                true
-            }
-            Err(e) => {
-                events::warn(
-                    self.sink,
-                    format!("GPU sample ({key} {}): {e:#}", m.points[idx].point.id),
-                );
-                false
-            }
-        }
-    }
-
-    fn end(&self, m: &mut Manifest, end: RunEnd) -> Result<RunEnd, RunError> {
-        m.status = end.status().into();
-        self.save(m)?;
-        Ok(end)
     }
 
     async fn attempt(
@@ -418,12 +438,13 @@ impl<S: ServerControl> Runner<'_, S> {
             r.file_name = Some(file_name.clone());
             r.result_file = None;
             r.metrics = None;
+            r.telemetry = None;
             r.log_file = Some(log_rel.clone());
             r.started = Some(now.timestamp().to_string());
             r.finished = None;
             r.attempts += 1;
         }
-        self.save(m)?;
+        self.record(m, idx)?;
         let p = m.points[idx].point.clone();
         self.sink.emit(Event::PointStarted {
             i,
@@ -438,13 +459,6 @@ impl<S: ServerControl> Runner<'_, S> {
         bench.result_dir = self.client_dir(&m.points[idx]);
         let argv = bench_argv(&p, &bench, &file_name);
         let pid = pidfile(&m.run_id);
-        let spec = ExecSpec {
-            argv: argv.clone(),
-            env: self.env.clone(),
-            workdir: None,
-            deadline: Some(Duration::from_secs(p.timeout_s)),
-            pidfile: Some(pid.clone()),
-        };
         let log_path = self.run_dir.join(&log_rel);
         let mut log = std::fs::OpenOptions::new()
             .create(true)
@@ -472,74 +486,63 @@ impl<S: ServerControl> Runner<'_, S> {
                 tail.push(l.text);
             }
         };
-        // The GPUs are sampled while the benchmark runs (utilisation under load is what
-        // matters, and it costs the sweep no time); points shorter than GPU_SAMPLE_AFTER are
-        // sampled after they end instead.
-        let mut sampled = false;
-        let outcome = {
-            let exec = self.docker.exec(&self.client, &spec, &mut on_line);
-            tokio::pin!(exec);
-            let sampler = async {
-                match &self.gpu_container {
-                    Some(c) => {
-                        tokio::time::sleep(GPU_SAMPLE_AFTER).await;
-                        crate::gpu::sample(self.docker, c).await
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::pin!(sampler);
-            loop {
-                tokio::select! {
-                    r = &mut exec => break Some(r),
-                    _ = self.cancel.cancelled() => break None,
-                    g = &mut sampler, if !sampled => {
-                        sampled = true;
-                        if self.record_gpus(m, idx, "during_point", g) {
-                            self.save(m)?;
-                        }
-                    }
-                }
-            }
+        let client_path = format!("{}/{file_name}", bench.result_dir);
+        let host_path = self.results_dir.join(&p.dir).join(&file_name);
+        let job = Job {
+            argv: &argv,
+            env: &self.env,
+            result_in_client: &client_path,
+            result_on_host: &host_path,
+            pidfile: &pid,
+            deadline: Duration::from_secs(p.timeout_s),
         };
+        if let Some(t) = self.telemetry {
+            t.begin_point().await;
+        }
+        let executed = self
+            .link
+            .execute(
+                self.docker,
+                &self.client,
+                &job,
+                &mut on_line,
+                &self.cancel,
+                self.sink,
+            )
+            .await;
         let finish = |m: &mut Manifest| {
             let r = &mut m.points[idx];
             r.finished = Some(jiff::Timestamp::now().to_string());
             r.elapsed_s = Some(started.elapsed().as_secs_f64());
         };
-        let Some(outcome) = outcome else {
-            // Stop the benchmark inside the client: dropping the exec stream does not.
-            let stopped = self
-                .docker
-                .stop_tracked(&self.client, &pid, STOP_GRACE)
-                .await;
-            let r = &mut m.points[idx];
-            r.status = PointStatus::Pending;
-            r.reason = Some("interrupted; runs again on --resume".into());
-            finish(m);
-            self.save(m)?;
-            stopped.map_err(|source| RunError::Docker {
-                op: format!("stop the benchmark in {}", self.client),
-                source,
-            })?;
-            self.emit_finished(m, idx, i, n);
-            return Ok(Attempt::Interrupted);
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
+        let (exit_code, timed_out) = match executed {
+            Ok(Executed::Ran {
+                exit_code,
+                timed_out,
+                ..
+            }) => (exit_code, timed_out),
+            Ok(Executed::Interrupted) => {
+                // What the GPUs and the server did until the stop is kept with the point.
+                self.keep_telemetry(m, idx).await?;
+                let r = &mut m.points[idx];
+                r.status = PointStatus::Pending;
+                r.reason = Some("interrupted; runs again on --resume".into());
+                finish(m);
+                self.record(m, idx)?;
+                self.emit_finished(m, idx, i, n);
+                return Ok(Attempt::Interrupted);
+            }
             Err(e) => {
                 let r = &mut m.points[idx];
                 r.status = PointStatus::Pending;
-                r.reason = Some(format!("exec failed: {e}"));
+                r.reason = Some(format!("could not run it: {e}"));
                 finish(m);
-                self.save(m)?;
-                return Err(RunError::Docker {
-                    op: format!("{}: run vllm bench serve in {}", p.id, self.client),
-                    source: e,
-                });
+                self.record(m, idx)?;
+                return Err(e);
             }
         };
-        let found = if outcome.timed_out {
+        self.keep_telemetry(m, idx).await?;
+        let found = if timed_out {
             false
         } else {
             self.collect(&mut m.points[idx], &file_name).await?
@@ -547,7 +550,7 @@ impl<S: ServerControl> Runner<'_, S> {
         if !found {
             let r = &mut m.points[idx];
             r.status = PointStatus::Failed;
-            r.reason = Some(if outcome.timed_out {
+            r.reason = Some(if timed_out {
                 format!(
                     "no result within the point deadline {}s (benchmark stopped)",
                     p.timeout_s
@@ -555,8 +558,7 @@ impl<S: ServerControl> Runner<'_, S> {
             } else {
                 format!(
                     "vllm bench serve exited with {} and wrote no result file{}",
-                    outcome
-                        .exit_code
+                    exit_code
                         .map(|c| format!("code {c}"))
                         .unwrap_or_else(|| "no code".into()),
                     tail.last().map(|t| format!(": {t}")).unwrap_or_default()
@@ -573,11 +575,11 @@ impl<S: ServerControl> Runner<'_, S> {
             r.reason = Some(format!(
                 "the server died during this point ({why}); runs again on --resume"
             ));
-            self.save(m)?;
+            self.record(m, idx)?;
             self.emit_finished(m, idx, i, n);
             return Ok(Attempt::ServerDied(why));
         }
-        self.save(m)?;
+        self.record(m, idx)?;
         self.emit_finished(m, idx, i, n);
         Ok(Attempt::Done)
     }

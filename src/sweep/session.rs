@@ -103,6 +103,7 @@ pub fn new_manifest(
         server,
         points: plan.points.iter().cloned().map(PointRecord::new).collect(),
         gpu_samples: vec![],
+        client_mode: None,
         verdict: None,
     }
 }

@@ -17,6 +17,8 @@ const BLOCK_END: &str = "__VBENCH_SAMPLE_END__";
 /// The sample period of `nvidia-smi -lms`; the ROCm loop sleeps whole seconds (`sleep 1`),
 /// the one interval every `sleep` accepts.
 const PERIOD_MS: &str = "1000";
+/// The same, as a duration.
+pub const PERIOD: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// A running sampler.
 pub struct GpuLoop {
@@ -63,10 +65,13 @@ impl GpuLoop {
             .exec_session(container, &argv, &[])
             .await
             .map_err(|e| format!("cannot start the GPU sampler in {container}: {e}"))?;
-        let source = format!("{} loop (container {container})", match tool {
-            Tool::Nvidia => "nvidia-smi",
-            Tool::Rocm => "rocm-smi",
-        });
+        let source = format!(
+            "{} loop (container {container})",
+            match tool {
+                Tool::Nvidia => "nvidia-smi",
+                Tool::Rocm => "rocm-smi",
+            }
+        );
         let reader = tokio::spawn(async move {
             let mut partial = Vec::new();
             let mut block = String::new();
@@ -116,7 +121,10 @@ impl GpuLoop {
 
 /// Which tool answers in the container (one exec each, once per run).
 async fn probe(docker: &Docker, container: &str) -> Option<Tool> {
-    for (tool, args) in [(Tool::Nvidia, gpu::NVIDIA_ARGS), (Tool::Rocm, gpu::ROCM_ARGS)] {
+    for (tool, args) in [
+        (Tool::Nvidia, gpu::NVIDIA_ARGS),
+        (Tool::Rocm, gpu::ROCM_ARGS),
+    ] {
         let spec = ExecSpec {
             argv: args.iter().map(|s| s.to_string()).collect(),
             deadline: Some(Duration::from_secs(15)),

@@ -92,38 +92,59 @@ pub fn feed(store: &mut Store, now: &Snapshot, prev: Option<(&Snapshot, Duration
     }
 }
 
-/// Scrape `<base>/metrics` every `PERIOD` until aborted.
-pub fn spawn(base: String, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let Ok(client) = reqwest::Client::builder().timeout(TIMEOUT).build() else {
+/// A `/metrics` endpoint and the previous snapshot (the counters' deltas are taken
+/// against it), shared by the 1 Hz loop and the scrapes at points' boundaries.
+#[derive(Clone)]
+pub struct Scraper {
+    client: reqwest::Client,
+    url: String,
+    prev: Arc<tokio::sync::Mutex<Option<(Snapshot, Instant)>>>,
+}
+
+impl Scraper {
+    pub fn new(base: &str) -> Option<Scraper> {
+        let client = reqwest::Client::builder().timeout(TIMEOUT).build().ok()?;
+        Some(Scraper {
+            client,
+            url: format!("{}/metrics", base.trim_end_matches('/')),
+            prev: Default::default(),
+        })
+    }
+
+    /// Scrape once and feed the store; a failed scrape is skipped (the next one may work).
+    pub async fn once(&self, store: &Mutex<Store>) {
+        let Ok(resp) = self.client.get(&self.url).send().await else {
             return;
         };
-        let url = format!("{}/metrics", base.trim_end_matches('/'));
-        let mut prev: Option<(Snapshot, Instant)> = None;
-        let mut tick = tokio::time::interval(PERIOD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Ok(resp) = client.get(&url).send().await else {
-                continue;
-            };
-            let Ok(text) = resp.text().await else {
-                continue;
-            };
-            let Ok(snap) = parse(&text) else {
-                continue;
-            };
-            let at = Instant::now();
-            if let Ok(mut s) = store.lock() {
-                feed(
-                    &mut s,
-                    &snap,
-                    prev.as_ref().map(|(p, t)| (p, at.duration_since(*t))),
-                );
-            }
-            prev = Some((snap, at));
+        let Ok(text) = resp.text().await else {
+            return;
+        };
+        let Ok(snap) = parse(&text) else {
+            return;
+        };
+        let mut prev = self.prev.lock().await;
+        let at = Instant::now();
+        if let Ok(mut s) = store.lock() {
+            feed(
+                &mut s,
+                &snap,
+                prev.as_ref().map(|(p, t)| (p, at.duration_since(*t))),
+            );
         }
-    })
+        *prev = Some((snap, at));
+    }
+
+    /// Scrape every `PERIOD` until aborted.
+    pub fn spawn(self, store: Arc<Mutex<Store>>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PERIOD);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                self.once(&store).await;
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -161,7 +182,10 @@ vllm:num_preemptions_total{engine=\"0\",model_name=\"m\"} 2.0\n\
             &TEXT
                 .replace("} 1000.0", "} 1100.0")
                 .replace("} 400.0", "} 475.0")
-                .replace("preemptions_total{engine=\"0\",model_name=\"m\"} 2.0", "preemptions_total{engine=\"0\",model_name=\"m\"} 6.0"),
+                .replace(
+                    "preemptions_total{engine=\"0\",model_name=\"m\"} 2.0",
+                    "preemptions_total{engine=\"0\",model_name=\"m\"} 6.0",
+                ),
         )
         .expect("parse");
         let mut s = Store::default();
@@ -171,6 +195,10 @@ vllm:num_preemptions_total{engine=\"0\",model_name=\"m\"} 2.0\n\
         assert_eq!(t["vllm.running"].n, 2);
         assert_eq!(t["vllm.prefix_cache_hit_rate"].mean, 0.75);
         assert_eq!(t["vllm.preemptions_per_s"].mean, 2.0);
-        assert!(parse("not { prometheus").map(|s| s == Snapshot::default()).unwrap_or(true));
+        assert!(
+            parse("not { prometheus")
+                .map(|s| s == Snapshot::default())
+                .unwrap_or(true)
+        );
     }
 }

@@ -53,6 +53,9 @@ pub struct Store {
     /// The latest sample of each GPU, by index, and when the last one came.
     last_gpus: BTreeMap<u32, GpuSample>,
     last_gpu_at: Option<String>,
+    last_gpu_instant: Option<std::time::Instant>,
+    /// A GPU sample arrived since the point began.
+    gpu_in_point: bool,
 }
 
 impl Store {
@@ -92,6 +95,28 @@ impl Store {
             self.last_gpus.insert(g.index, g);
         }
         self.last_gpu_at = Some(jiff::Timestamp::now().to_string());
+        self.last_gpu_instant = Some(std::time::Instant::now());
+        self.gpu_in_point = true;
+    }
+
+    /// A point begins: its aggregates start empty.
+    pub fn begin(&mut self) {
+        self.series.clear();
+        self.gpu_in_point = false;
+    }
+
+    /// A point ends. One shorter than the sampler's period may have seen no GPU sample of its
+    /// own; the latest one then stands for it if it is at most one period old (the sampler's
+    /// window overlaps the point).
+    fn close_point(&mut self) {
+        if !self.gpu_in_point
+            && self
+                .last_gpu_instant
+                .is_some_and(|t| t.elapsed() <= gpu_loop::PERIOD)
+        {
+            let gpus: Vec<GpuSample> = self.last_gpus.values().cloned().collect();
+            self.add_gpus(gpus);
+        }
     }
 
     /// The aggregates since the last reset, and start again.
@@ -119,10 +144,19 @@ impl Store {
     }
 }
 
+/// What the samplers saw during one point.
+#[derive(Debug, Default)]
+pub struct PointTelemetry {
+    pub series: BTreeMap<String, SeriesStats>,
+    /// The latest GPU sample: when, and every GPU.
+    pub gpus: Option<(String, Vec<GpuSample>)>,
+}
+
 /// The samplers of one run.
 pub struct Telemetry {
     store: Arc<Mutex<Store>>,
     gpu: Option<gpu_loop::GpuLoop>,
+    scraper: Option<metrics::Scraper>,
     metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -145,26 +179,42 @@ impl Telemetry {
                 None
             }
         };
-        let metrics = metrics_url.map(|url| metrics::spawn(url, store.clone()));
+        let scraper = metrics_url.as_deref().and_then(metrics::Scraper::new);
+        let metrics = scraper.clone().map(|s| s.spawn(store.clone()));
         Telemetry {
             store,
             gpu,
+            scraper,
             metrics,
         }
     }
 
-    /// A point starts: aggregates from here on.
-    pub fn begin_point(&self) {
+    /// A point starts: aggregates from here on, starting with a scrape of `/metrics` (a
+    /// millisecond over HTTP), so even a point shorter than the sample period has the
+    /// server's state at both of its ends.
+    pub async fn begin_point(&self) {
         if let Ok(mut s) = self.store.lock() {
-            let _ = s.take();
+            s.begin();
+        }
+        if let Some(sc) = &self.scraper {
+            sc.once(&self.store).await;
         }
     }
 
-    /// A point ended: its aggregates, and the latest GPU sample.
-    pub fn end_point(&self) -> (BTreeMap<String, SeriesStats>, Option<(String, Vec<GpuSample>)>) {
+    /// A point ended: a last scrape, its aggregates, and the latest GPU sample.
+    pub async fn end_point(&self) -> PointTelemetry {
+        if let Some(sc) = &self.scraper {
+            sc.once(&self.store).await;
+        }
         match self.store.lock() {
-            Ok(mut s) => (s.take(), s.last_gpus()),
-            Err(_) => (BTreeMap::new(), None),
+            Ok(mut s) => {
+                s.close_point();
+                PointTelemetry {
+                    series: s.take(),
+                    gpus: s.last_gpus(),
+                }
+            }
+            Err(_) => PointTelemetry::default(),
         }
     }
 
