@@ -5,17 +5,21 @@
 //! Submodules, one job each: `connect` (handle + engine facts), `spec` (pure container specs
 //! per GPU preset), `container` (create-or-attach, inspect, stop, remove), `network`,
 //! `exec` (argv execs with streamed lines, deadlines, stoppable processes), `logs`,
-//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context),
-//! `lines` (output frames → lines, shared by exec and logs).
+//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context;
+//! pull, tag, push), `reference` (image references as Docker normalises them), `credentials`
+//! (registry credentials from the user's Docker configuration), `lines` (output frames →
+//! lines, shared by exec and logs).
 
 pub mod connect;
 pub mod container;
 pub mod copy;
+pub mod credentials;
 pub mod exec;
 pub mod image;
 pub mod lines;
 pub mod logs;
 pub mod network;
+pub mod reference;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -65,6 +69,9 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// The engine reported a failure inside a progress stream (a pull or push that had begun).
+    #[error("failed to {op}: {message}")]
+    Stream { op: String, message: String },
     #[error("{op} did not finish within {after:?}")]
     Deadline { op: String, after: Duration },
     #[error("refused to unpack {entry:?} from {origin}: {why}")]
