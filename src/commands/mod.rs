@@ -113,6 +113,7 @@ pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
         network: o.network.clone(),
         results_dir: o.results_dir.clone(),
         startup_timeout: o.startup_timeout.clone(),
+        pull: None,
     }
 }
 
@@ -134,6 +135,17 @@ pub(crate) fn selection(s: &crate::cli::SweepSelection) -> Selection {
 /// The effective configuration: `--config` (else `./vbench.yaml`), then the flags.
 pub(crate) fn load(g: &Global, o: &crate::cli::Overrides) -> Result<Config, ConfigError> {
     config::load(g.config.as_deref(), &overrides(o))
+}
+
+/// `load`, with `--pull` (on the commands that create containers) overriding `pull`.
+pub(crate) fn load_with_pull(
+    g: &Global,
+    o: &crate::cli::Overrides,
+    pull: Option<&str>,
+) -> Result<Config, ConfigError> {
+    let mut ov = overrides(o);
+    ov.pull = pull.map(str::to_string);
+    config::load(g.config.as_deref(), &ov)
 }
 
 /// A threshold as written: `5%` or `0.05`.

@@ -100,6 +100,20 @@ impl DockerError {
             _ => None,
         }
     }
+
+    /// The engine's (or, for a pull, the registry's) own words, without the operation and
+    /// without bollard's wrapping: what a classifier of causes reads.
+    pub fn engine_message(&self) -> String {
+        match self {
+            DockerError::Api {
+                source: bollard::errors::Error::DockerResponseServerError { message, .. },
+                ..
+            } => message.clone(),
+            DockerError::Api { source, .. } => source.to_string(),
+            DockerError::Stream { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// The HTTP status code inside a bollard error, if the engine answered at all.
