@@ -56,7 +56,7 @@ pub enum PullError {
     #[error("`{image}` is not an image reference: {why}")]
     BadReference { image: String, why: String },
     #[error(
-        "cannot pull {image}: registry {registry} refused the credentials (authentication failed: {detail}); {hint}"
+        "cannot pull {image}: registry {registry} refused access, authentication failed ({detail}); {hint}"
     )]
     Unauthorized {
         image: String,

@@ -128,7 +128,10 @@ pub fn line(event: &Event) -> String {
             digest.as_deref().unwrap_or("no registry digest"),
             mib(*downloaded)
         ),
-        Event::PullFailed { image, error, .. } => format!("pull of {image} failed: {error}"),
+        // The error itself follows as the command's error: not repeated here.
+        Event::PullFailed {
+            image, registry, ..
+        } => format!("pull of {image} from {registry} failed"),
         Event::Signal { signal, action } => match action {
             SignalAction::Stopping => format!(
                 "{signal}: stopping the benchmark in the client and saving the run (again to quit at once)"

@@ -88,6 +88,12 @@ impl PullBars {
                     bar.set_length(t);
                     bar.set_position(c.min(t));
                 }
+                // The download is whole (its last byte counts may have been throttled away).
+                _ if matches!(status, "Verifying Checksum" | "Download complete")
+                    && bar.length().is_some() =>
+                {
+                    bar.set_position(bar.length().unwrap_or(0));
+                }
                 _ => bar.set_style(layer_style(false)),
             }
             bar.set_message(status.to_string());
