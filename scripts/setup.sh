@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make this machine able to build and run vbench and its CPU stand-in:
 #  - busybox-static (the stand-in images' shell), docker-compose and chromium (headless, for
-#    the report.html tests), from Debian's packages;
+#    the report.html tests), docker-registry and apache2-utils (a local registry and its
+#    bcrypt htpasswd, for the image pull tests), from Debian's packages;
 #  - a Docker Engine: use the one that answers, else install Debian's docker.io and start
 #    dockerd (its PID goes to $VBENCH_DOCKERD_PIDFILE so the caller can stop it by PID).
 # Idempotent; prints what it did. Needs root only when something must be installed.
@@ -32,6 +33,25 @@ if ! command -v chromium >/dev/null 2>&1; then
   # sorting. Without recommends it still runs headless (fonts come with its fontconfig).
   echo "setup: installing chromium"
   apt_install chromium
+fi
+
+if ! command -v docker-registry >/dev/null 2>&1; then
+  # tests/registry_pull.rs starts its own registry (Docker's distribution, `docker-registry
+  # serve CONFIG`) on 127.0.0.1, anonymous and with htpasswd basic auth. The package's own
+  # service is not wanted: policy-rc.d or the lack of systemd keeps it from starting here.
+  echo "setup: installing docker-registry"
+  apt_install docker-registry
+  # Where systemd runs, the package starts a registry on :5000 for all interfaces: stop what
+  # the install just started; the tests start their own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+fi
+
+if ! command -v htpasswd >/dev/null 2>&1; then
+  # The bcrypt htpasswd entry for the registry's basic auth (`htpasswd -Bbn user password`).
+  echo "setup: installing apache2-utils"
+  apt_install apache2-utils
 fi
 
 if ! docker version >/dev/null 2>&1; then

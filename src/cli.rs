@@ -114,7 +114,8 @@ pub enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
-    /// Build the CPU stand-in images (a test double for vLLM; never a GPU measurement).
+    /// Pull the configured images, or build the CPU stand-in images (a test double for vLLM;
+    /// never a GPU measurement).
     Images {
         #[command(subcommand)]
         action: ImagesAction,
@@ -160,6 +161,12 @@ pub enum ImagesAction {
         #[arg(long, default_value = "latest")]
         tag: String,
     },
+    /// Pull the configured server and client images (always, whatever `pull` says), with
+    /// credentials from the Docker configuration (`docker login`).
+    Pull {
+        #[command(flatten)]
+        overrides: Box<Overrides>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -170,9 +177,15 @@ pub struct UpArgs {
     /// Use the CPU stand-in images and no GPU (rehearsal; not a GPU measurement).
     #[arg(long)]
     pub standin: bool,
+    /// When to pull the images of containers vbench creates (overrides `pull`).
+    #[arg(long, value_parser = PULL_POLICIES)]
+    pub pull: Option<String>,
     #[command(flatten)]
     pub overrides: Overrides,
 }
+
+/// `--pull`'s values, Docker's convention: pull a missing image, always pull, never pull.
+pub const PULL_POLICIES: [&str; 3] = ["missing", "always", "never"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Which {
@@ -274,6 +287,9 @@ pub struct RunArgs {
     /// Relative change that counts for the verdict (`5%` or `0.05`).
     #[arg(long, default_value = "10%")]
     pub threshold: String,
+    /// When to pull the images of containers vbench creates (overrides `pull`).
+    #[arg(long, value_parser = PULL_POLICIES)]
+    pub pull: Option<String>,
     #[command(flatten)]
     pub overrides: Overrides,
 }

@@ -113,6 +113,39 @@ pub enum Event {
         column: usize,
         message: String,
     },
+    /// An image pull began: the image as configured, the registry it comes from, and where
+    /// the credentials come from (None: anonymous).
+    PullStarted {
+        image: String,
+        registry: String,
+        credentials: Option<String>,
+    },
+    /// A layer of a pull changed status (`Pulling fs layer`, `Waiting`, `Downloading`,
+    /// `Download complete`, `Extracting`, `Pull complete`, `Already exists`, …) or, within
+    /// `Downloading`/`Extracting`, moved on (at most twice a second): bytes `current` of
+    /// `total` when the engine says.
+    PullProgress {
+        image: String,
+        layer: String,
+        status: String,
+        current: Option<u64>,
+        total: Option<u64>,
+    },
+    /// A pull finished: the registry digest (`sha256:…`), the layers seen, the bytes
+    /// downloaded (present layers not counted) and how long it took.
+    PullFinished {
+        image: String,
+        digest: Option<String>,
+        layers: usize,
+        downloaded: u64,
+        elapsed_s: f64,
+    },
+    /// A pull failed; `error` says why (the command then fails with it, exit code 3).
+    PullFailed {
+        image: String,
+        registry: String,
+        error: String,
+    },
     /// A signal arrived: the first stops the run cleanly, a second exits at once.
     Signal {
         signal: String,

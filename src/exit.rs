@@ -123,6 +123,10 @@ fn code_of_one(e: &(dyn std::error::Error + 'static)) -> Option<Code> {
     if e.is::<DockerError>() {
         return Some(Code::Setup);
     }
+    // An image that is absent (`pull: never`) or cannot be pulled: nothing could start.
+    if e.is::<crate::pull::PullError>() {
+        return Some(Code::Setup);
+    }
     if let Some(e) = e.downcast_ref::<ServerError>() {
         return Some(code_for_server(e));
     }

@@ -18,6 +18,7 @@ pub mod events;
 pub mod exit;
 pub mod gpu;
 pub mod pipeline;
+pub mod pull;
 pub mod render;
 pub mod report;
 pub mod results;

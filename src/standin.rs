@@ -37,6 +37,18 @@ pub const APPLETS: &[&str] = &[
     "uname",
 ];
 
+/// Whether `reference` names one of the stand-in images (any tag): those are built locally
+/// by `vbench images build` / `ensure_images` and never pulled (a registry's image of that
+/// name would be someone else's).
+pub fn is_standin_image(reference: &str) -> bool {
+    let name = match reference.rsplit_once(':') {
+        Some((n, tag)) if !tag.contains('/') => n,
+        _ => reference,
+    };
+    let name = name.split('@').next().unwrap_or(name);
+    name == SERVER_IMAGE || name == CLIENT_IMAGE
+}
+
 /// Full references of the two images (`vbench/vllm-standin-server:TAG`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StandinImages {
@@ -332,6 +344,16 @@ async fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standin_images_are_recognised_by_name() {
+        assert!(is_standin_image("vbench/vllm-standin-server:latest"));
+        assert!(is_standin_image("vbench/vllm-standin-client"));
+        assert!(!is_standin_image(
+            "127.0.0.1:5000/vbench/vllm-standin-server:latest"
+        ));
+        assert!(!is_standin_image("vllm/vllm-openai:latest"));
+    }
 
     #[test]
     fn elf_checks() {

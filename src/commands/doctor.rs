@@ -92,8 +92,26 @@ pub async fn gather(docker_host: Option<&str>, cfg: &Config) -> Report {
     };
     if let Some(d) = &docker {
         checks.push(gpu_check(d, cfg.server.gpu, Path::new("/dev/kfd").exists()));
-        checks.push(image_check(d, "server_image", &cfg.server.image, &cfg.server.container).await);
-        checks.push(image_check(d, "client_image", &cfg.client.image, &cfg.client.container).await);
+        checks.push(
+            image_check(
+                d,
+                "server_image",
+                &cfg.server.image,
+                &cfg.server.container,
+                cfg.pull,
+            )
+            .await,
+        );
+        checks.push(
+            image_check(
+                d,
+                "client_image",
+                &cfg.client.image,
+                &cfg.client.container,
+                cfg.pull,
+            )
+            .await,
+        );
         checks.push(
             container_check(
                 d,
@@ -159,7 +177,13 @@ fn gpu_check(d: &Docker, mode: GpuMode, kfd: bool) -> Check {
     }
 }
 
-async fn image_check(d: &Docker, id: &str, image: &str, container: &str) -> Check {
+async fn image_check(
+    d: &Docker,
+    id: &str,
+    image: &str,
+    container: &str,
+    pull: crate::config::PullPolicy,
+) -> Check {
     match d.inspect_image(image).await {
         Ok(Some(info)) => check(
             id,
@@ -174,9 +198,10 @@ async fn image_check(d: &Docker, id: &str, image: &str, container: &str) -> Chec
             // Only needed when vbench has to create the container.
             let needed = match d.inspect_container(container).await {
                 Ok(Some(_)) => format!("only needed to create {container}, which exists"),
-                _ => format!(
-                    "needed to create {container}; vbench does not pull: `docker pull {image}`"
-                ),
+                _ if pull == crate::config::PullPolicy::Never => {
+                    format!("needed to create {container}, and `pull: never`: `vbench images pull`")
+                }
+                _ => format!("needed to create {container}; vbench will pull it"),
             };
             check(
                 id,

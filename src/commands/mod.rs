@@ -114,6 +114,7 @@ pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
         results_dir: o.results_dir.clone(),
         startup_timeout: o.startup_timeout.clone(),
         client_mode: o.client_mode.clone(),
+        pull: None,
     }
 }
 
@@ -135,6 +136,17 @@ pub(crate) fn selection(s: &crate::cli::SweepSelection) -> Selection {
 /// The effective configuration: `--config` (else `./vbench.yaml`), then the flags.
 pub(crate) fn load(g: &Global, o: &crate::cli::Overrides) -> Result<Config, ConfigError> {
     config::load(g.config.as_deref(), &overrides(o))
+}
+
+/// `load`, with `--pull` (on the commands that create containers) overriding `pull`.
+pub(crate) fn load_with_pull(
+    g: &Global,
+    o: &crate::cli::Overrides,
+    pull: Option<&str>,
+) -> Result<Config, ConfigError> {
+    let mut ov = overrides(o);
+    ov.pull = pull.map(str::to_string);
+    config::load(g.config.as_deref(), &ov)
 }
 
 /// A threshold as written: `5%` or `0.05`.

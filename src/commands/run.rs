@@ -6,7 +6,7 @@ use crate::cli::{Global, RunArgs};
 use crate::pipeline::{self, RunOptions};
 
 pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
-    let cfg = super::load(g, &args.overrides)?;
+    let cfg = super::load_with_pull(g, &args.overrides, args.pull.as_deref())?;
     let cfg = if args.standin {
         crate::server::standin_config(&cfg)
     } else {

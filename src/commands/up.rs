@@ -6,7 +6,7 @@ use crate::render::Output;
 use crate::server::{self, UpOptions};
 
 pub async fn cmd(g: &Global, args: UpArgs) -> anyhow::Result<Outcome> {
-    let cfg = super::load(g, &args.overrides)?;
+    let cfg = super::load_with_pull(g, &args.overrides, args.pull.as_deref())?;
     let docker = super::connect(g).await?;
     let sink = crate::render::sink_for(super::output(g));
     let opts = UpOptions {

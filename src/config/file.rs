@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub results_dir: Opt<String>,
     pub sweeps: Option<BTreeMap<String, Spanned<RawSweep>>>,
     pub run: Option<RawRun>,
+    pub pull: Opt<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -101,6 +102,7 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "volumes" => "a list of `host_path:container_path[:ro]` strings",
         "gpu" => "one of auto, nvidia, amd, none",
         "client_mode" => "one of auto, worker, process",
+        "pull" => "one of missing, always, never",
         "shm_size" => "a size like 16g or 16GiB (k/m/g = powers of 1024, as Docker reads them)",
         "startup_timeout" | "point_timeout" => "a duration like 90s, 30m, 1h30m",
         "input_lens" => "a list of token counts: integers or <n>K with K = 1024 (1K, 4K, 96K)",
@@ -113,6 +115,7 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "sweeps" => {
             "for `run.sweeps`: a list of sweep names; at the top level: a mapping name: sweep"
         }
+        "image" => "an image reference like vllm/vllm-openai:v0.11.0 or repo@sha256:<64 hex>",
         "server" | "client" | "run" => "a mapping of keys",
         _ => return None,
     })

@@ -13,7 +13,7 @@ use super::error::{ConfigError, Ctx, Origin};
 use super::expand::expand;
 use super::file::{self, RawClient, RawConfig, RawRun, RawServer, RawSweep, expectation, origin};
 use super::units::{parse_duration, parse_size, parse_token_count};
-use super::{Config, GpuMode, Overrides, SweepConfig, validate};
+use super::{Config, GpuMode, Overrides, PullPolicy, SweepConfig, validate};
 
 /// The environment lookup used for `${VAR}`; `None` leaves values unexpanded.
 pub type Lookup<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;
@@ -183,6 +183,14 @@ impl Merger<'_> {
         }
         if let Some(v) = raw.results_dir {
             cfg.results_dir = PathBuf::from(self.text("results_dir", v)?);
+        }
+        if let Some(v) = raw.pull {
+            let p = self.text("pull", v)?;
+            cfg.pull = PullPolicy::parse(&p).ok_or_else(|| {
+                self.ctx
+                    .error("pull", format!("unknown pull policy `{p}`"))
+                    .help("valid choices: missing, always, never")
+            })?;
         }
         for (name, sweep) in raw.sweeps.unwrap_or_default() {
             let path = format!("sweeps.{name}");
@@ -448,6 +456,14 @@ impl Merger<'_> {
                 self.ctx
                     .error("run.client_mode", format!("unknown client mode `{v}`"))
                     .help("valid choices: auto, worker, process")
+            })?;
+        }
+        if let Some(v) = &o.pull {
+            self.ctx.set_origin("pull", Origin::Flag("--pull"));
+            cfg.pull = PullPolicy::parse(v).ok_or_else(|| {
+                self.ctx
+                    .error("pull", format!("unknown pull policy `{v}`"))
+                    .help("valid choices: missing, always, never")
             })?;
         }
         if let Some(v) = &o.startup_timeout {

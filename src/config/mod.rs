@@ -42,6 +42,9 @@ pub struct Overrides {
     pub startup_timeout: Option<String>,
     /// `auto`, `worker` or `process`.
     pub client_mode: Option<String>,
+    /// `missing`, `always` or `never` (`--pull`; checked when applied, so the error names the
+    /// flag).
+    pub pull: Option<String>,
 }
 
 use std::collections::BTreeMap;
@@ -62,6 +65,31 @@ pub enum GpuMode {
     None,
 }
 
+/// When vbench pulls the images it needs to create containers (Docker's `--pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PullPolicy {
+    /// Pull only an image that is not present.
+    #[default]
+    Missing,
+    /// Pull even a present image (a moving tag gets its newest image).
+    Always,
+    /// Never pull: an absent image is a set-up error.
+    Never,
+}
+
+impl PullPolicy {
+    /// `missing`, `always` or `never`.
+    pub fn parse(s: &str) -> Option<PullPolicy> {
+        Some(match s {
+            "missing" => PullPolicy::Missing,
+            "always" => PullPolicy::Always,
+            "never" => PullPolicy::Never,
+            _ => return None,
+        })
+    }
+}
+
 /// The sweep presets built into vbench (defined by the sweep planner); a file cannot
 /// redefine them.
 pub const PRESETS: [&str; 3] = ["production", "scaling", "scaling-200"];
@@ -77,6 +105,8 @@ pub struct Config {
     pub network: String,
     /// Host directory for results (`production/`, `scaling/`), run state and logs.
     pub results_dir: PathBuf,
+    /// When to pull the server and client images vbench needs to create containers.
+    pub pull: PullPolicy,
     /// Named sweeps defined in the file (the presets are built in and need no entry).
     pub sweeps: BTreeMap<String, SweepConfig>,
     /// What `vbench run` does with no sweep named on the command line.
@@ -251,6 +281,7 @@ impl Default for Config {
             },
             network: "vllm-bench".into(),
             results_dir: PathBuf::from("./bench_results"),
+            pull: PullPolicy::Missing,
             sweeps: BTreeMap::new(),
             run: RunConfig {
                 sweeps: vec!["production".into()],

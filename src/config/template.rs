@@ -77,6 +77,13 @@ network: vllm-bench
 # Host directory for results, logs and run state (relative to the working directory).
 results_dir: ./bench_results
 
+# When to pull the server and client images for a container vbench creates (Docker's --pull):
+# missing (only an image that is not present), always (even a present one: a moving tag gets
+# its newest image), never (an absent image is a set-up error). Credentials come from your
+# Docker configuration (`docker login`). An image may be pinned: repo@sha256:<digest>.
+# Flag: --pull on `vbench up` and `vbench run`.
+pull: missing
+
 # Named sweeps. The presets `production`, `scaling` and `scaling-200` are built in and need
 # no entry here (and cannot be redefined). A sweep is a grid of input lengths x concurrency
 # levels at one output length. Token counts accept K = 1024 tokens (1K = 1024, 96K = 98304).

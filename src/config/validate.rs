@@ -44,6 +44,13 @@ fn image(ctx: &Ctx, path: &str, v: &str) -> Result<(), ConfigError> {
             .error(path, format!("`{v}` is not an image reference"))
             .help("expected: e.g. vllm/vllm-openai:latest"));
     }
+    // Docker's own grammar: a bad reference (upper case, a short digest) fails here, at its
+    // line, rather than at the engine after the server was half set up.
+    if let Err(why) = crate::docker::reference::ImageRef::parse(v) {
+        return Err(ctx
+            .error(path, format!("`{v}` is not an image reference: {why}"))
+            .help("expected: e.g. vllm/vllm-openai:latest, or pinned: vllm/vllm-openai@sha256:<64 hex>"));
+    }
     Ok(())
 }
 

@@ -176,12 +176,13 @@ impl Docker {
         match created {
             Ok(_) => Ok(true),
             Err(e) if e.status() == Some(409) => Ok(false),
-            // A 404 on create means the image is not present locally. vbench never pulls
-            // from a registry on its own; say so rather than guess.
+            // A 404 on create means the image is not present locally. Creating does not
+            // pull (the engine layer pulls before, by the `pull` policy); say so rather than
+            // guess.
             Err(e) if e.status() == Some(404) => Err(DockerError::NotFound {
                 what: format!(
-                    "image {} (needed to create container {}; it is not present locally and vbench does not pull images: \
-                     pull or build it first, e.g. `docker pull {}` or `vbench images build` for the stand-in)",
+                    "image {} (needed to create container {}; it is not present locally and creating a container does not pull images: \
+                     pull or build it first, e.g. `vbench images pull`, `docker pull {}`, or `vbench images build` for the stand-in)",
                     spec.image, spec.name, spec.image
                 ),
             }),

@@ -1,12 +1,17 @@
-//! Images: build from an in-memory tar context (FROM scratch works, no registry needed) and
-//! look up what is present.
+//! Images: build from an in-memory tar context (FROM scratch works, no registry needed), look
+//! up what is present, and pull, tag and push through the engine (a pull reports each line of
+//! the engine's progress stream to the caller, who folds it into layer states).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder,
+    RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+};
 use futures_util::StreamExt;
 
+use super::credentials::RegistryAuth;
 use super::{Docker, DockerError, Labels, Result, api, status_of, within};
 
 /// A FROM-scratch build takes about a second; a real Dockerfile with RUN steps takes longer,
@@ -31,6 +36,26 @@ pub enum ContextEntry {
         path: String,
         target: String,
     },
+}
+
+/// No line from a pull's progress stream for this long means the pull is stuck (an
+/// unreachable registry fails much sooner; a healthy pull reports every layer's bytes).
+pub const PULL_STALL: Duration = Duration::from_secs(600);
+/// The longest a pull may take at all: vLLM images are ~10 GB, and slow links exist.
+pub const PULL_DEADLINE: Duration = Duration::from_secs(6 * 3600);
+/// A push of vbench's small images (tests push the stand-in to a local registry).
+const PUSH_DEADLINE: Duration = Duration::from_secs(600);
+
+/// One line of the engine's pull progress stream, in this layer's own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullUpdate {
+    /// A layer's short id, or (on `Pulling from …`) the tag or digest being pulled; None on
+    /// the image-wide lines (`Digest: …`, `Status: …`).
+    pub id: Option<String>,
+    pub status: String,
+    /// Bytes done and in all, on `Downloading` and `Extracting`.
+    pub current: Option<u64>,
+    pub total: Option<u64>,
 }
 
 /// A present image.
@@ -170,6 +195,126 @@ impl Docker {
         .await
     }
 
+    /// Pull `reference` (tag or digest; never a bare name, which would pull every tag) with
+    /// `auth`, handing each progress line to `on_update`. Fails with `DockerError::Api` when the
+    /// engine refuses at once (the registry's answer in the message) and `DockerError::Stream`
+    /// when the pull fails midway; `Deadline` when the stream stalls for `stall`.
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        auth: Option<&RegistryAuth>,
+        stall: Duration,
+        on_update: &mut (dyn FnMut(PullUpdate) + Send),
+    ) -> Result<()> {
+        let op = format!("pull image {reference}");
+        let opts = CreateImageOptionsBuilder::new()
+            .from_image(reference)
+            .build();
+        let creds = auth.map(to_bollard);
+        within(&op, PULL_DEADLINE, async {
+            let mut stream = self.inner.create_image(Some(opts), None, creds);
+            // The image-wide lines that end a successful pull: `Digest: sha256:…` comes just
+            // before the final `Status: …`.
+            let (mut saw_digest, mut saw_status) = (false, false);
+            loop {
+                let item = match tokio::time::timeout(stall, stream.next()).await {
+                    Ok(Some(item)) => item,
+                    Ok(None) => break,
+                    Err(_) => {
+                        return Err(DockerError::Deadline {
+                            op: format!("{op} (no progress)"),
+                            after: stall,
+                        });
+                    }
+                };
+                match item {
+                    Ok(info) => {
+                        let status = info.status.unwrap_or_default();
+                        saw_digest |= status.starts_with("Digest: ");
+                        saw_status |= status.starts_with("Status: ");
+                        let detail = info.progress_detail.unwrap_or_default();
+                        let bytes = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+                        on_update(PullUpdate {
+                            id: info.id.filter(|i| !i.is_empty()),
+                            status,
+                            current: bytes(detail.current),
+                            total: bytes(detail.total).filter(|&t| t > 0),
+                        });
+                    }
+                    Err(bollard::errors::Error::DockerStreamError { error }) => {
+                        return Err(DockerError::Stream {
+                            op: op.clone(),
+                            message: error,
+                        });
+                    }
+                    Err(e) if status_of(&e).is_some() => return Err(api(op.clone())(e)),
+                    // bollard 0.21's JSON-lines decoder can trip over the last `\r\n` of a
+                    // finished stream (#560): after the closing lines, and with the image
+                    // present, the pull did succeed.
+                    Err(_) if saw_status => break,
+                    Err(e) => {
+                        if saw_digest && self.inspect_image(reference).await?.is_some() {
+                            break;
+                        }
+                        return Err(api(op.clone())(e));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Tag `source` (a reference or id) as `repo:tag`.
+    pub async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
+        let op = format!("tag image {source} as {repo}:{tag}");
+        let opts = TagImageOptionsBuilder::new().repo(repo).tag(tag).build();
+        within(&op, Duration::from_secs(60), async {
+            self.inner
+                .tag_image(source, Some(opts))
+                .await
+                .map_err(api(op.clone()))
+        })
+        .await
+    }
+
+    /// Push `repo:tag` with `auth`; returns the registry's digest of the pushed manifest
+    /// (`sha256:…`, from the engine's closing `TAG: digest: sha256:… size: N` line).
+    pub async fn push_image(
+        &self,
+        repo: &str,
+        tag: &str,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<Option<String>> {
+        let op = format!("push image {repo}:{tag}");
+        let opts = PushImageOptionsBuilder::new().tag(tag).build();
+        let creds = auth.map(to_bollard);
+        within(&op, PUSH_DEADLINE, async {
+            let mut stream = self.inner.push_image(repo, Some(opts), creds);
+            let mut digest = None;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(info) => {
+                        if let Some(d) = info.status.as_deref().and_then(pushed_digest) {
+                            digest = Some(d);
+                        }
+                    }
+                    Err(bollard::errors::Error::DockerStreamError { error }) => {
+                        return Err(DockerError::Stream {
+                            op: op.clone(),
+                            message: error,
+                        });
+                    }
+                    // The #560 decoder trip after the closing digest line.
+                    Err(_) if digest.is_some() => break,
+                    Err(e) => return Err(api(op.clone())(e)),
+                }
+            }
+            Ok(digest)
+        })
+        .await
+    }
+
     /// Remove an image; absent is not an error.
     pub async fn remove_image(&self, reference: &str) -> Result<()> {
         let op = format!("remove image {reference}");
@@ -185,9 +330,36 @@ impl Docker {
     }
 }
 
+/// The engine's form of registry credentials (`X-Registry-Auth`).
+fn to_bollard(a: &RegistryAuth) -> bollard::auth::DockerCredentials {
+    bollard::auth::DockerCredentials {
+        username: a.username.clone(),
+        password: a.password.clone(),
+        identitytoken: a.identity_token.clone(),
+        serveraddress: Some(a.server_address.clone()),
+        ..Default::default()
+    }
+}
+
+/// `t1: digest: sha256:… size: 528` → `sha256:…`.
+fn pushed_digest(status: &str) -> Option<String> {
+    let (_, rest) = status.split_once(" digest: ")?;
+    let d = rest.split_whitespace().next()?;
+    d.starts_with("sha256:").then(|| d.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_digest_line() {
+        assert_eq!(
+            pushed_digest("t1: digest: sha256:f89e size: 528").as_deref(),
+            Some("sha256:f89e")
+        );
+        assert_eq!(pushed_digest("Pushed"), None);
+    }
 
     #[test]
     fn context_tar_is_deterministic_and_complete() {

@@ -5,18 +5,22 @@
 //! Submodules, one job each: `connect` (handle + engine facts), `spec` (pure container specs
 //! per GPU preset), `container` (create-or-attach, inspect, stop, remove), `network`,
 //! `exec` (argv execs with streamed lines, deadlines, stoppable processes), `logs`,
-//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context),
-//! `session` (a long-lived exec with stdin: the channel's transport), `lines` (output frames
-//! → lines, shared by exec and logs).
+//! `copy` (tar streams in and out, unpacked safely), `image` (build from an in-memory context;
+//! pull, tag, push), `reference` (image references as Docker normalises them), `credentials`
+//! (registry credentials from the user's Docker configuration), `lines` (output frames →
+//! lines, shared by exec and logs), `session` (a long-lived exec with stdin: the channel's
+//! transport).
 
 pub mod connect;
 pub mod container;
 pub mod copy;
+pub mod credentials;
 pub mod exec;
 pub mod image;
 pub mod lines;
 pub mod logs;
 pub mod network;
+pub mod reference;
 pub mod session;
 pub mod spec;
 
@@ -68,6 +72,9 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// The engine reported a failure inside a progress stream (a pull or push that had begun).
+    #[error("failed to {op}: {message}")]
+    Stream { op: String, message: String },
     #[error("{op} did not finish within {after:?}")]
     Deadline { op: String, after: Duration },
     #[error("refused to unpack {entry:?} from {origin}: {why}")]
@@ -94,6 +101,20 @@ impl DockerError {
         match self {
             DockerError::Api { source, .. } => status_of(source),
             _ => None,
+        }
+    }
+
+    /// The engine's (or, for a pull, the registry's) own words, without the operation and
+    /// without bollard's wrapping: what a classifier of causes reads.
+    pub fn engine_message(&self) -> String {
+        match self {
+            DockerError::Api {
+                source: bollard::errors::Error::DockerResponseServerError { message, .. },
+                ..
+            } => message.clone(),
+            DockerError::Api { source, .. } => source.to_string(),
+            DockerError::Stream { message, .. } => message.clone(),
+            other => other.to_string(),
         }
     }
 }

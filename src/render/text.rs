@@ -95,6 +95,43 @@ pub fn line(event: &Event) -> String {
             column,
             message,
         } => format!("warning: {file}:{line}:{column}: not imported: {message}"),
+        Event::PullStarted {
+            image,
+            registry,
+            credentials,
+        } => format!(
+            "pulling {image} from {registry} ({})",
+            credentials
+                .as_ref()
+                .map_or("anonymously".to_string(), |c| format!("credentials: {c}"))
+        ),
+        Event::PullProgress {
+            image,
+            layer,
+            status,
+            total,
+            ..
+        } => match total {
+            // One line per status (plain mode): the size says more than a byte count that is
+            // stale by the next line.
+            Some(t) => format!("{image}: layer {layer}: {status} ({})", mib(*t)),
+            None => format!("{image}: layer {layer}: {status}"),
+        },
+        Event::PullFinished {
+            image,
+            digest,
+            layers,
+            downloaded,
+            elapsed_s,
+        } => format!(
+            "pulled {image} ({}; {layers} layer(s), {} downloaded) in {elapsed_s:.1}s",
+            digest.as_deref().unwrap_or("no registry digest"),
+            mib(*downloaded)
+        ),
+        // The error itself follows as the command's error: not repeated here.
+        Event::PullFailed {
+            image, registry, ..
+        } => format!("pull of {image} from {registry} failed"),
         Event::Signal { signal, action } => match action {
             SignalAction::Stopping => format!(
                 "{signal}: stopping the benchmark in the client and saving the run (again to quit at once)"
@@ -115,6 +152,11 @@ pub fn block(event: &Event) -> Option<String> {
         Event::Verdict(v) => Some(v.render()),
         _ => None,
     }
+}
+
+/// Bytes as MiB with one decimal (`12.3 MiB`).
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }
 
 fn human_s(s: f64) -> String {

@@ -23,6 +23,7 @@ pub async fn ensure_client(
         .await
         .map_err(|e| ServerError::setup(format!("create network {}", cfg.network), e))?;
     let spec = super::spec::client_spec(cfg, docker.extra_labels());
+    super::ensure_image(docker, cfg, name, &spec.image, sink).await?;
     let (state, how) = docker.ensure_container(&spec).await.map_err(|e| {
         ServerError::setup(format!("create or start the client container {name}"), e)
     })?;

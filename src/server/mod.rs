@@ -249,6 +249,7 @@ pub async fn up(
     let gpu = spec::detect(docker, &cfg);
     let etc_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     let cspec = spec::server_spec(&cfg, gpu, &etc_group, docker.extra_labels());
+    ensure_image(docker, &cfg, server, &cspec.image, sink).await?;
     docker
         .ensure_network(
             &cfg.network,
@@ -350,16 +351,54 @@ pub async fn up(
     events::info(sink, format!("server record: {}", path.display()));
     Ok(ServerInfo {
         record_path: path,
-        image_digest: rec
-            .image
-            .digests
-            .first()
-            .cloned()
-            .unwrap_or_else(|| rec.image.id.clone()),
+        image_digest: rec.image.identity(),
         image: rec.image.reference.clone(),
         gpus: rec.gpu.samples.iter().map(|g| g.name.clone()).collect(),
         ..info
     })
+}
+
+/// The image of a container vbench is about to create, present as `cfg.pull` says (pulled
+/// with the user's Docker credentials). Nothing is pulled for a container that exists: it is
+/// used as it is. The stand-in images are built locally, never pulled.
+pub(crate) async fn ensure_image(
+    docker: &Docker,
+    cfg: &Config,
+    container: &str,
+    image: &str,
+    sink: &dyn Sink,
+) -> Result<(), ServerError> {
+    let exists = docker
+        .inspect_container(container)
+        .await
+        .map_err(ServerError::docker(format!(
+            "inspect container {container}"
+        )))?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    if crate::standin::is_standin_image(image) {
+        let present = docker
+            .inspect_image(image)
+            .await
+            .map_err(ServerError::docker(format!("inspect image {image}")))?
+            .is_some();
+        if !present {
+            return Err(ServerError::setup(
+                format!("create {container}"),
+                format!(
+                    "the CPU stand-in image {image} is not present; it is built locally, never pulled: run `vbench images build`"
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let creds = crate::docker::credentials::Credentials::from_env();
+    crate::pull::ensure(docker, image, cfg.pull, &creds, sink)
+        .await
+        .map_err(|e| ServerError::setup(format!("get the image of {container}"), e))?;
+    Ok(())
 }
 
 fn announce_container(

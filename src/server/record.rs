@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::ServerInfo;
 use crate::config::Config;
+use crate::docker::reference::ImageRef;
 use crate::docker::{Docker, GpuPreset};
 use crate::gpu::GpuSample;
 
@@ -23,9 +24,52 @@ pub fn stamp() -> String {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageFacts {
+    /// The image the container was created from, as written (tag or `repo@sha256:…`).
     pub reference: String,
+    /// The local image id the container runs.
     pub id: String,
+    /// The image's `RepoDigests` (`repo@sha256:…`): empty for an image built locally.
     pub digests: Vec<String>,
+    /// The registry digest (`sha256:…`) of the image under `reference`'s repository (else
+    /// under the first repository it came from); None for an image built locally, which only
+    /// has its `id`.
+    pub digest: Option<String>,
+    /// `reference` pins a digest (`repo@sha256:…`): the server ran exactly that image, not
+    /// whatever a tag pointed at that day.
+    pub pinned: bool,
+}
+
+impl ImageFacts {
+    /// Facts from the reference and what the engine says of the image.
+    pub fn new(reference: String, id: String, digests: Vec<String>) -> Self {
+        let parsed = ImageRef::parse(&reference).ok();
+        let digest = parsed
+            .as_ref()
+            .and_then(|r| r.digest_in(&digests))
+            .or_else(|| {
+                digests
+                    .iter()
+                    .find_map(|d| ImageRef::parse(d).ok().and_then(|r| r.digest))
+            });
+        ImageFacts {
+            pinned: parsed.is_some_and(|r| r.digest.is_some()),
+            reference,
+            id,
+            digests,
+            digest,
+        }
+    }
+
+    /// What identifies the image across runs (`ServerInfo::image_digest`): its registry digest
+    /// as `repo@sha256:…` (the entry of `reference`'s repository, else the first), else the
+    /// local id of an image that never came from a registry.
+    pub fn identity(&self) -> String {
+        ImageRef::parse(&self.reference)
+            .ok()
+            .and_then(|r| r.repo_digest_in(&self.digests))
+            .or_else(|| self.digests.first().cloned())
+            .unwrap_or_else(|| self.id.clone())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,16 +150,25 @@ impl ServerRecord {
         let image_ref = state
             .as_ref()
             .map_or(cfg.server.image.clone(), |s| s.image.clone());
-        let image_info = docker.inspect_image(&image_ref).await.ok().flatten();
-        let image = ImageFacts {
-            reference: image_ref,
-            id: state
-                .as_ref()
-                .map(|s| s.image_id.clone())
-                .or(image_info.as_ref().map(|i| i.id.clone()))
-                .unwrap_or_default(),
-            digests: image_info.map(|i| i.digests).unwrap_or_default(),
-        };
+        // The image the container runs, by id: a moving tag pulled again since may name
+        // another image by now.
+        let running_id = state
+            .as_ref()
+            .map(|s| s.image_id.clone())
+            .filter(|i| !i.is_empty());
+        let image_info = docker
+            .inspect_image(running_id.as_deref().unwrap_or(&image_ref))
+            .await
+            .ok()
+            .flatten();
+        let id = running_id
+            .or(image_info.as_ref().map(|i| i.id.clone()))
+            .unwrap_or_default();
+        let image = ImageFacts::new(
+            image_ref,
+            id,
+            image_info.map(|i| i.digests).unwrap_or_default(),
+        );
         let e = &docker.info;
         ServerRecord {
             written_at: jiff::Timestamp::now().to_string(),
@@ -200,11 +253,7 @@ mod tests {
             vbench_commit: "c".into(),
             container: "vllm-server".into(),
             container_created_by_vbench: Some(true),
-            image: ImageFacts {
-                reference: "vllm/vllm-openai:latest".into(),
-                id: "sha256:1".into(),
-                digests: vec![],
-            },
+            image: ImageFacts::new("vllm/vllm-openai:latest".into(), "sha256:1".into(), vec![]),
             vllm_version: "0.11.0".into(),
             model_id: "m".into(),
             root: "m".into(),
@@ -230,6 +279,49 @@ mod tests {
                 mem_total: None,
             },
         }
+    }
+
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn image_identity_is_the_registry_digest_of_the_configured_repository() {
+        // Pulled from two registries: the configured repository's digest is the one.
+        let digests = vec![
+            format!("127.0.0.1:5000/vllm/vllm-openai@{D2}"),
+            format!("vllm/vllm-openai@{D1}"),
+        ];
+        let f = ImageFacts::new(
+            "vllm/vllm-openai:latest".into(),
+            "sha256:id".into(),
+            digests,
+        );
+        assert_eq!(f.digest.as_deref(), Some(D1));
+        assert_eq!(f.identity(), format!("vllm/vllm-openai@{D1}"));
+        assert!(!f.pinned);
+        // Pinned by digest: said so.
+        let pinned = format!("127.0.0.1:5000/vllm/vllm-openai@{D2}");
+        let f = ImageFacts::new(pinned.clone(), "sha256:id".into(), vec![pinned.clone()]);
+        assert!(f.pinned);
+        assert_eq!((f.digest.as_deref(), f.identity()), (Some(D2), pinned));
+        // Built locally: no registry digest, the id identifies it.
+        let f = ImageFacts::new(
+            "vbench/vllm-standin-server:latest".into(),
+            "sha256:id".into(),
+            vec![],
+        );
+        assert_eq!(
+            (f.digest.clone(), f.identity()),
+            (None, "sha256:id".to_string())
+        );
+        // Retagged locally: the registry digest it came with still identifies it.
+        let f = ImageFacts::new(
+            "mine:1".into(),
+            "sha256:id".into(),
+            vec![format!("vllm/vllm-openai@{D1}")],
+        );
+        assert_eq!(f.digest.as_deref(), Some(D1));
+        assert_eq!(f.identity(), format!("vllm/vllm-openai@{D1}"));
     }
 
     #[test]
