@@ -237,3 +237,20 @@ fn the_printed_configuration_loads_back_to_the_same_selection() {
         assert_eq!(again.server.gpus, c.server.gpus, "{yaml}");
     }
 }
+
+#[test]
+fn a_host_time_selection_error_exits_as_a_configuration_error() {
+    let c = load("server:\n  tensor_parallel_size: 8\n").unwrap();
+    let e = check_on_host(&c, 4, "AMD", "x").expect_err("8 on 4");
+    let err = vbench::server::ServerError::Config(e);
+    assert_eq!(
+        vbench::exit::code_of_error(&err),
+        vbench::exit::Code::Usage,
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("vbench.yaml:2:25: server.tensor_parallel_size: this host has 4 AMD GPUs"),
+        "{err}"
+    );
+}

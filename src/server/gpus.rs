@@ -377,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn render_nodes_in_words() {
+        let gpu = |m: u32| AmdGpu {
+            render: DeviceNode {
+                path: format!("/dev/dri/renderD{m}"),
+                gid: 109,
+                mode: 0o660,
+            },
+            card: None,
+        };
+        let host = |minors: &[u32]| HostGpus {
+            amd: minors.iter().map(|&m| gpu(m)).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            host(&[128, 129, 130, 131]).describe_amd(),
+            "/dev/dri/renderD128-131"
+        );
+        assert_eq!(
+            host(&[128, 130]).describe_amd(),
+            "/dev/dri/renderD128, /dev/dri/renderD130"
+        );
+        assert_eq!(host(&[128]).describe_amd(), "/dev/dri/renderD128");
+    }
+
+    #[test]
     fn group_rw_needs_membership_and_bits() {
         let n = DeviceNode {
             path: "/dev/kfd".into(),

@@ -267,7 +267,15 @@ pub async fn up(
     let (state, how) = docker.ensure_container(&cspec).await.map_err(|e| {
         ServerError::setup(format!("create or start the server container {server}"), e)
     })?;
-    announce_container(sink, server, &cspec.image, gpu, &state, how);
+    announce_container(
+        sink,
+        server,
+        &cspec.image,
+        gpu,
+        &cfg.server.gpus,
+        &state,
+        how,
+    );
     if how != Ensured::Created {
         docker
             .connect_network(server, &cfg.network)
@@ -375,12 +383,13 @@ fn announce_container(
     server: &str,
     image: &str,
     gpu: crate::docker::GpuPreset,
+    gpus: &crate::config::GpuSelection,
     state: &crate::docker::ContainerState,
     how: Ensured,
 ) {
     let text = match how {
         Ensured::Created => {
-            format!("created server container {server} ({image}, GPU preset {gpu:?})")
+            format!("created server container {server} ({image}, GPU preset {gpu:?}, GPUs {gpus})")
         }
         Ensured::Started => format!("started existing server container {server}"),
         Ensured::Attached => format!(
