@@ -67,6 +67,10 @@ pub struct Overrides {
     /// GPU preset for containers vbench creates.
     #[arg(long, value_parser = ["auto", "nvidia", "amd", "none"])]
     pub gpu: Option<String>,
+    /// GPUs for the server container vbench creates: `all`, a count (`4`: the first four) or
+    /// host indices (`4,5,6,7`).
+    #[arg(long, value_name = "all|N|IDS")]
+    pub gpus: Option<String>,
     /// Server container image (used only when vbench creates the container).
     #[arg(long)]
     pub server_image: Option<String>,

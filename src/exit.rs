@@ -164,6 +164,7 @@ fn code_for_lock(e: &LockError) -> Code {
 
 fn code_for_server(e: &ServerError) -> Code {
     match e {
+        ServerError::Config(_) => Code::Usage,
         ServerError::Setup { .. } | ServerError::Docker { .. } => Code::Setup,
         ServerError::StartFailed { diagnosis, .. } => code_for_start(diagnosis.failure),
         ServerError::Mismatch { .. } => Code::ServerMismatch,

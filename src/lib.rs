@@ -17,6 +17,7 @@ pub mod durable;
 pub mod events;
 pub mod exit;
 pub mod gpu;
+pub mod gpu_doctor;
 pub mod pipeline;
 pub mod pull;
 pub mod render;

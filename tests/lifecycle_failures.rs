@@ -37,7 +37,7 @@ async fn every_fatal_knob_names_its_cause() {
     d.ensure_container(&vbench::server::spec::server_spec(
         &st.cfg,
         GpuPreset::None,
-        "",
+        &vbench::server::gpus::HostGpus::default(),
         d.extra_labels(),
     ))
     .await

@@ -67,7 +67,12 @@ async fn server_with(d: &Docker, cfg: &Config, knobs: &[(&str, &str)]) {
     )
     .await
     .expect("network");
-    let mut spec = vbench::server::spec::server_spec(cfg, GpuPreset::None, "", d.extra_labels());
+    let mut spec = vbench::server::spec::server_spec(
+        cfg,
+        GpuPreset::None,
+        &vbench::server::gpus::HostGpus::default(),
+        d.extra_labels(),
+    );
     spec.env
         .extend(knobs.iter().map(|(k, v)| format!("{k}={v}")));
     d.ensure_container(&spec).await.expect("server container");

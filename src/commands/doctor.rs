@@ -1,6 +1,7 @@
 //! `vbench doctor`: check what a run needs on this machine — the Docker Engine, a GPU
-//! runtime, the configured images, the two containers, the network and free disk for
-//! results — and print each check as ok/warn/fail (or one JSON object with `--json`).
+//! runtime, the GPUs per vendor with the container toolkit, `/dev/kfd`'s groups and the image's
+//! CUDA/ROCm (`gpu_doctor`), the configured images, the two containers, the network and free
+//! disk for results — and print each check as ok/warn/fail (or one JSON object with `--json`).
 //!
 //! Exit 0 when the machine can run at least the CPU stand-in (warnings allowed); exit 3
 //! (set-up) when a check fails, e.g. the engine is unreachable.
@@ -13,6 +14,7 @@ use super::{CommandError, Outcome};
 use crate::cli::{Global, Overrides};
 use crate::config::{Config, GpuMode};
 use crate::docker::{ContainerState, Docker, EngineInfo};
+use crate::gpu_doctor::Level;
 use crate::render::Output;
 
 /// Below this much free space for results, warn: a sweep writes a few MB, logs more.
@@ -90,8 +92,30 @@ pub async fn gather(docker_host: Option<&str>, cfg: &Config) -> Report {
             None
         }
     };
+    let gpu_facts = crate::gpu_doctor::Facts::read(cfg, docker.as_ref()).await;
     if let Some(d) = &docker {
-        checks.push(gpu_check(d, cfg.server.gpu, Path::new("/dev/kfd").exists()));
+        checks.push(gpu_check(
+            d,
+            cfg.server.gpu,
+            Path::new("/dev/kfd").exists(),
+            gpu_facts.nvidia_hook.is_some(),
+        ));
+    }
+    // The GPUs per vendor, the container toolkit, /dev/kfd's groups, the image's CUDA/ROCm.
+    checks.extend(
+        crate::gpu_doctor::checks(&gpu_facts)
+            .into_iter()
+            .map(|f| Check {
+                check: f.check,
+                status: match f.level {
+                    Level::Ok => Status::Ok,
+                    Level::Warn => Status::Warn,
+                    Level::Fail => Status::Fail,
+                },
+                detail: f.detail,
+            }),
+    );
+    if let Some(d) = &docker {
         checks.push(
             image_check(
                 d,
@@ -140,16 +164,25 @@ pub async fn gather(docker_host: Option<&str>, cfg: &Config) -> Report {
     }
 }
 
-/// A GPU runtime: the NVIDIA runtime in `docker info`, or `/dev/kfd` for ROCm.
-fn gpu_check(d: &Docker, mode: GpuMode, kfd: bool) -> Check {
+/// A GPU runtime: the NVIDIA runtime in `docker info`, or `/dev/kfd` for ROCm. `nvidia_hook`:
+/// the toolkit's hook is installed, so a configured `gpu: nvidia` works without the runtime
+/// entry (only `auto` needs it; the `nvidia_toolkit` check says so).
+fn gpu_check(d: &Docker, mode: GpuMode, kfd: bool, nvidia_hook: bool) -> Check {
     let nvidia = d.has_nvidia_runtime();
     let runtimes = d.info.runtimes.join(", ");
     match (mode, nvidia, kfd) {
-        (GpuMode::Nvidia, false, _) => check(
+        (GpuMode::Nvidia, false, _) if !nvidia_hook => check(
             "gpu",
             Status::Fail,
             format!(
                 "gpu: nvidia is configured but the engine lists no NVIDIA runtime (runtimes: {runtimes})"
+            ),
+        ),
+        (GpuMode::Nvidia, false, _) => check(
+            "gpu",
+            Status::Ok,
+            format!(
+                "gpu: nvidia: the NVIDIA hook serves device requests (no nvidia runtime listed; runtimes: {runtimes})"
             ),
         ),
         (GpuMode::Amd, _, false) => check(

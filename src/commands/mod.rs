@@ -106,6 +106,7 @@ pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
         max_model_len: o.max_model_len,
         enforce_eager: o.enforce_eager,
         gpu: o.gpu.clone(),
+        gpus: o.gpus.clone(),
         server_image: o.server_image.clone(),
         client_image: o.client_image.clone(),
         server_container: o.server_container.clone(),

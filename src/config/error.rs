@@ -110,7 +110,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The file being loaded and where each effective value came from; builds located errors.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Ctx {
     pub file: Option<PathBuf>,
     pub text: String,
@@ -211,6 +211,66 @@ fn hide_secret(raw: &str) -> String {
         return format!("{}{}", &raw[..cut], super::redact::REDACTED);
     }
     raw.to_string()
+}
+
+/// Where each value of a loaded `Config` came from, kept with it so that checks which need
+/// the host (how many GPUs it has) can still point at `file:line:column`, a flag or the
+/// default, like a load-time error. Not part of the configuration's value: two configurations
+/// with the same values are equal wherever they came from, and it is never serialised.
+#[derive(Clone, Default)]
+pub struct Provenance(Option<std::sync::Arc<Ctx>>);
+
+impl Provenance {
+    pub(crate) fn new(ctx: Ctx) -> Self {
+        Provenance(Some(std::sync::Arc::new(ctx)))
+    }
+
+    /// The loading context (an empty one for a configuration that was not loaded).
+    pub(crate) fn ctx(&self) -> std::borrow::Cow<'_, Ctx> {
+        match &self.0 {
+            Some(ctx) => std::borrow::Cow::Borrowed(ctx),
+            None => std::borrow::Cow::Owned(Ctx::default()),
+        }
+    }
+
+    /// An error about the value at `path` (`server.gpus`), located where that value was set.
+    pub fn error(&self, path: &str, message: impl Into<String>) -> ConfigError {
+        match &self.0 {
+            Some(ctx) => ctx.error(path, message),
+            None => ConfigError::new(None, Origin::Default, path, message),
+        }
+    }
+
+    /// Where the value at `path` was set, in words: `vbench.yaml:5:3`, `--tp`, `the built-in
+    /// default`.
+    pub fn describe(&self, path: &str) -> String {
+        let ctx = self.0.as_deref();
+        let origin = ctx.map_or(Origin::Default, |c| c.origin_of(path));
+        describe_origin(ctx.and_then(|c| c.file.as_deref()), &origin)
+    }
+}
+
+/// `file:line:column` (or `line L, column C` without a file), the flag, or `the built-in default`.
+pub fn describe_origin(file: Option<&std::path::Path>, origin: &Origin) -> String {
+    match (origin, file) {
+        (Origin::File { line, column }, Some(f)) => format!("{}:{line}:{column}", f.display()),
+        (Origin::File { line, column }, None) => format!("line {line}, column {column}"),
+        (Origin::Flag(flag), _) => (*flag).to_string(),
+        (Origin::Default, _) => "the built-in default".to_string(),
+    }
+}
+
+/// The file text may hold secrets: never print it.
+impl fmt::Debug for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Provenance(..)")
+    }
+}
+
+impl PartialEq for Provenance {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The closest candidate to `word`, if close enough to be a plausible typo.

@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 use super::error::{ConfigError, Ctx, Origin};
 use super::expand::expand;
 use super::file::{self, RawClient, RawConfig, RawRun, RawServer, RawSweep, expectation, origin};
+use super::gpus::{self, GpuSelection, RawGpus, parse_gpus};
 use super::units::{parse_duration, parse_size, parse_token_count};
 use super::{Config, GpuMode, Overrides, PullPolicy, SweepConfig, validate};
 
@@ -97,6 +98,7 @@ pub fn from_text(
         cfg.client.env.retain(|_, v| !v.is_empty());
     }
     validate::validate(&cfg, &m.ctx)?;
+    cfg.provenance = super::Provenance::new(m.ctx);
     Ok(cfg)
 }
 
@@ -257,6 +259,9 @@ impl Merger<'_> {
                     .help("valid choices: auto, nvidia, amd, none")
             })?;
         }
+        if let Some(v) = s.gpus {
+            c.gpus = self.gpus(v)?;
+        }
         if let Some(v) = s.shm_size {
             c.shm_size = Some(self.unit("server.shm_size", v, parse_size)?);
         }
@@ -267,6 +272,22 @@ impl Merger<'_> {
             c.publish_port = Some(self.int("server.publish_port", v, 1, 65535)? as u16);
         }
         Ok(())
+    }
+
+    /// `server.gpus`: a count, a list, or text (`all`, `4,5,6,7`, `${GPUS:-all}`, expanded).
+    fn gpus(&mut self, v: Spanned<RawGpus>) -> Result<GpuSelection, ConfigError> {
+        let path = "server.gpus";
+        self.ctx.set_origin(path, origin(&v));
+        let parsed = match v.value {
+            RawGpus::Count(n) => gpus::count(n),
+            RawGpus::List(ids) => gpus::list(&ids),
+            RawGpus::Text(t) => parse_gpus(&self.expand(path, &t)?),
+        };
+        parsed.map_err(|m| {
+            self.ctx
+                .error(path, m)
+                .help(format!("expected: {}", gpus::GPUS_EXPECTED))
+        })
     }
 
     fn client(&mut self, cfg: &mut Config, s: RawClient) -> Result<(), ConfigError> {
@@ -464,6 +485,14 @@ impl Merger<'_> {
                 self.ctx
                     .error("pull", format!("unknown pull policy `{v}`"))
                     .help("valid choices: missing, always, never")
+            })?;
+        }
+        if let Some(v) = &o.gpus {
+            self.ctx.set_origin("server.gpus", Origin::Flag("--gpus"));
+            cfg.server.gpus = parse_gpus(v).map_err(|m| {
+                self.ctx
+                    .error("server.gpus", m)
+                    .help(format!("expected: {}", gpus::GPUS_EXPECTED))
             })?;
         }
         if let Some(v) = &o.startup_timeout {

@@ -8,14 +8,18 @@
 mod error;
 mod expand;
 mod file;
+mod gpus;
 mod load;
 mod redact;
 pub mod template;
 mod units;
 mod validate;
 
-pub use error::{ConfigError, ErrorDetail, Origin};
+pub use error::{ConfigError, ErrorDetail, Origin, Provenance};
 pub use expand::{ExpandError, expand};
+pub use gpus::{
+    GPUS_EXPECTED, GpuSelection, check_on_host, parse_gpus, pipeline_parallel_size, world_size,
+};
 pub use load::{from_text, load_file, locate};
 pub use redact::{REDACTED, is_secret_name, redact_args, redact_env};
 pub use units::{parse_duration, parse_size, parse_token_count};
@@ -32,6 +36,8 @@ pub struct Overrides {
     pub enforce_eager: Option<bool>,
     /// `auto`, `nvidia`, `amd` or `none` (checked when applied, so the error names the flag).
     pub gpu: Option<String>,
+    /// `all`, a count or indices `4,5,6,7` (checked when applied, so the error names `--gpus`).
+    pub gpus: Option<String>,
     pub server_image: Option<String>,
     pub client_image: Option<String>,
     pub server_container: Option<String>,
@@ -111,6 +117,9 @@ pub struct Config {
     pub sweeps: BTreeMap<String, SweepConfig>,
     /// What `vbench run` does with no sweep named on the command line.
     pub run: RunConfig,
+    /// Where each value came from, for errors found after loading (not part of the value).
+    #[serde(skip)]
+    pub provenance: Provenance,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -133,6 +142,9 @@ pub struct ServerConfig {
     /// Bind mounts / volumes, Docker `src:dst[:ro]` form (HF cache by default).
     pub volumes: Vec<String>,
     pub gpu: GpuMode,
+    /// Which GPUs the server container gets when vbench creates it: all, the first N, or
+    /// these host indices.
+    pub gpus: GpuSelection,
     /// Shared memory size in bytes, for containers vbench creates.
     pub shm_size: Option<u64>,
     /// Overall start-up deadline (default 30 min: large models take ~25 min to load).
@@ -266,6 +278,7 @@ impl Default for Config {
                 env,
                 volumes: vec!["${HOME}/.cache/huggingface:/root/.cache/huggingface".into()],
                 gpu: GpuMode::Auto,
+                gpus: GpuSelection::All,
                 shm_size: Some(16 << 30),
                 startup_timeout: Duration::from_secs(30 * 60),
                 publish_port: None,
@@ -289,6 +302,7 @@ impl Default for Config {
                 point_timeout: Duration::from_secs(60 * 60),
                 client_mode: ClientMode::Auto,
             },
+            provenance: Provenance::default(),
         }
     }
 }

@@ -45,6 +45,10 @@ server:
   # GPU preset for a container vbench creates: auto (NVIDIA runtime in `docker info` ->
   # nvidia; /dev/kfd present -> amd; else none), nvidia, amd or none.
   gpu: auto
+  # Which GPUs a container vbench creates gets: all, a count (4: the first four) or host
+  # indices ([4, 5, 6, 7], as nvidia-smi / rocm-smi number them). tensor_parallel_size (x the
+  # pipeline-parallel size in extra_args) must fit in the selection (flag --gpus 4,5,6,7).
+  gpus: all
   # Shared memory for a container vbench creates; k/m/g are powers of 1024 as in Docker
   # (16g = 16GiB).
   shm_size: 16g

@@ -112,6 +112,7 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
             format!("must be >= 1, got {}", s.tensor_parallel_size),
         ));
     }
+    super::gpus::check_selection(s, ctx)?;
     let g = s.gpu_memory_utilization;
     if !(g > 0.0 && g <= 1.0) {
         return Err(err(

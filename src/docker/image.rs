@@ -68,6 +68,8 @@ pub struct ImageInfo {
     pub created: Option<String>,
     /// Labels from the image config.
     pub labels: BTreeMap<String, String>,
+    /// `KEY=VALUE` environment from the image config (`CUDA_VERSION`, `ROCM_VERSION`, …).
+    pub env: Vec<String>,
 }
 
 /// Pack entries into an uncompressed tar (deterministic: mtime 0, root owner).
@@ -181,6 +183,11 @@ impl Docker {
                     digests: i.repo_digests.unwrap_or_default(),
                     size: i.size.unwrap_or(0),
                     created: i.created,
+                    env: i
+                        .config
+                        .as_ref()
+                        .and_then(|c| c.env.clone())
+                        .unwrap_or_default(),
                     labels: i
                         .config
                         .and_then(|c| c.labels)

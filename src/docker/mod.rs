@@ -31,7 +31,7 @@ pub use connect::{Docker, EngineInfo};
 pub use container::{ContainerState, Ensured};
 pub use exec::{ExecOutcome, ExecSpec, OutputLine, Stream as OutputStream};
 pub use session::ExecSession;
-pub use spec::{ContainerSpec, GpuPreset};
+pub use spec::{ContainerSpec, GpuPreset, NvidiaGpus};
 
 /// Labels put on everything vbench creates.
 pub type Labels = BTreeMap<String, String>;

@@ -27,12 +27,25 @@ pub const PUBLISH_HOST_IP: &str = "127.0.0.1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GpuPreset {
-    /// Device request for all GPUs with capability `gpu`, `--ipc=host`.
+    /// Device request for GPUs with capability `gpu` (all, a count or ids), `--ipc=host`.
     Nvidia,
-    /// `/dev/kfd`, `/dev/dri`, groups `video` (+ `render`), `--ipc=host`, shm, seccomp=unconfined, SYS_PTRACE.
+    /// `/dev/kfd` and `/dev/dri` (or the selected render nodes), the host's GIDs of those
+    /// nodes in `group_add`, `--ipc=host`, seccomp=unconfined, SYS_PTRACE.
     Amd,
     /// Plain CPU.
     None,
+}
+
+/// Which GPUs the NVIDIA preset's device request asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NvidiaGpus {
+    /// `count: -1`, as `docker run --gpus all`.
+    #[default]
+    All,
+    /// `count: N`, as `docker run --gpus N`: the first N.
+    Count(u32),
+    /// `device_ids`, as `docker run --gpus '"device=4,5"'`: indices or UUIDs.
+    Ids(Vec<String>),
 }
 
 /// Everything needed to create a container vbench owns.
@@ -58,8 +71,14 @@ pub struct ContainerSpec {
     pub keepalive: bool,
     /// Run an init (tini) as PID 1 so signals and zombies are handled.
     pub init: bool,
-    /// Extra group names/GIDs (AMD adds `video`, `render`).
+    /// Extra groups. The AMD preset's are the host's numeric GIDs: a name would be resolved in
+    /// the image's `/etc/group`, which may lack it or map it to another GID.
     pub group_add: Vec<String>,
+    /// NVIDIA preset: which GPUs to request.
+    pub nvidia_gpus: NvidiaGpus,
+    /// AMD preset: the device nodes to pass in (same path inside); empty: `/dev/kfd` and the
+    /// whole `/dev/dri`.
+    pub amd_devices: Vec<String>,
 }
 
 impl ContainerSpec {
@@ -102,10 +121,17 @@ impl ContainerSpec {
         };
         match self.gpu {
             Some(GpuPreset::Nvidia) => {
-                // What `docker run --gpus all` sends: no driver named, the daemon picks the
-                // one that offers the `gpu` capability (the NVIDIA toolkit's).
+                // What `docker run --gpus …` sends: no driver named, the daemon picks the one
+                // that offers the `gpu` capability (the NVIDIA toolkit's). Count and ids are
+                // exclusive in the API.
+                let (count, device_ids) = match &self.nvidia_gpus {
+                    NvidiaGpus::All => (Some(-1), None),
+                    NvidiaGpus::Count(n) => (Some(i64::from(*n)), None),
+                    NvidiaGpus::Ids(ids) => (None, Some(ids.clone())),
+                };
                 host.device_requests = Some(vec![DeviceRequest {
-                    count: Some(-1),
+                    count,
+                    device_ids,
                     capabilities: Some(vec![vec!["gpu".into()]]),
                     ..Default::default()
                 }]);
@@ -117,7 +143,11 @@ impl ContainerSpec {
                     path_in_container: Some(p.into()),
                     cgroup_permissions: Some("rwm".into()),
                 };
-                host.devices = Some(vec![dev("/dev/kfd"), dev("/dev/dri")]);
+                host.devices = Some(if self.amd_devices.is_empty() {
+                    vec![dev("/dev/kfd"), dev("/dev/dri")]
+                } else {
+                    self.amd_devices.iter().map(|p| dev(p)).collect()
+                });
                 host.ipc_mode = Some("host".into());
                 host.security_opt = Some(vec!["seccomp=unconfined".into()]);
                 host.cap_add = Some(vec!["SYS_PTRACE".into()]);
@@ -204,20 +234,26 @@ fn write_canonical(v: &serde_json::Value, out: &mut String) {
     }
 }
 
-/// Groups an AMD ROCm container needs, given the host's `/etc/group` text: `video` always,
-/// `render` only where the host has that group (older distributions do not).
-pub fn amd_groups_from(etc_group: &str) -> Vec<String> {
-    let has = |name: &str| etc_group.lines().any(|l| l.split(':').next() == Some(name));
-    let mut groups = vec!["video".to_string()];
-    if has("render") {
-        groups.push("render".to_string());
-    }
-    groups
-}
-
-/// `amd_groups_from` over this host's `/etc/group` (unreadable: `video` only).
-pub fn amd_groups() -> Vec<String> {
-    amd_groups_from(&std::fs::read_to_string("/etc/group").unwrap_or_default())
+/// Test helper (also for the server's GPU snapshots): `spec`'s create body equals `expected`,
+/// compared as JSON values (map order inside bollard's models does not matter), with the
+/// `vbench.spec` label checked against `spec_hash` and shown as `<hash>`.
+#[cfg(test)]
+pub(crate) fn assert_body_json(spec: &ContainerSpec, expected: &str) {
+    let mut got = serde_json::to_value(spec.create_body()).expect("serialise");
+    let hash = got["Labels"]["vbench.spec"]
+        .as_str()
+        .expect("spec label")
+        .to_string();
+    assert_eq!(hash, spec.spec_hash());
+    assert_eq!(hash.len(), 64);
+    got["Labels"]["vbench.spec"] = serde_json::Value::String("<hash>".into());
+    let want: serde_json::Value = serde_json::from_str(expected).expect("expected JSON parses");
+    assert_eq!(
+        got,
+        want,
+        "got:\n{}",
+        serde_json::to_string_pretty(&got).unwrap_or_default()
+    );
 }
 
 #[cfg(test)]
@@ -238,27 +274,12 @@ mod tests {
             publish: Some((8000, 0)),
             keepalive: true,
             init: true,
-            group_add: vec![],
+            ..Default::default()
         }
     }
 
-    /// Compare as JSON values: map order (HashMap inside bollard's models) does not matter.
     fn assert_json(spec: &ContainerSpec, expected: &str) {
-        let mut got = serde_json::to_value(spec.create_body()).expect("serialise");
-        let hash = got["Labels"]["vbench.spec"]
-            .as_str()
-            .expect("spec label")
-            .to_string();
-        assert_eq!(hash, spec.spec_hash());
-        assert_eq!(hash.len(), 64);
-        got["Labels"]["vbench.spec"] = serde_json::Value::String("<hash>".into());
-        let want: serde_json::Value = serde_json::from_str(expected).expect("expected JSON parses");
-        assert_eq!(
-            got,
-            want,
-            "got:\n{}",
-            serde_json::to_string_pretty(&got).unwrap_or_default()
-        );
+        assert_body_json(spec, expected);
     }
 
     const COMMON_HEAD: &str = r#""Image": "vllm/vllm-openai:latest",
@@ -288,7 +309,7 @@ mod tests {
     #[test]
     fn amd_preset() {
         let mut spec = base(GpuPreset::Amd);
-        spec.group_add = amd_groups_from("root:x:0:\nvideo:x:44:\nrender:x:105:\n");
+        spec.group_add = vec!["44".into(), "105".into()];
         let expected = format!(
             r#"{{ {COMMON_HEAD},
             "HostConfig": {{
@@ -298,7 +319,7 @@ mod tests {
                 "Init": true,
                 "ShmSize": 17179869184,
                 "IpcMode": "host",
-                "GroupAdd": ["video", "render"],
+                "GroupAdd": ["44", "105"],
                 "Devices": [
                     {{"PathOnHost": "/dev/kfd", "PathInContainer": "/dev/kfd", "CgroupPermissions": "rwm"}},
                     {{"PathOnHost": "/dev/dri", "PathInContainer": "/dev/dri", "CgroupPermissions": "rwm"}}
@@ -369,12 +390,37 @@ mod tests {
     }
 
     #[test]
-    fn amd_render_group_only_when_host_has_it() {
-        assert_eq!(amd_groups_from("video:x:44:\n"), vec!["video"]);
+    fn nvidia_count_and_ids_are_exclusive() {
+        let mut spec = base(GpuPreset::Nvidia);
+        spec.nvidia_gpus = NvidiaGpus::Count(2);
+        let v = serde_json::to_value(spec.create_body()).expect("serialise");
         assert_eq!(
-            amd_groups_from("video:x:44:\nrender:x:105:user\n"),
-            vec!["video", "render"]
+            v["HostConfig"]["DeviceRequests"],
+            serde_json::json!([{"Count": 2, "Capabilities": [["gpu"]]}])
         );
-        assert_eq!(amd_groups_from("renderers:x:1:\n"), vec!["video"]);
+        spec.nvidia_gpus = NvidiaGpus::Ids(vec!["4".into(), "5".into()]);
+        let v = serde_json::to_value(spec.create_body()).expect("serialise");
+        assert_eq!(
+            v["HostConfig"]["DeviceRequests"],
+            serde_json::json!([{"DeviceIDs": ["4", "5"], "Capabilities": [["gpu"]]}])
+        );
+    }
+
+    #[test]
+    fn amd_explicit_devices_replace_kfd_and_dri() {
+        let mut spec = base(GpuPreset::Amd);
+        spec.amd_devices = vec!["/dev/kfd".into(), "/dev/dri/renderD129".into()];
+        let v = serde_json::to_value(spec.create_body()).expect("serialise");
+        let paths: Vec<&str> = v["HostConfig"]["Devices"]
+            .as_array()
+            .expect("devices")
+            .iter()
+            .map(|d| d["PathOnHost"].as_str().expect("path"))
+            .collect();
+        assert_eq!(paths, ["/dev/kfd", "/dev/dri/renderD129"]);
+        // The selection is part of the spec: another one is drift.
+        let mut other = spec.clone();
+        other.amd_devices[1] = "/dev/dri/renderD130".into();
+        assert_ne!(spec.spec_hash(), other.spec_hash());
     }
 }

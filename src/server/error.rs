@@ -18,6 +18,10 @@ pub enum ServerError {
         #[source]
         source: BoxError,
     },
+    /// The configuration asks for what this host cannot give (GPUs it does not have, fewer
+    /// GPUs than the world size), found once the host's facts are read.
+    #[error(transparent)]
+    Config(crate::config::ConfigError),
     /// `vllm serve` did not become ready; the diagnosis names the cause (from its log, the
     /// process or the container) with the log tail. `message` is the full, secret-scrubbed text.
     #[error("{message}")]

@@ -11,6 +11,7 @@ pub mod client;
 pub mod diagnose;
 pub mod down;
 pub mod error;
+pub mod gpus;
 pub mod probe;
 pub mod readiness;
 pub mod record;
@@ -95,8 +96,10 @@ pub const STANDIN_TAG: &str = "latest";
 pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 
 /// The same configuration pointed at the stand-in images: no GPU, one "GPU" of tensor
-/// parallelism, a small model unless one was chosen, a short start-up deadline, no HF cache
-/// mount, and the port published on 127.0.0.1 (same number unless one was chosen).
+/// parallelism (unless GPUs were selected: then the configured size, which the load already
+/// checked fits them, so the stand-in plays that many busy GPUs), a small model unless one
+/// was chosen, a short start-up deadline, no HF cache mount, and the port published on
+/// 127.0.0.1 (same number unless one was chosen).
 pub fn standin_config(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     let defaults = Config::default();
@@ -104,7 +107,9 @@ pub fn standin_config(cfg: &Config) -> Config {
     c.server.image = images.server;
     c.client.image = images.client;
     c.server.gpu = GpuMode::None;
-    c.server.tensor_parallel_size = 1;
+    if c.server.gpus.is_all() {
+        c.server.tensor_parallel_size = 1;
+    }
     if c.server.model == defaults.server.model {
         c.server.model = STANDIN_MODEL.to_string();
     }
@@ -240,15 +245,18 @@ pub async fn up(
     } else {
         cfg.clone()
     };
+    // Before anything is built or created: a selection the host cannot give is a
+    // configuration error.
+    let gpu = spec::detect(docker, &cfg);
+    let host_gpus = gpus::HostGpus::read();
+    gpus::check(&cfg, gpu, &host_gpus).map_err(ServerError::Config)?;
     if opts.standin {
         ensure_standin_images(docker, sink)
             .await
             .map_err(|e| ServerError::setup("build the stand-in images", e))?;
     }
     let server = &cfg.server.container;
-    let gpu = spec::detect(docker, &cfg);
-    let etc_group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let cspec = spec::server_spec(&cfg, gpu, &etc_group, docker.extra_labels());
+    let cspec = spec::server_spec(&cfg, gpu, &host_gpus, docker.extra_labels());
     ensure_image(docker, &cfg, server, &cspec.image, sink).await?;
     docker
         .ensure_network(
@@ -260,7 +268,15 @@ pub async fn up(
     let (state, how) = docker.ensure_container(&cspec).await.map_err(|e| {
         ServerError::setup(format!("create or start the server container {server}"), e)
     })?;
-    announce_container(sink, server, &cspec.image, gpu, &state, how);
+    announce_container(
+        sink,
+        server,
+        &cspec.image,
+        gpu,
+        &cfg.server.gpus,
+        &state,
+        how,
+    );
     if how != Ensured::Created {
         docker
             .connect_network(server, &cfg.network)
@@ -406,12 +422,13 @@ fn announce_container(
     server: &str,
     image: &str,
     gpu: crate::docker::GpuPreset,
+    gpus: &crate::config::GpuSelection,
     state: &crate::docker::ContainerState,
     how: Ensured,
 ) {
     let text = match how {
         Ensured::Created => {
-            format!("created server container {server} ({image}, GPU preset {gpu:?})")
+            format!("created server container {server} ({image}, GPU preset {gpu:?}, GPUs {gpus})")
         }
         Ensured::Started => format!("started existing server container {server}"),
         Ensured::Attached => format!(

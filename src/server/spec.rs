@@ -1,9 +1,11 @@
 //! The containers vbench creates for the server and the client: GPU preset resolution
-//! (`auto`: NVIDIA runtime → nvidia, `/dev/kfd` → amd, else none), the AMD `render` group, and
-//! the `ContainerSpec`s. Pure functions, apart from the two host facts read in `detect`.
+//! (`auto`: NVIDIA runtime → nvidia, `/dev/kfd` → amd, else none) and the `ContainerSpec`s,
+//! with the GPU selection's parts from `gpus`. Pure functions, apart from the two host facts
+//! read in `detect`; the device facts come in as `HostGpus`.
 
 use std::collections::BTreeMap;
 
+use super::gpus::{HostGpus, gpu_parts};
 use crate::config::{Config, GpuMode};
 use crate::docker::{ContainerSpec, Docker, GpuPreset, LABEL_MANAGED, LABEL_ROLE, Labels};
 
@@ -17,19 +19,6 @@ pub fn resolve_gpu(mode: GpuMode, nvidia_runtime: bool, kfd_present: bool) -> Gp
         GpuMode::Auto if kfd_present => GpuPreset::Amd,
         GpuMode::Auto => GpuPreset::None,
     }
-}
-
-/// The host GID of the `render` group from `/etc/group` text, if it exists. Numeric, because a
-/// group *name* in `group_add` is looked up in the container's `/etc/group`, and what the
-/// device nodes need is the host's GID.
-pub fn render_gid(etc_group: &str) -> Option<String> {
-    etc_group.lines().find_map(|l| {
-        let mut f = l.split(':');
-        (f.next()? == "render").then_some(())?;
-        let _password = f.next()?;
-        let gid = f.next()?.trim();
-        gid.parse::<u32>().ok().map(|g| g.to_string())
-    })
 }
 
 /// The preset for this host and configuration.
@@ -59,27 +48,29 @@ pub fn labels(extra: &Labels, role: &str) -> Labels {
 }
 
 /// The server container: keep-alive entrypoint (vbench execs `vllm serve` into it), init for
-/// signals and zombies, GPU preset, HF cache volume, env, shm, port published on 127.0.0.1.
-pub fn server_spec(cfg: &Config, gpu: GpuPreset, etc_group: &str, extra: &Labels) -> ContainerSpec {
+/// signals and zombies, GPU preset with the selected GPUs (`server.gpus` on `host`), HF cache
+/// volume, env, shm, port published on 127.0.0.1.
+pub fn server_spec(cfg: &Config, gpu: GpuPreset, host: &HostGpus, extra: &Labels) -> ContainerSpec {
     let s = &cfg.server;
-    let group_add = match gpu {
-        GpuPreset::Amd => render_gid(etc_group).into_iter().collect(),
-        _ => vec![],
-    };
+    let parts = gpu_parts(s, gpu, host);
+    let mut env = env_pairs(&s.env);
+    env.extend(parts.env);
     ContainerSpec {
         name: s.container.clone(),
         image: s.image.clone(),
         network: Some(cfg.network.clone()),
         aliases: vec![],
         labels: labels(extra, "server"),
-        env: env_pairs(&s.env),
+        env,
         volumes: s.volumes.clone(),
         gpu: Some(gpu),
         shm_size: s.shm_size,
         publish: s.publish_port.map(|host| (s.port, host)),
         keepalive: true,
         init: true,
-        group_add,
+        group_add: parts.group_add,
+        nvidia_gpus: parts.nvidia,
+        amd_devices: parts.amd_devices,
     }
 }
 
@@ -99,7 +90,7 @@ pub fn client_spec(cfg: &Config, extra: &Labels) -> ContainerSpec {
         publish: None,
         keepalive: true,
         init: true,
-        group_add: vec![],
+        ..Default::default()
     }
 }
 
@@ -117,33 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn render_gid_from_etc_group() {
-        let g = "root:x:0:\nvideo:x:44:\nrenderer:x:7:\nrender:x:109:alice\n";
-        assert_eq!(render_gid(g), Some("109".into()));
-        assert_eq!(render_gid("root:x:0:\nvideo:x:44:\n"), None);
-    }
-
-    #[test]
-    fn amd_spec_adds_render_gid_and_others_do_not() {
-        let cfg = Config::default();
-        let g = "render:x:109:\n";
-        assert_eq!(
-            server_spec(&cfg, GpuPreset::Amd, g, &Labels::new()).group_add,
-            vec!["109".to_string()]
-        );
-        assert!(
-            server_spec(&cfg, GpuPreset::Nvidia, g, &Labels::new())
-                .group_add
-                .is_empty()
-        );
-    }
-
-    #[test]
     fn server_spec_publishes_only_when_asked_and_skips_empty_env() {
         let mut cfg = Config::default();
         cfg.server.env.insert("HF_TOKEN".into(), String::new());
         cfg.server.env.insert("A".into(), "1".into());
-        let s = server_spec(&cfg, GpuPreset::None, "", &Labels::new());
+        let s = server_spec(&cfg, GpuPreset::None, &HostGpus::default(), &Labels::new());
         assert_eq!(s.publish, None);
         assert_eq!(s.env, vec!["A=1".to_string()]);
         assert!(s.keepalive && s.init);
@@ -153,8 +122,238 @@ mod tests {
         );
         cfg.server.publish_port = Some(18000);
         assert_eq!(
-            server_spec(&cfg, GpuPreset::None, "", &Labels::new()).publish,
+            server_spec(&cfg, GpuPreset::None, &HostGpus::default(), &Labels::new()).publish,
             Some((8000, 18000))
+        );
+    }
+    // Snapshots of the server container per vendor and selection: the whole create body, on
+    // a canned host (4 AMD GPUs whose card nodes are card1..card4 — card0 is another device —
+    // render nodes and /dev/kfd owned by `render` 109, cards by `video` 44).
+
+    use crate::config::GpuSelection;
+    use crate::docker::spec::assert_body_json;
+    use crate::server::gpus::{AmdGpu, DeviceNode};
+
+    fn node(path: &str, gid: u32) -> DeviceNode {
+        DeviceNode {
+            path: path.into(),
+            gid,
+            mode: 0o660,
+        }
+    }
+
+    fn host() -> HostGpus {
+        HostGpus {
+            etc_group: "root:x:0:\nvideo:x:44:\nrender:x:109:\n".into(),
+            kfd: Some(node("/dev/kfd", 109)),
+            amd: (0..4)
+                .map(|i| AmdGpu {
+                    render: node(&format!("/dev/dri/renderD{}", 128 + i), 109),
+                    card: Some(node(&format!("/dev/dri/card{}", i + 1), 44)),
+                })
+                .collect(),
+        }
+    }
+
+    fn cfg(gpus: GpuSelection, env: &[(&str, &str)]) -> Config {
+        let mut c = Config::default();
+        c.server.gpus = gpus;
+        c.server.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        c.server.volumes = vec![];
+        c
+    }
+
+    /// The body with `env` and the HostConfig's GPU fields (`gpu_host`, JSON members).
+    fn expected(env: &str, gpu_host: &str) -> String {
+        format!(
+            r#"{{
+            "Image": "vllm/vllm-openai:latest",
+            {env}
+            "Labels": {{"vbench.managed": "true", "vbench.role": "server", "vbench.spec": "<hash>"}},
+            "Entrypoint": ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"],
+            "HostConfig": {{
+                "NetworkMode": "vllm-bench",
+                "Init": true,
+                "ShmSize": 17179869184
+                {gpu_host}
+            }},
+            "NetworkingConfig": {{"EndpointsConfig": {{"vllm-bench": {{}}}}}}
+        }}"#
+        )
+    }
+
+    fn snap(c: &Config, preset: GpuPreset, env: &str, gpu_host: &str) {
+        let spec = server_spec(c, preset, &host(), &Labels::new());
+        assert_body_json(&spec, &expected(env, gpu_host));
+    }
+
+    #[test]
+    fn snapshot_nvidia_all_count_ids() {
+        let ipc = r#", "IpcMode": "host""#;
+        snap(
+            &cfg(GpuSelection::All, &[]),
+            GpuPreset::Nvidia,
+            "",
+            &format!(r#"{ipc}, "DeviceRequests": [{{"Count": -1, "Capabilities": [["gpu"]]}}]"#),
+        );
+        snap(
+            &cfg(GpuSelection::Count(4), &[]),
+            GpuPreset::Nvidia,
+            "",
+            &format!(r#"{ipc}, "DeviceRequests": [{{"Count": 4, "Capabilities": [["gpu"]]}}]"#),
+        );
+        snap(
+            &cfg(GpuSelection::Ids(vec![4, 5, 6, 7]), &[]),
+            GpuPreset::Nvidia,
+            "",
+            &format!(
+                r#"{ipc}, "DeviceRequests": [{{"DeviceIDs": ["4", "5", "6", "7"], "Capabilities": [["gpu"]]}}]"#
+            ),
+        );
+    }
+
+    const AMD_COMMON: &str =
+        r#", "IpcMode": "host", "SecurityOpt": ["seccomp=unconfined"], "CapAdd": ["SYS_PTRACE"]"#;
+
+    fn dev(p: &str) -> String {
+        format!(r#"{{"PathOnHost": "{p}", "PathInContainer": "{p}", "CgroupPermissions": "rwm"}}"#)
+    }
+
+    #[test]
+    fn snapshot_amd_all_numeric_gids_and_whole_dri() {
+        snap(
+            &cfg(GpuSelection::All, &[]),
+            GpuPreset::Amd,
+            "",
+            &format!(
+                r#"{AMD_COMMON}, "GroupAdd": ["44", "109"], "Devices": [{}, {}]"#,
+                dev("/dev/kfd"),
+                dev("/dev/dri")
+            ),
+        );
+    }
+
+    #[test]
+    fn snapshot_amd_count_first_n_nodes() {
+        snap(
+            &cfg(GpuSelection::Count(2), &[]),
+            GpuPreset::Amd,
+            r#""Env": ["ROCR_VISIBLE_DEVICES=0,1", "HIP_VISIBLE_DEVICES=0,1"],"#,
+            &format!(
+                r#"{AMD_COMMON}, "GroupAdd": ["44", "109"], "Devices": [{}, {}, {}, {}, {}]"#,
+                dev("/dev/kfd"),
+                dev("/dev/dri/renderD128"),
+                dev("/dev/dri/card1"),
+                dev("/dev/dri/renderD129"),
+                dev("/dev/dri/card2")
+            ),
+        );
+    }
+
+    #[test]
+    fn snapshot_amd_ids_only_their_nodes() {
+        snap(
+            &cfg(GpuSelection::Ids(vec![3, 1]), &[]),
+            GpuPreset::Amd,
+            r#""Env": ["ROCR_VISIBLE_DEVICES=0,1", "HIP_VISIBLE_DEVICES=0,1"],"#,
+            &format!(
+                r#"{AMD_COMMON}, "GroupAdd": ["44", "109"], "Devices": [{}, {}, {}, {}, {}]"#,
+                dev("/dev/kfd"),
+                dev("/dev/dri/renderD131"),
+                dev("/dev/dri/card4"),
+                dev("/dev/dri/renderD129"),
+                dev("/dev/dri/card2")
+            ),
+        );
+    }
+
+    #[test]
+    fn amd_gids_are_the_hosts_whatever_the_names() {
+        // kfd and render nodes owned by 993 (no name for it in /etc/group), video 39, no
+        // render group: the owners' GIDs and video's, never a name.
+        let mut h = host();
+        h.etc_group = "root:x:0:\nvideo:x:39:\n".into();
+        h.kfd = Some(node("/dev/kfd", 993));
+        for g in &mut h.amd {
+            g.render.gid = 993;
+            g.card = None;
+        }
+        let spec = server_spec(
+            &cfg(GpuSelection::Ids(vec![2]), &[]),
+            GpuPreset::Amd,
+            &h,
+            &Labels::new(),
+        );
+        assert_eq!(spec.group_add, ["39", "993"]);
+        assert_eq!(spec.amd_devices, ["/dev/kfd", "/dev/dri/renderD130"]);
+        // Root-owned nodes add no group 0.
+        h.kfd = Some(node("/dev/kfd", 0));
+        let spec = server_spec(
+            &cfg(GpuSelection::All, &[]),
+            GpuPreset::Amd,
+            &h,
+            &Labels::new(),
+        );
+        assert_eq!(spec.group_add, ["39", "993"]);
+        // Unknown host (nothing readable): the usual render node names, no groups.
+        let spec = server_spec(
+            &cfg(GpuSelection::Count(1), &[]),
+            GpuPreset::Amd,
+            &HostGpus::default(),
+            &Labels::new(),
+        );
+        assert!(spec.group_add.is_empty());
+        assert_eq!(spec.amd_devices, ["/dev/kfd", "/dev/dri/renderD128"]);
+    }
+
+    #[test]
+    fn snapshot_none_with_a_selection_sets_the_standin_env() {
+        snap(
+            &cfg(GpuSelection::Ids(vec![4, 5, 6, 7]), &[]),
+            GpuPreset::None,
+            r#""Env": ["NVIDIA_VISIBLE_DEVICES=4,5,6,7", "VLLM_STANDIN_GPUS=8"],"#,
+            "",
+        );
+        // The AMD stand-in, playing a bigger host than the selection needs.
+        snap(
+            &cfg(
+                GpuSelection::Count(2),
+                &[("VLLM_STANDIN_GPU", "amd"), ("VLLM_STANDIN_GPUS", "16")],
+            ),
+            GpuPreset::None,
+            r#""Env": ["VLLM_STANDIN_GPU=amd", "VLLM_STANDIN_GPUS=16", "AMD_VISIBLE_DEVICES=0,1"],"#,
+            "",
+        );
+        // `all`: nothing added.
+        snap(&cfg(GpuSelection::All, &[]), GpuPreset::None, "", "");
+    }
+
+    #[test]
+    fn configured_env_wins_over_the_selection() {
+        let c = cfg(
+            GpuSelection::Count(2),
+            &[
+                ("ROCR_VISIBLE_DEVICES", "1"),
+                ("NVIDIA_VISIBLE_DEVICES", "x"),
+            ],
+        );
+        let amd = server_spec(&c, GpuPreset::Amd, &host(), &Labels::new());
+        assert_eq!(
+            amd.env,
+            ["NVIDIA_VISIBLE_DEVICES=x", "ROCR_VISIBLE_DEVICES=1"],
+            "the configured process choice stands alone"
+        );
+        let none = server_spec(&c, GpuPreset::None, &host(), &Labels::new());
+        assert_eq!(
+            none.env,
+            [
+                "NVIDIA_VISIBLE_DEVICES=x",
+                "ROCR_VISIBLE_DEVICES=1",
+                "VLLM_STANDIN_GPUS=2"
+            ]
         );
     }
 }
