@@ -40,6 +40,11 @@ echo "fake bench: $n prompts, mode $mode"
 case "$mode" in
   slow) sleep 60;;
   nofile) exit 0;;
+  killagent)
+    # The channel's agent dies under this point (as a crash would); the retry runs normally.
+    echo ok > /tmp/fake-mode
+    ps=; for p in /proc/[0-9]*; do case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in *vbench-agent"".sh*) ps="$ps ${p#/proc/}";; esac; done
+    kill -9 $ps;;
 esac
 completed=$n; failed=0
 if [ "$mode" = fail ]; then completed=0; failed=$n; fi
@@ -148,6 +153,16 @@ impl Rig {
 
     /// A runner for `m` against `server`, with the client's directories prepared.
     async fn runner<S: ServerControl>(&self, m: &mut Manifest, server: S) -> Runner<'_, S> {
+        self.runner_with_env(m, server, vec![]).await
+    }
+
+    /// The same, with the client environment `env`.
+    async fn runner_with_env<S: ServerControl>(
+        &self,
+        m: &mut Manifest,
+        server: S,
+        env: Vec<String>,
+    ) -> Runner<'_, S> {
         let r = Runner {
             docker: &self.d,
             client: self.c.clone(),
@@ -162,7 +177,7 @@ impl Rig {
                 run_id: m.run_id.clone(),
                 extra_args: vec![],
             },
-            env: vec![],
+            env,
             server,
             restart_server: false,
             cancel: CancellationToken::new(),
@@ -439,5 +454,72 @@ async fn one_failed_health_probe_is_rechecked_not_fatal() {
         r.server.calls.load(Ordering::SeqCst),
         4,
         "3 checks + 1 recheck"
+    );
+}
+
+#[tokio::test]
+async fn points_go_through_one_channel_and_a_dead_channel_is_retried_through_an_exec() {
+    let (rig, mut m) = Rig::new().await;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
+    assert_eq!(m.client_mode.as_deref(), Some("process"));
+    // The second point's command kills the channel's agent under it.
+    m.points[0].status = PointStatus::Skipped;
+    assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
+    sh(&rig.d, &rig.c, "echo killagent > /tmp/fake-mode").await;
+    m.points[0].status = PointStatus::Pending;
+    m.points[1].status = PointStatus::Skipped;
+    m.points[2].status = PointStatus::Skipped;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
+    assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
+    assert_eq!(
+        m.points[0].status,
+        PointStatus::Ok,
+        "{:?}",
+        m.points[0].reason
+    );
+    // The retry's result is the one on the host, byte for byte the client's.
+    let name = m.points[0].file_name.clone().expect("file name");
+    let host = std::fs::read(rig.results().join("t").join(&name)).expect("host file");
+    let client = rig
+        .d
+        .read_file(&rig.c, &format!("/results/t/{name}"))
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(host, client);
+    let events = rig.sink.0.lock().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Message { text, .. }
+            if text.contains("died") && text.contains("runs again through an exec"))),
+        "the death was noticed"
+    );
+}
+
+#[tokio::test]
+async fn a_channel_that_cannot_start_falls_back_to_an_exec_per_point() {
+    let (rig, mut m) = Rig::new().await;
+    // The agent cannot make its scratch directory: it never says hello.
+    let r = rig
+        .runner_with_env(
+            &mut m,
+            TestServer::healthy(),
+            vec!["TMPDIR=/proc/no-such-dir".into()],
+        )
+        .await;
+    assert_eq!(
+        m.client_mode.as_deref(),
+        Some("process (an exec per point)")
+    );
+    assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
+    assert_eq!(m.count(PointStatus::Ok), 3, "{:#?}", m.points);
+    let events = rig.sink.0.lock().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Message { text, .. }
+            if text.contains("no channel into"))),
+        "the fallback is said"
     );
 }
