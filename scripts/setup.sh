@@ -2,7 +2,8 @@
 # Make this machine able to build and run vbench and its CPU stand-in:
 #  - busybox-static (the stand-in images' shell), docker-compose and chromium (headless, for
 #    the report.html tests), docker-registry and apache2-utils (a local registry and its
-#    bcrypt htpasswd, for the image pull tests), from Debian's packages;
+#    bcrypt htpasswd, for the image pull tests) and debootstrap (a Debian client image for the
+#    real-client tests), from Debian's packages;
 #  - a Docker Engine: use the one that answers, else install Debian's docker.io and start
 #    dockerd (its PID goes to $VBENCH_DOCKERD_PIDFILE so the caller can stop it by PID).
 # Idempotent; prints what it did. Needs root only when something must be installed.
@@ -52,6 +53,13 @@ if ! command -v htpasswd >/dev/null 2>&1; then
   # The bcrypt htpasswd entry for the registry's basic auth (`htpasswd -Bbn user password`).
   echo "setup: installing apache2-utils"
   apt_install apache2-utils
+fi
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+  # scripts/build-debian-image.sh: a Debian base image without a registry, the client
+  # container of the tests that run the real vLLM client in a container.
+  echo "setup: installing debootstrap"
+  apt_install debootstrap
 fi
 
 if ! docker version >/dev/null 2>&1; then

@@ -8,6 +8,8 @@ export VBENCH_STANDIN_BIN="$(scripts/build-standin.sh)"
 # The real vLLM 0.33 benchmark client (CPU, offline) in a cached venv: the worker and
 # real-client tests run it. Installed once per machine (minutes, ~9 GB); fast afterwards.
 export VBENCH_VLLM_VENV="$(scripts/setup-real-client.sh | tail -n1)"
+# A Debian base image (debootstrap, no registry) for the client container that runs that venv.
+export VBENCH_DEBIAN_IMAGE="$(scripts/build-debian-image.sh | tail -n1)"
 cargo test --workspace --no-fail-fast "$@"
 left_c=$(docker ps -aq --filter label=vbench.test | wc -l)
 left_n=$(docker network ls -q --filter label=vbench.test | wc -l)
