@@ -3,7 +3,8 @@
 #  - busybox-static (the stand-in images' shell), docker-compose and chromium (headless, for
 #    the report.html tests), docker-registry and apache2-utils (a local registry and its
 #    bcrypt htpasswd, for the image pull tests) and debootstrap (a Debian client image for the
-#    real-client tests), from Debian's packages;
+#    real-client tests), zsh and fish (the completion tests load vbench's scripts in each
+#    shell), from Debian's packages;
 #  - a Docker Engine: use the one that answers, else install Debian's docker.io and start
 #    dockerd (its PID goes to $VBENCH_DOCKERD_PIDFILE so the caller can stop it by PID).
 # Idempotent; prints what it did. Needs root only when something must be installed.
@@ -61,6 +62,15 @@ if ! command -v debootstrap >/dev/null 2>&1; then
   echo "setup: installing debootstrap"
   apt_install debootstrap
 fi
+
+for sh in zsh fish; do
+  if ! command -v "$sh" >/dev/null 2>&1; then
+    # tests/cli_completions.rs loads `vbench completions <shell>` in the real shell and asks
+    # it to complete.
+    echo "setup: installing $sh"
+    apt_install "$sh"
+  fi
+done
 
 if ! docker version >/dev/null 2>&1; then
   if ! command -v dockerd >/dev/null 2>&1; then

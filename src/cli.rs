@@ -35,6 +35,18 @@ pub struct Global {
     /// Shorthand for `--output json`.
     #[arg(long, global = true)]
     pub json: bool,
+    /// When to colour output: `auto` (on a terminal, unless NO_COLOR is set), `always` or
+    /// `never`. For `vbench logs`, `always` also keeps the log's own ANSI codes.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorMode::Auto)]
+    pub color: ColorMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorMode {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -110,6 +122,9 @@ pub enum Command {
     },
     /// Print the effective configuration (file + environment + flags), secrets redacted.
     Config {
+        /// Print the JSON Schema of vbench.yaml instead (for editors: see the README).
+        #[arg(long)]
+        schema: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -155,14 +170,26 @@ pub enum Command {
     History(HistoryArgs),
     /// Delete all but the newest runs (run directories and their result files).
     Prune(PruneArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per subcommand to a directory.
+    Man {
+        /// Write vbench.1 and vbench-<subcommand>.1 here instead of printing vbench.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ImagesAction {
     /// Build `vbench/vllm-standin-server` and `vbench/vllm-standin-client` from scratch.
     Build {
-        /// Tag for both images.
-        #[arg(long, default_value = "latest")]
+        /// Tag for both images (the tag `demo` and `--standin` use: `VBENCH_STANDIN_TAG`, else
+        /// `latest`).
+        #[arg(long, env = "VBENCH_STANDIN_TAG", default_value = "latest")]
         tag: String,
     },
     /// Pull the configured server and client images (always, whatever `pull` says), with
@@ -209,9 +236,6 @@ pub struct LogsArgs {
     /// Only lines since this time (RFC 3339, a UNIX timestamp, or a duration like `10m`).
     #[arg(long)]
     pub since: Option<String>,
-    /// Keep ANSI colour codes.
-    #[arg(long)]
-    pub color: bool,
     #[command(flatten)]
     pub overrides: Overrides,
 }

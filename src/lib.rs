@@ -30,10 +30,47 @@ pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod test_fixtures;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+
+/// Parse the process's command line. clap parses `--color` only as it parses everything, so
+/// the choice is read ahead from the arguments and given to clap too: its help and usage
+/// errors follow `--color` like the rest of the output.
+pub fn parse_args() -> cli::Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let matches = cli::Cli::command()
+        .color(clap_color(&args))
+        .get_matches_from(args);
+    cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The last `--color WHEN` / `--color=WHEN` before `--`, as clap's choice (`auto` otherwise:
+/// clap's own detection honours NO_COLOR).
+fn clap_color(args: &[OsString]) -> clap::ColorChoice {
+    let mut last = None;
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--color" {
+            last = it.next().map(|v| v.into_owned());
+        } else if let Some(v) = a.strip_prefix("--color=") {
+            last = Some(v.to_string());
+        }
+    }
+    match last.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    }
+}
 
 /// Run one invocation and return the process exit code. Errors are printed here, once.
 pub fn run(cli: cli::Cli) -> ExitCode {
+    render::color::apply(commands::color(&cli.global));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,7 +86,8 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(commands::Outcome::Run(outcome)) => exit::code_for_outcome(&outcome),
         Ok(commands::Outcome::Judged(verdict)) => exit::code_for_verdict(verdict),
         Err(err) => {
-            eprintln!("error: {}", exit::render_error(&err));
+            let prefix = render::color::paint("error:", console::Style::new().red().bold());
+            eprintln!("{prefix} {}", exit::render_error(&err));
             exit::code_of(&err)
         }
     };

@@ -1,9 +1,7 @@
 //! The `vbench` binary: parse the command line, hand it to the library, exit with its code.
 //! Everything else lives in the library so tests can drive it in-process.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let cli = vbench::cli::Cli::parse();
+    let cli = vbench::parse_args();
     vbench::run(cli)
 }

@@ -1,12 +1,21 @@
 //! `vbench config`: print the effective configuration (file + environment + flags) with
 //! secrets redacted, as YAML with a first comment line saying where it came from, or as JSON
-//! with `--json` / `--output json`.
+//! with `--json` / `--output json`; with `--schema`, the JSON Schema of `vbench.yaml`
+//! (generated from the types the loader reads the file into).
 
 use super::{CommandError, Outcome};
 use crate::cli::{Global, Overrides};
 use crate::render::Output;
 
-pub fn cmd(g: &Global, o: &Overrides) -> anyhow::Result<Outcome> {
+pub fn cmd(g: &Global, schema: bool, o: &Overrides) -> anyhow::Result<Outcome> {
+    if schema {
+        let text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&crate::config::schema::schema())?
+        );
+        super::print_out(&text)?;
+        return Ok(Outcome::Done);
+    }
     let cfg = super::load(g, o)?;
     let mut value = cfg.redacted();
     let text = if super::output(g) == Output::Json {

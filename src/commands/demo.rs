@@ -14,7 +14,7 @@ pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Outcome> {
     let sink = crate::render::sink_for(output);
     {
         let docker = super::connect(g).await?;
-        crate::standin::ensure_images(&docker, "latest", sink.as_ref())
+        crate::standin::ensure_images(&docker, &crate::standin::tag(), sink.as_ref())
             .await
             .map_err(|e| CommandError::Setup(format!("{e:#}")))?;
     }

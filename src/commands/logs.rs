@@ -1,7 +1,7 @@
-//! `vbench logs server|client [-f] [--tail N] [--since …] [--color]` glue. Server: the serve
-//! log file vbench's launcher writes in the container (what `vllm serve` printed); the
-//! container's own log when there is no serve log or `--since` is given. Client: the
-//! container log. ANSI colour is stripped unless `--color`.
+//! `vbench logs server|client [-f] [--tail N] [--since …]` glue. Server: the serve log file
+//! vbench's launcher writes in the container (what `vllm serve` printed); the container's own
+//! log when there is no serve log or `--since` is given. Client: the container log. The log's
+//! ANSI codes are stripped unless `--color always`.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -9,11 +9,17 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 
 use super::{CommandError, Outcome};
-use crate::cli::{Global, LogsArgs, Which};
+use crate::cli::{ColorMode, Global, LogsArgs, Which};
 use crate::docker::logs::LogOptions;
 use crate::docker::{Docker, ExecSpec};
 use crate::server::argv::SERVE_LOG;
 use crate::server::diagnose::clean_line;
+
+/// Only an explicit `--color always` keeps the log's own colour codes: a log is often saved
+/// or grepped, and `auto` keeps the plain text it always gave.
+fn keep_ansi(g: &Global) -> bool {
+    g.color == ColorMode::Always
+}
 
 pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;
@@ -30,13 +36,22 @@ pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Outcome> {
         && since.is_none()
         && let Some(bytes) = docker.read_file(&container, SERVE_LOG).await?
     {
-        return follow_file(&docker, &container, &bytes, &args, &cfg.secret_values()).await;
+        let keep = keep_ansi(g);
+        return follow_file(
+            &docker,
+            &container,
+            &bytes,
+            &args,
+            keep,
+            &cfg.secret_values(),
+        )
+        .await;
     }
     let opts = LogOptions {
         follow: args.follow,
         tail: args.tail,
         since,
-        strip_ansi: !args.color,
+        strip_ansi: !keep_ansi(g),
     };
     let mut stream = docker.logs(&container, &opts);
     let mut out = std::io::stdout().lock();
@@ -60,6 +75,7 @@ async fn follow_file(
     container: &str,
     initial: &[u8],
     args: &LogsArgs,
+    keep_ansi: bool,
     secrets: &[String],
 ) -> anyhow::Result<Outcome> {
     let text = String::from_utf8_lossy(initial);
@@ -69,7 +85,7 @@ async fn follow_file(
         .map_or(0, |n| lines.len().saturating_sub(n as usize));
     let show = |l: &str| {
         let l = crate::server::argv::scrub(l, secrets);
-        if args.color { l } else { clean_line(&l) }
+        if keep_ansi { l } else { clean_line(&l) }
     };
     let mut out = std::io::stdout();
     for l in &lines[skip..] {

@@ -3,6 +3,7 @@
 //! here. This is the only place (with `cli`, `lib` and `main`) that knows the command line.
 
 mod compare;
+mod completions;
 mod config_cmd;
 mod demo;
 mod doctor;
@@ -12,13 +13,14 @@ mod history;
 mod images;
 mod init;
 mod logs;
+mod man;
 mod prune;
 mod report;
 mod run;
 mod status;
 mod up;
 
-use crate::cli::{Cli, Command, Global, OutputMode};
+use crate::cli::{Cli, ColorMode, Command, Global, OutputMode};
 use crate::config::{self, Config, ConfigError};
 use crate::docker::{Docker, DockerError};
 use crate::pipeline::RunOutcome;
@@ -67,7 +69,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match cli.command {
         Command::Init { path, force } => init::cmd(&path, force),
-        Command::Config { overrides } => config_cmd::cmd(g, &overrides),
+        Command::Config { schema, overrides } => config_cmd::cmd(g, schema, &overrides),
         Command::Doctor { overrides } => doctor::cmd(g, &overrides).await,
         Command::Images { action } => images::cmd(g, action).await,
         Command::Up(args) => up::cmd(g, args).await,
@@ -81,6 +83,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Compare(args) => compare::cmd(g, args).await,
         Command::History(args) => history::cmd(g, args).await,
         Command::Prune(args) => prune::cmd(g, args).await,
+        Command::Completions { shell } => completions::cmd(shell),
+        Command::Man { out_dir } => man::cmd(out_dir.as_deref()),
     }
 }
 
@@ -94,6 +98,16 @@ pub(crate) fn output(g: &Global) -> Output {
         OutputMode::Tty => Output::Tty,
         OutputMode::Plain => Output::Plain,
         OutputMode::Json => Output::Json,
+    }
+}
+
+/// The effective colour choice (`--color`), in the renderers' terms.
+pub(crate) fn color(g: &Global) -> crate::render::color::Color {
+    use crate::render::color::Color;
+    match g.color {
+        ColorMode::Auto => Color::Auto,
+        ColorMode::Always => Color::Always,
+        ColorMode::Never => Color::Never,
     }
 }
 

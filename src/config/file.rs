@@ -5,80 +5,185 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Ctx, Origin, path_at, suggest};
+use super::schema;
 
 type Opt<T> = Option<Spanned<T>>;
 
-#[derive(Debug, Deserialize, Default)]
+// `#[schemars(with = …)]` names what each field accepts for `vbench config --schema`
+// (`schema.rs` has the marker types); the doc comments are the schema's descriptions.
+
+/// vbench.yaml: every key is optional; a missing key (or null) takes the default
+/// (`vbench init` writes them all, commented).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "vbench.yaml")]
 pub struct RawConfig {
+    /// The container that runs `vllm serve`.
     pub server: Option<RawServer>,
+    /// The container that runs `vllm bench serve`.
     pub client: Option<RawClient>,
+    /// Docker network joining both containers (created if missing). Default: vllm-bench.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub network: Opt<String>,
+    /// Host directory for results, logs and run state. Default: ./bench_results.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub results_dir: Opt<String>,
+    /// Named sweeps (grids of input lengths x concurrency at one output length); the presets
+    /// production, scaling and scaling-200 are built in.
+    #[schemars(with = "Option<BTreeMap<String, RawSweep>>")]
     pub sweeps: Option<BTreeMap<String, Spanned<RawSweep>>>,
+    /// What `vbench run` does by default.
     pub run: Option<RawRun>,
+    /// When to pull the images of containers vbench creates: missing (default), always, never.
+    #[schemars(with = "Option<schema::Pull>")]
     pub pull: Opt<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// The server container and `vllm serve`.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Server")]
 pub struct RawServer {
+    /// Container name (attached if it exists, else created). Default: vllm-server.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub container: Opt<String>,
+    /// Image, used only when vbench creates the container (repo:tag or repo@sha256:…).
+    #[schemars(with = "Option<schema::Scalar>")]
     pub image: Opt<String>,
+    /// Model to serve: a Hugging Face id or a path inside the container.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub model: Opt<String>,
+    /// --served-model-name; null: the model id.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub served_model_name: Opt<String>,
+    /// --tensor-parallel-size: GPUs per model replica. Default: 4.
+    #[schemars(with = "Option<schema::Positive32>")]
     pub tensor_parallel_size: Opt<i64>,
+    /// --gpu-memory-utilization, 0 < F <= 1. Default: 0.9.
+    #[schemars(with = "Option<schema::Fraction>")]
     pub gpu_memory_utilization: Opt<f64>,
+    /// Pass --enforce-eager. Default: true.
+    #[schemars(with = "Option<bool>")]
     pub enforce_eager: Opt<bool>,
+    /// Port `vllm serve` listens on inside the container. Default: 8000.
+    #[schemars(with = "Option<schema::Port>")]
     pub port: Opt<i64>,
+    /// --max-model-len; null: vLLM derives it from the model.
+    #[schemars(with = "Option<schema::Positive>")]
     pub max_model_len: Opt<i64>,
+    /// Extra `vllm serve` arguments, appended verbatim.
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
     pub extra_args: Opt<Vec<Spanned<String>>>,
+    /// Environment for the container and `vllm serve` (entries empty after ${VAR} expansion
+    /// are not passed).
+    #[schemars(with = "Option<BTreeMap<String, schema::Scalar>>")]
     pub env: Option<BTreeMap<String, Spanned<String>>>,
+    /// Mounts for a container vbench creates: `source:target[:ro]`.
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
     pub volumes: Opt<Vec<Spanned<String>>>,
+    /// GPU preset for a container vbench creates: auto, nvidia, amd or none.
+    #[schemars(with = "Option<schema::GpuMode>")]
     pub gpu: Opt<String>,
+    /// Which GPUs a container vbench creates gets: all, a count (the first N) or host indices.
+    #[schemars(with = "Option<schema::Gpus>")]
     pub gpus: Opt<super::gpus::RawGpus>,
+    /// Shared memory for a container vbench creates (16g = 16GiB).
+    #[schemars(with = "Option<schema::Size>")]
     pub shm_size: Opt<String>,
+    /// Deadline for `vllm serve` to become ready. Default: 30m.
+    #[schemars(with = "Option<schema::Duration>")]
     pub startup_timeout: Opt<String>,
+    /// Publish the server port on 127.0.0.1:<port> of the host; null: not published.
+    #[schemars(with = "Option<schema::Port>")]
     pub publish_port: Opt<i64>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// The client container and `vllm bench serve`.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Client")]
 pub struct RawClient {
+    /// Container name. Default: vllm-bench-client.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub container: Opt<String>,
+    /// Image, used only when vbench creates the container.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub image: Opt<String>,
+    /// --tokenizer for `vllm bench serve`; null: the served model's.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub tokenizer: Opt<String>,
+    /// Directory inside the client container where result files are written.
+    #[schemars(with = "Option<schema::Scalar>")]
     pub result_dir: Opt<String>,
+    /// Environment for the client container and `vllm bench serve`.
+    #[schemars(with = "Option<BTreeMap<String, schema::Scalar>>")]
     pub env: Option<BTreeMap<String, Spanned<String>>>,
+    /// Mounts for a client container vbench creates.
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
     pub volumes: Opt<Vec<Spanned<String>>>,
+    /// Extra `vllm bench serve` arguments, appended verbatim.
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
     pub extra_args: Opt<Vec<Spanned<String>>>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// A sweep: input lengths x concurrency levels at one output length (K = 1024 tokens).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Sweep")]
 pub struct RawSweep {
+    /// Input tokens per request (required).
+    #[schemars(with = "Option<Vec<schema::Tokens>>")]
     pub input_lens: Opt<Vec<Spanned<String>>>,
+    /// Output tokens per request (required).
+    #[schemars(with = "Option<schema::Tokens>")]
     pub output_len: Opt<String>,
+    /// --max-concurrency levels (required).
+    #[schemars(with = "Option<Vec<schema::Positive>>")]
     pub concurrency: Opt<Vec<Spanned<i64>>>,
+    /// num_prompts = this x concurrency. Default: 1.
+    #[schemars(with = "Option<schema::Positive>")]
     pub prompts_per_concurrency: Opt<i64>,
+    /// A fixed num_prompts for every point (overrides prompts_per_concurrency).
+    #[schemars(with = "Option<schema::Positive>")]
     pub num_prompts: Opt<i64>,
+    /// inf, or requests per second (Poisson arrivals). Default: inf.
+    #[schemars(with = "Option<schema::RequestRate>")]
     pub request_rate: Opt<String>,
+    /// Warm-up requests before each point. Default: 0.
+    #[schemars(with = "Option<schema::NonNegative>")]
     pub warmups: Opt<i64>,
+    /// Result file names: production, scaling or custom.
+    #[schemars(with = "Option<schema::Layout>")]
     pub layout: Opt<String>,
+    /// Per-point deadline. Default: run.point_timeout.
+    #[schemars(with = "Option<schema::Duration>")]
     pub point_timeout: Opt<String>,
+    /// Run each point N times (rounds), to know the noise. Default: 1.
+    #[schemars(with = "Option<schema::Repeats>")]
     pub repeats: Opt<i64>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// What `vbench run` does by default.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Run")]
 pub struct RawRun {
+    /// Sweeps run when none is named on the command line. Default: [production].
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
     pub sweeps: Opt<Vec<Spanned<String>>>,
+    /// --seed for `vllm bench serve`. Default: 0.
+    #[schemars(with = "Option<schema::NonNegative>")]
     pub seed: Opt<i64>,
+    /// Deadline for one sweep point. Default: 1h.
+    #[schemars(with = "Option<schema::Duration>")]
     pub point_timeout: Opt<String>,
+    /// How the client runs each point: auto, worker or process.
+    #[schemars(with = "Option<schema::ClientMode>")]
     pub client_mode: Opt<String>,
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Submodules: `file` (raw YAML types), `load` (lookup, merge, overrides), `expand`
 //! (`${VAR}`), `units` (durations, sizes, `1K`), `validate`, `error` (file:line:column
-//! diagnostics), `redact` (secrets) and `template` (`vbench init`'s commented file).
+//! diagnostics), `redact` (secrets), `template` (`vbench init`'s commented file) and `schema`
+//! (the file's JSON Schema, from `file`'s types).
 
 mod error;
 mod expand;
@@ -11,6 +12,7 @@ mod file;
 mod gpus;
 mod load;
 mod redact;
+pub mod schema;
 pub mod template;
 mod units;
 mod validate;

@@ -2,8 +2,9 @@
 //! JSON object per line, `tty` a live terminal UI (progress bar, status line); `text` is the
 //! human wording the two text renderers share. Progress goes to stderr; a command's result
 //! (the plan, the summary table, the comparison) to stdout, so `vbench run > summary.txt`
-//! keeps just the result.
+//! keeps just the result. `color` decides whether anything is coloured (`--color`, NO_COLOR).
 
+pub mod color;
 pub mod json;
 pub mod plain;
 pub mod text;

@@ -9,6 +9,9 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use console::Style;
+
+use super::color::paint;
 use super::text;
 use crate::events::{Event, Sink};
 
@@ -189,9 +192,9 @@ impl Sink for Terminal {
                         p.clear();
                     }
                     let styled = if matches!(event, Event::PullFailed { .. }) {
-                        console::style(line).red()
+                        paint(line, Style::new().red())
                     } else {
-                        console::style(line).green()
+                        paint(line, Style::new().green())
                     };
                     eprintln!("{styled}");
                     return;
@@ -233,9 +236,9 @@ impl Sink for Terminal {
             }
             Event::PointFinished { status, .. } => {
                 let line = if status == "ok" {
-                    console::style(line).green().to_string()
+                    paint(line, Style::new().green())
                 } else {
-                    console::style(line).red().to_string()
+                    paint(line, Style::new().red())
                 };
                 match &*sweep {
                     Some(bar) => {
@@ -250,7 +253,7 @@ impl Sink for Terminal {
                 if let Some(bar) = sweep.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", console::style(line).bold());
+                eprintln!("{}", paint(line, Style::new().bold()));
                 return;
             }
             _ => {}
@@ -277,7 +280,7 @@ impl Sink for Terminal {
                 if let Some(bar) = status.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", console::style(line).green());
+                eprintln!("{}", paint(line, Style::new().green()));
             }
             _ => match &*status {
                 Some(bar) => bar.println(line),

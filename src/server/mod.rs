@@ -77,7 +77,7 @@ pub struct Health {
 
 /// Make sure the CPU stand-in images exist (built locally, no registry).
 pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::Result<()> {
-    crate::standin::ensure_images(docker, STANDIN_TAG, sink)
+    crate::standin::ensure_images(docker, &crate::standin::tag(), sink)
         .await
         .map(|_| ())
 }
@@ -88,9 +88,6 @@ pub async fn ensure_standin_images(docker: &Docker, sink: &dyn Sink) -> anyhow::
 pub fn created_by_vbench(state: &crate::docker::ContainerState) -> bool {
     state.created_by_vbench
 }
-
-/// The tag of the stand-in images `up --standin` uses (what `vbench images build` builds).
-pub const STANDIN_TAG: &str = "latest";
 
 /// The model the stand-in serves when the configuration still names the production default.
 pub const STANDIN_MODEL: &str = "facebook/opt-125m";
@@ -103,7 +100,7 @@ pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 pub fn standin_config(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     let defaults = Config::default();
-    let images = crate::standin::StandinImages::for_tag(STANDIN_TAG);
+    let images = crate::standin::StandinImages::for_tag(&crate::standin::tag());
     c.server.image = images.server;
     c.client.image = images.client;
     c.server.gpu = GpuMode::None;

@@ -2,15 +2,19 @@
 //! locally FROM scratch from an in-memory context (no registry), holding the static stand-in
 //! binary (`/bin/vllm`, with `nvidia-smi` / `rocm-smi` links to it) and a static busybox.
 //! They are a test double and demo backend, never a GPU measurement; both say so in a label.
+//! The two files come from `binaries` (environment, else embedded at build time, so an
+//! installed vbench builds them anywhere); `elf` checks that they are static.
 //!
 //! `ensure_images` rebuilds only when an image is missing or was built from other content
 //! (a hash of the build context is kept in the `vbench.standin.content` label, so a newer
 //! binary always triggers a rebuild and an unchanged one never does).
 
-use std::path::{Path, PathBuf};
+pub mod binaries;
+pub mod elf;
+
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
 use crate::docker::image::{ContextEntry, context_tar};
@@ -26,6 +30,21 @@ pub const LABEL_STANDIN: &str = "vbench.standin";
 pub const LABEL_CONTENT: &str = "vbench.standin.content";
 /// What the images are, in their OCI description label.
 pub const DESCRIPTION: &str = "CPU stand-in for vLLM (test double, not a GPU measurement)";
+
+pub use elf::not_static;
+
+/// The variable choosing the tag of the stand-in images `demo`, `--standin` and
+/// `images build` use (default `latest`): a check can build and remove its own images without
+/// touching the ones other runs on the same engine use.
+pub const TAG_VAR: &str = "VBENCH_STANDIN_TAG";
+
+/// The tag of the stand-in images: `VBENCH_STANDIN_TAG`, else `latest`.
+pub fn tag() -> String {
+    std::env::var(TAG_VAR)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| "latest".to_string())
+}
 
 /// Busybox applets linked in both images (what vbench's launchers, the manual workflow and
 /// the tests use).
@@ -63,88 +82,6 @@ impl StandinImages {
             client: format!("{CLIENT_IMAGE}:{tag}"),
         }
     }
-}
-
-/// The static stand-in binary: `VBENCH_STANDIN_BIN`, else built by `scripts/build-standin.sh`
-/// from the source tree vbench was compiled from (the script prints the path).
-pub fn locate_binary() -> anyhow::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("VBENCH_STANDIN_BIN").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-standin.sh");
-    if !script.is_file() {
-        bail!(
-            "cannot find the CPU stand-in binary: set VBENCH_STANDIN_BIN to a static `vllm` stand-in \
-             (the source tree's {} is not here to build one)",
-            script.display()
-        );
-    }
-    let out = std::process::Command::new(&script)
-        .output()
-        .with_context(|| format!("run {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed ({}):\n{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let path = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    if path.is_empty() {
-        bail!("{} printed no binary path", script.display());
-    }
-    Ok(PathBuf::from(path))
-}
-
-/// Busybox from `VBENCH_BUSYBOX` or `/bin/busybox`.
-fn locate_busybox() -> PathBuf {
-    std::env::var_os("VBENCH_BUSYBOX")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/bin/busybox"))
-}
-
-/// `Some(reason)` when `data` is not a static ELF executable (a FROM-scratch image has no
-/// dynamic loader, so a dynamic binary would fail with a confusing "no such file").
-pub fn not_static(data: &[u8]) -> Option<String> {
-    if data.len() < 64 || &data[..4] != b"\x7fELF" {
-        return Some("not an ELF executable".into());
-    }
-    if data[4] != 2 || data[5] != 1 {
-        return Some("not a 64-bit little-endian ELF".into());
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]) as usize;
-    let phoff = u64::from_le_bytes(data[0x20..0x28].try_into().unwrap_or([0; 8])) as usize;
-    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
-    for i in 0..phnum {
-        let o = phoff + i * phentsize;
-        let Some(p_type) = data.get(o..o + 4) else {
-            return Some("truncated program headers".into());
-        };
-        // PT_INTERP = 3: the binary asks for a dynamic loader.
-        if u32::from_le_bytes([p_type[0], p_type[1], p_type[2], p_type[3]]) == 3 {
-            return Some("dynamically linked (it has an INTERP header)".into());
-        }
-    }
-    None
-}
-
-fn read_static(path: &Path, what: &str, hint: &str) -> anyhow::Result<Vec<u8>> {
-    let data = std::fs::read(path)
-        .with_context(|| format!("cannot read the {what} at {} ({hint})", path.display()))?;
-    if let Some(why) = not_static(&data) {
-        bail!(
-            "the {what} at {} is unusable in a FROM-scratch image: {why} ({hint})",
-            path.display()
-        );
-    }
-    Ok(data)
 }
 
 /// The Dockerfile of one image: everything comes from `rootfs/`; the default command keeps the
@@ -236,20 +173,12 @@ async fn build_one(
 /// so `ensure_images` rebuilds images made by an older recipe.
 const RECIPE: &[u8] = b"labels-v2: no vbench.managed on images";
 
-/// The two contexts and their content hashes.
-fn contexts() -> anyhow::Result<[(String, Vec<u8>, String); 2]> {
-    let bin = locate_binary()?;
-    let vllm = read_static(
-        &bin,
-        "CPU stand-in binary",
-        "build it with scripts/build-standin.sh or set VBENCH_STANDIN_BIN",
-    )?;
-    let bb = locate_busybox();
-    let busybox = read_static(
-        &bb,
-        "busybox",
-        "install Debian's busybox-static (apt-get install -y busybox-static) or set VBENCH_BUSYBOX",
-    )?;
+/// The two contexts and their content hashes, and where the stand-in and busybox came from.
+fn contexts() -> anyhow::Result<([(String, Vec<u8>, String); 2], String)> {
+    let vllm = binaries::standin()?;
+    let busybox = binaries::busybox()?;
+    let origins = format!("stand-in {}, busybox {}", vllm.origin, busybox.origin);
+    let (vllm, busybox) = (vllm.data, busybox.data);
     let make = |role: &str| -> anyhow::Result<(String, Vec<u8>, String)> {
         let ctx = context_tar(&context_entries(role, &vllm, &busybox))
             .context("pack the stand-in image context")?;
@@ -263,7 +192,7 @@ fn contexts() -> anyhow::Result<[(String, Vec<u8>, String); 2]> {
         );
         Ok((role.to_string(), ctx, hash))
     };
-    Ok([make("server")?, make("client")?])
+    Ok(([make("server")?, make("client")?], origins))
 }
 
 fn mib(bytes: i64) -> String {
@@ -295,9 +224,9 @@ async fn build(
     only_if_changed: bool,
 ) -> anyhow::Result<StandinImages> {
     let refs = StandinImages::for_tag(tag);
-    // With no binary at hand (installed vbench, no VBENCH_STANDIN_BIN), present images are
-    // used as they are.
-    let ctxs = match contexts() {
+    // With no binary at hand (built without the embedded stand-in, no VBENCH_STANDIN_BIN),
+    // present images are used as they are.
+    let (ctxs, origins) = match contexts() {
         Ok(c) => c,
         Err(e) if only_if_changed => {
             let mut present = true;
@@ -329,7 +258,7 @@ async fn build(
         let t = Instant::now();
         sink.emit(Event::StageStarted {
             stage: "images".into(),
-            detail: format!("building {reference} (CPU stand-in for vLLM)"),
+            detail: format!("building {reference} (CPU stand-in for vLLM; {origins})"),
         });
         let built = build_one(docker, reference, ctx, &content).await?;
         sink.emit(Event::StageFinished {
