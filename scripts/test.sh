@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): set the machine up, build the static stand-in, run every test
-# against the real Docker Engine, then check nothing labelled vbench.test is left behind.
+# against the real Docker Engine, check that an installed vbench runs the demo without the
+# source tree, then check nothing labelled vbench.test is left behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,6 +12,8 @@ export VBENCH_VLLM_VENV="$(scripts/setup-real-client.sh | tail -n1)"
 # A Debian base image (debootstrap, no registry) for the client container that runs that venv.
 export VBENCH_DEBIAN_IMAGE="$(scripts/build-debian-image.sh | tail -n1)"
 cargo test --workspace --no-fail-fast "$@"
+# After the tests, so the images it builds and removes (a tag of its own) meet no test.
+scripts/check-install.sh
 left_c=$(docker ps -aq --filter label=vbench.test | wc -l)
 left_n=$(docker network ls -q --filter label=vbench.test | wc -l)
 if [ "$left_c" != 0 ] || [ "$left_n" != 0 ]; then
