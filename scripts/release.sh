@@ -45,15 +45,17 @@ for triple in $targets; do
   "$gen" completions zsh >"$stage/share/zsh/site-functions/_vbench"
   "$gen" completions fish >"$stage/share/fish/vendor_completions.d/vbench.fish"
   cp README.md "$stage/"
-  busybox_line="$( ("${VBENCH_BUSYBOX:-/bin/busybox}" 2>/dev/null || true) | head -n 1)"
-  busybox_pkg="$(dpkg-query -W -f '${Package} ${Version}' busybox-static 2>/dev/null || true)"
+  busybox="${VBENCH_BUSYBOX:-/bin/busybox}"
+  origin="$( ("$busybox" 2>/dev/null || true) | head -n 1)"
+  [ -n "$origin" ] || origin="the build machine's static busybox"
+  pkg="$(dpkg-query -W -f '${Package} ${Version}' busybox-static 2>/dev/null || true)"
+  [ -z "$pkg" ] || origin="$origin (Debian package $pkg; its source: apt-get source busybox)"
   cat >"$stage/THIRD-PARTY.md" <<EOF
 # Third-party software in bin/vbench
 
-- **BusyBox** (GPL-2.0-only), unmodified: the shell of the CPU stand-in images vbench builds
-  (\`vbench demo\`, \`--standin\`). Embedded: ${busybox_line:-the build machine's static busybox}
-  ${busybox_pkg:+(Debian package $busybox_pkg; its source: \`apt-get source busybox\`)}.
-- **The GNU C Library** (LGPL-2.1-or-later), linked in statically; vbench's own source
+- BusyBox (GPL-2.0-only), unmodified: the shell of the CPU stand-in images vbench builds
+  (vbench demo, --standin). Embedded: $origin.
+- The GNU C Library (LGPL-2.1-or-later), linked in statically; vbench's own source
   (Apache-2.0) is what relinking it needs.
 - The Rust crates listed in vbench's Cargo.lock, each under its own licence.
 EOF
