@@ -707,3 +707,121 @@ async fn a_server_hung_mid_point_is_stopped_by_the_point_deadline_exit_4_and_res
     resume_finishes(&d, &s, &m, 2, &[]).await;
     assert_cleaned_up(&d, s).await;
 }
+
+/// The client-side probe behind exit 23, in a client that has Python (as the vLLM images do):
+/// the Debian test image with the real client's venv mounted (see `tests/client_worker.rs`),
+/// a busybox `httpd` as the server. Reached while it serves; with its port closed, the probe
+/// alone tells (both containers still on the network); cut from the network, both say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_probe_from_a_client_with_python_tells_a_closed_port_and_a_cut_network() {
+    use vbench::config::Config;
+    use vbench::server::reach::{self, Reach};
+    let venv = std::env::var_os("VBENCH_VLLM_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/vbench/vllm-0.33.0-venv"));
+    let python = venv.join("bin/python3");
+    assert!(
+        python.is_file(),
+        "no venv at {} (VBENCH_VLLM_VENV): run scripts/setup-real-client.sh",
+        venv.display()
+    );
+    let base = Command::new(&python)
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .expect("run the venv's python");
+    let base = String::from_utf8(base.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    let image = std::env::var("VBENCH_DEBIAN_IMAGE")
+        .unwrap_or_else(|_| "vbench-test/debian:bookworm".into());
+    let d = common::docker().await;
+    assert!(
+        d.inspect_image(&image).await.expect("inspect").is_some(),
+        "the Debian client image {image} is missing: run scripts/build-debian-image.sh"
+    );
+    common::busybox_image().await;
+    let cleanup = Cleanup::new();
+    let (net, srv, cli) = (
+        unique("probe-net"),
+        unique("probe-srv"),
+        unique("probe-cli"),
+    );
+    cleanup.network(&net);
+    cleanup.container(&srv);
+    cleanup.container(&cli);
+    d.ensure_network(&net, &common::test_labels())
+        .await
+        .expect("network");
+    d.ensure_container(&common::busybox_spec(&srv, Some(&net)))
+        .await
+        .expect("server");
+    let (o, _, err) = d
+        .exec_capture(
+            &srv,
+            &ExecSpec::argv(["sh", "-c", "mkdir -p /www && echo ok > /www/health"]),
+        )
+        .await
+        .expect("www");
+    assert_eq!(o.exit_code, Some(0), "{err}");
+    let httpd = ExecSpec {
+        argv: ["httpd", "-f", "-p", "8000", "-h", "/www"]
+            .map(String::from)
+            .to_vec(),
+        pidfile: Some("/tmp/httpd.pid".into()),
+        ..Default::default()
+    };
+    d.exec_detached(&srv, &httpd).await.expect("httpd");
+    let venv_s = venv.display().to_string();
+    let client = vbench::docker::ContainerSpec {
+        name: cli.clone(),
+        image,
+        network: Some(net.clone()),
+        labels: common::test_labels(),
+        keepalive: true,
+        volumes: vec![format!("{venv_s}:{venv_s}:ro"), format!("{base}:{base}:ro")],
+        env: vec![format!("PATH={venv_s}/bin:/usr/sbin:/usr/bin:/sbin:/bin")],
+        ..Default::default()
+    };
+    d.ensure_container(&client).await.expect("client");
+    let mut cfg = Config::default();
+    cfg.server.container = srv.clone();
+    cfg.server.port = 8000;
+    cfg.client.container = cli.clone();
+    cfg.network = net.clone();
+    // httpd may take a moment to listen.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = reach::from_client(&d, &cfg).await.expect("probe");
+        if r == Reach::Reached {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached: {r:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The port closed, both containers on the network: only the probe can tell.
+    d.stop_tracked(&srv, "/tmp/httpd.pid", Duration::from_secs(5))
+        .await
+        .expect("stop httpd");
+    match reach::from_client(&d, &cfg).await.expect("probe") {
+        Reach::Unreachable(why) => {
+            assert!(
+                why.contains("python3:") && why.contains("Connection refused"),
+                "{why}"
+            );
+            assert!(!why.contains("not connected"), "{why}");
+        }
+        r => panic!("the closed port was reached: {r:?}"),
+    }
+    d.disconnect_network(&cli, &net).await.expect("disconnect");
+    match reach::from_client(&d, &cfg).await.expect("probe") {
+        Reach::Unreachable(why) => assert!(
+            why.contains("python3:")
+                && why.contains(&format!(
+                    "container {cli} is not connected to network {net}"
+                )),
+            "{why}"
+        ),
+        r => panic!("the cut client reached the server: {r:?}"),
+    }
+}

@@ -289,18 +289,26 @@ impl Docker {
 
     /// Disconnect a container from a network (no-op if it is not connected).
     pub async fn disconnect_network(&self, container: &str, network: &str) -> Result<()> {
+        // Look first: the engine answers a disconnect of an unconnected container with a 500.
+        let st = self
+            .inspect_container(container)
+            .await?
+            .ok_or_else(|| DockerError::NotFound {
+                what: format!("container {container}"),
+            })?;
+        if !st.networks.iter().any(|n| n == network) {
+            return Ok(());
+        }
         let op = format!("disconnect container {container} from network {network}");
         let req = NetworkDisconnectRequest {
             container: container.to_string(),
             force: Some(true),
         };
         within(&op, CALL_DEADLINE, async {
-            match self.inner.disconnect_network(network, req).await {
-                Ok(()) => Ok(()),
-                // "is not connected to network": already done.
-                Err(e) if status_of(&e) == Some(403) || status_of(&e) == Some(409) => Ok(()),
-                Err(e) => Err(api(op.clone())(e)),
-            }
+            self.inner
+                .disconnect_network(network, req)
+                .await
+                .map_err(api(op.clone()))
         })
         .await
     }
