@@ -37,11 +37,11 @@ use vbench::config::{Config, ConfigError, Origin, Overrides, PRESETS, from_text,
 
 const FILE: &str = "vbench.yaml";
 
-const TEMPLATE_EDIT_CASES: u32 = 8_000;
-const SWEEP_CASES: u32 = 4_000;
-const BOMB_CASES: u32 = 300;
-const MUTATED_CASES: u32 = 5_000;
-const NOISE_CASES: u32 = 3_000;
+const TEMPLATE_EDIT_CASES: u32 = 12_000;
+const SWEEP_CASES: u32 = 6_000;
+const BOMB_CASES: u32 = 400;
+const MUTATED_CASES: u32 = 8_000;
+const NOISE_CASES: u32 = 4_000;
 
 /// Values dropped into `key: <value>` lines.
 const VALUES: &[&str] = &[

@@ -36,10 +36,10 @@ use vbench::results::{BenchResult, Expect, ParseError, parse, parse_all, validat
 
 const ORIGIN: &str = "client:/root/bench_results/x.json";
 
-/// Inputs per property (see the report in each test's name): 4 × these.
-const STRUCTURED_CASES: u32 = 12_000;
-const MUTATED_CASES: u32 = 12_000;
-const NOISE_CASES: u32 = 6_000;
+/// Cases per property.
+const STRUCTURED_CASES: u32 = 16_000;
+const MUTATED_CASES: u32 = 16_000;
+const NOISE_CASES: u32 = 8_000;
 
 const RESULT_FIXTURES: &[&str] = &[
     "results/LambdaLabsML-vllm-benchmark__Mistral-7B-Instruct-v0.3_tp1_len2048.json",

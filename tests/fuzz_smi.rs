@@ -32,11 +32,11 @@ use vbench::gpu::{GpuSample, parse_nvidia_csv, parse_rocm_json};
 const SOURCE: &str = "nvidia-smi (container vllm-server)";
 const ROCM_SOURCE: &str = "rocm-smi (host)";
 
-const NVIDIA_ROWS_CASES: u32 = 12_000;
-const NVIDIA_MUTATED_CASES: u32 = 6_000;
-const ROCM_OBJECT_CASES: u32 = 10_000;
-const ROCM_MUTATED_CASES: u32 = 6_000;
-const NOISE_CASES: u32 = 4_000;
+const NVIDIA_ROWS_CASES: u32 = 14_000;
+const NVIDIA_MUTATED_CASES: u32 = 8_000;
+const ROCM_OBJECT_CASES: u32 = 12_000;
+const ROCM_MUTATED_CASES: u32 = 8_000;
+const NOISE_CASES: u32 = 6_000;
 
 const NVIDIA_REAL: &str = "0, NVIDIA H100 80GB HBM3, 87, 71234, 81559, 512.34, 64, 550.54.15\n\
 1, NVIDIA H100 80GB HBM3, [N/A], 3, 81559, [Not Supported], 31, 550.54.15\n\

@@ -47,9 +47,9 @@ use vbench::docker::copy::{first_file, safe_unpack};
 
 const ORIGIN: &str = "vllm-bench-client:/root/bench_results";
 
-const HOSTILE_CASES: u32 = 12_000;
-const MUTATED_CASES: u32 = 4_000;
-const NOISE_CASES: u32 = 2_000;
+const HOSTILE_CASES: u32 = 16_000;
+const MUTATED_CASES: u32 = 6_000;
+const NOISE_CASES: u32 = 3_000;
 
 const COMPONENTS: &[&str] = &[
     "r",
