@@ -683,3 +683,14 @@ fn every_structured_fixture_reads() {
         parse_all(&bytes, ORIGIN).expect("a re-written fixture parses");
     }
 }
+
+/// The per-case time bound itself: a case that does not answer fails, naming the input.
+#[test]
+#[should_panic(expected = "no answer within 50ms")]
+fn a_case_over_its_time_bound_fails() {
+    bounded(
+        std::time::Duration::from_millis(50),
+        || "a sleeper".to_string(),
+        || std::thread::sleep(std::time::Duration::from_secs(2)),
+    )
+}
