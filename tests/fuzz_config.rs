@@ -394,6 +394,11 @@ fn overrides() -> impl Strategy<Value = Overrides> {
             ),
             s(&["90s", "0s", "1h30m", "soon", "99999999999999999999h", ""]),
         ),
+        (
+            s(&["auto", "worker", "process", "fast", ""]),
+            s(&["all", "2", "0", "4,5", "[1]", "0,0", "-1", "x", ""]),
+            s(&["missing", "always", "never", "sometimes", ""]),
+        ),
     )
         .prop_map(
             |(
@@ -414,6 +419,7 @@ fn overrides() -> impl Strategy<Value = Overrides> {
                     results_dir,
                     startup_timeout,
                 ),
+                (client_mode, gpus, pull),
             )| Overrides {
                 model,
                 tensor_parallel_size,
@@ -428,6 +434,9 @@ fn overrides() -> impl Strategy<Value = Overrides> {
                 network,
                 results_dir,
                 startup_timeout,
+                client_mode,
+                gpus,
+                pull,
             },
         )
 }
@@ -456,6 +465,9 @@ fn flags_given(o: &Overrides) -> Vec<&'static str> {
     add(o.network.is_some(), "--network");
     add(o.results_dir.is_some(), "--results-dir");
     add(o.startup_timeout.is_some(), "--startup-timeout");
+    add(o.client_mode.is_some(), "--client-mode");
+    add(o.gpus.is_some(), "--gpus");
+    add(o.pull.is_some(), "--pull");
     f
 }
 
