@@ -248,7 +248,8 @@ async fn assert_no_result_lost(d: &Docker, s: &Setup) -> usize {
     let in_manifest: Vec<&str> = m
         .points
         .iter()
-        .filter_map(|p| p.result_file.as_deref())
+        .flat_map(|p| p.result_file.iter().chain(&p.superseded))
+        .map(String::as_str)
         .collect();
     for (rel, bytes) in &in_client {
         let host = std::fs::read(s.results.path().join(rel))

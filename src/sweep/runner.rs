@@ -486,7 +486,10 @@ impl<S: ServerControl> Runner<'_, S> {
             r.status = PointStatus::Running;
             r.reason = None;
             r.file_name = Some(file_name.clone());
-            r.result_file = None;
+            // A result of an earlier attempt that did not count stays on the host: keep its name.
+            if let Some(earlier) = r.result_file.take() {
+                r.superseded.push(earlier);
+            }
             r.metrics = None;
             r.telemetry = None;
             r.log_file = Some(log_rel.clone());
