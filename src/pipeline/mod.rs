@@ -106,22 +106,17 @@ pub async fn run(
     )
     .await?;
     // A run that did not get through its points is not judged: it is resumable, not slow.
-    let verdict = match end {
-        RunEnd::Finished | RunEnd::PointsFailed => finish_report(cfg, &mut m, opts, sink.as_ref())?,
-        RunEnd::Interrupted
-        | RunEnd::ServerFailed(_)
-        | RunEnd::ClientLost(_)
-        | RunEnd::EngineLost(_)
-        | RunEnd::ServerUnreachable(_) => {
-            finish::report(
-                cfg,
-                &mut m,
-                &Baseline::Previous,
-                DEFAULT_THRESHOLD,
-                sink.as_ref(),
-            )?;
-            None
-        }
+    let verdict = if end.resumable() {
+        finish::report(
+            cfg,
+            &mut m,
+            &Baseline::Previous,
+            DEFAULT_THRESHOLD,
+            sink.as_ref(),
+        )?;
+        None
+    } else {
+        finish_report(cfg, &mut m, opts, sink.as_ref())?
     };
     // Without the engine nothing can be stopped; an interrupted run keeps its server.
     if opts.down && !matches!(end, RunEnd::Interrupted | RunEnd::EngineLost(_)) {
