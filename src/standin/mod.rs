@@ -173,13 +173,16 @@ async fn build_one(
 /// so `ensure_images` rebuilds images made by an older recipe.
 const RECIPE: &[u8] = b"labels-v2: no vbench.managed on images";
 
-/// The two contexts and their content hashes, and where the stand-in and busybox came from.
-fn contexts() -> anyhow::Result<([(String, Vec<u8>, String); 2], String)> {
+/// One image's build context: its role, the tar, and the content hash kept in its label.
+type Context = (String, Vec<u8>, String);
+
+/// The two contexts, and where the stand-in and busybox came from.
+fn contexts() -> anyhow::Result<([Context; 2], String)> {
     let vllm = binaries::standin()?;
     let busybox = binaries::busybox()?;
     let origins = format!("stand-in {}, busybox {}", vllm.origin, busybox.origin);
     let (vllm, busybox) = (vllm.data, busybox.data);
-    let make = |role: &str| -> anyhow::Result<(String, Vec<u8>, String)> {
+    let make = |role: &str| -> anyhow::Result<Context> {
         let ctx = context_tar(&context_entries(role, &vllm, &busybox))
             .context("pack the stand-in image context")?;
         // The labels are set by the build call, outside the context: RECIPE stands for them.
