@@ -74,6 +74,12 @@ pub async fn run(
         return dry_run(cfg, &sweeps, opts, sink.as_ref()).await;
     }
     let mut lock = acquire_lock(&cfg.results_dir)?;
+    if let Some(stale) = &lock.stale {
+        events::warn(
+            sink.as_ref(),
+            format!("took over the lock {}: {stale}", lock.path.display()),
+        );
+    }
     let resolved = resolve_run(cfg, opts, sweeps, sink.as_ref())?;
     if let Resolved::Done(mut m) = resolved {
         let end = finish::end_of_resumed(&m);
