@@ -373,12 +373,8 @@ async fn run_points_with(
             run_id: m.run_id.clone(),
             extra_args: cfg.client.extra_args.clone(),
         },
-        env: cfg
-            .client
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
+        // The client's env and the server's API key as OPENAI_API_KEY: never on a command line.
+        env: server::argv::client_env(cfg),
         server: LiveServer {
             docker,
             cfg,
