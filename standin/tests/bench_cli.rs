@@ -304,9 +304,10 @@ fn ignore_sigterm_knob_keeps_running_until_sigint() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    let pid = child.id();
     let kill = |sig: &str| {
         let st = Command::new("sh")
-            .args(["-c", &format!("kill {sig} {}", child.id())])
+            .args(["-c", &format!("kill {sig} {pid}")])
             .status()
             .unwrap();
         assert!(st.success());
