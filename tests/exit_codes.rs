@@ -53,6 +53,7 @@ fn verdict_code(tput: f64, status: &str) -> Code {
         file: None,
         repeat: 1,
         log: None,
+        telemetry: Default::default(),
     };
     let meta = RunMeta::default();
     let v = judge(
