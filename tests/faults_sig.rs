@@ -146,7 +146,9 @@ impl Drop for Vbench {
     }
 }
 
-fn collect(mut r: impl std::io::Read + Send + 'static) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
+fn collect(
+    mut r: impl std::io::Read + Send + 'static,
+) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
     let buf = Arc::new(Mutex::new(String::new()));
     let b = buf.clone();
     let h = std::thread::spawn(move || {
@@ -251,7 +253,12 @@ fn signal_pid(pid: u32, sig: i32) {
     assert_eq!(rc, 0, "kill({pid}, {sig})");
 }
 
-fn run(cfg: &Path, args: &[&str], env: &[(&str, &str)], within: Duration) -> (ExitStatus, String, String) {
+fn run(
+    cfg: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    within: Duration,
+) -> (ExitStatus, String, String) {
     Vbench::start(cfg, args, env).finish(within)
 }
 
@@ -320,7 +327,10 @@ fn assert_all_ok(results: &Path, n: usize) -> Manifest {
     let files = host_files(results);
     assert_eq!(files.len(), n, "{files:?}");
     for p in &m.points {
-        let rel = p.result_file.as_deref().expect("result file in the manifest");
+        let rel = p
+            .result_file
+            .as_deref()
+            .expect("result file in the manifest");
         assert!(results.join(rel).is_file(), "{rel} missing on the host");
     }
     m
@@ -346,20 +356,25 @@ const OWN_TAG: &str = "vbt-faults-sig";
 fn own_client(rt: &tokio::runtime::Runtime, d: &Docker, s: &Setup) {
     static BUILT: std::sync::OnceLock<vbench::standin::StandinImages> = std::sync::OnceLock::new();
     let images = BUILT.get_or_init(|| {
-        rt.block_on(vbench::standin::ensure_images(d, OWN_TAG, &Collector::default()))
-            .expect("stand-in images under the test's own tag")
+        rt.block_on(vbench::standin::ensure_images(
+            d,
+            OWN_TAG,
+            &Collector::default(),
+        ))
+        .expect("stand-in images under the test's own tag")
     });
     let cfg = vbench::config::load(Some(&s.cfg_path), &Default::default()).expect("config");
     let mut cfg = vbench::server::standin_config(&cfg);
     cfg.client.image = images.client.clone();
-    let labels = vbench::docker::Labels::from([(
-        vbench::docker::LABEL_TEST.to_string(),
-        "1".to_string(),
-    )]);
+    let labels =
+        vbench::docker::Labels::from([(vbench::docker::LABEL_TEST.to_string(), "1".to_string())]);
     rt.block_on(async {
-        d.ensure_network(&cfg.network, &vbench::server::spec::labels(&labels, "network"))
-            .await
-            .expect("network");
+        d.ensure_network(
+            &cfg.network,
+            &vbench::server::spec::labels(&labels, "network"),
+        )
+        .await
+        .expect("network");
         d.ensure_container(&vbench::server::spec::client_spec(&cfg, &labels))
             .await
             .expect("client container");
@@ -367,7 +382,12 @@ fn own_client(rt: &tokio::runtime::Runtime, d: &Docker, s: &Setup) {
 }
 
 /// `sh -c SCRIPT` in `container`: (exit code, stdout).
-fn sh(rt: &tokio::runtime::Runtime, d: &Docker, container: &str, script: &str) -> (Option<i64>, String) {
+fn sh(
+    rt: &tokio::runtime::Runtime,
+    d: &Docker,
+    container: &str,
+    script: &str,
+) -> (Option<i64>, String) {
     let spec = ExecSpec {
         argv: vec!["sh".into(), "-c".into(), script.into()],
         deadline: Some(Duration::from_secs(30)),
@@ -615,7 +635,10 @@ fn sighup_is_treated_like_sigterm_and_named() {
         "{err}"
     );
     assert!(
-        err.contains(&format!("interrupted; `vbench run --resume {}` continues the run", m.run_id)),
+        err.contains(&format!(
+            "interrupted; `vbench run --resume {}` continues the run",
+            m.run_id
+        )),
         "{err}"
     );
     let m = the_run(s.results.path());
@@ -724,7 +747,10 @@ fn a_benchmark_that_completes_while_being_stopped_is_kept() {
     );
     assert_eq!(st.code(), Some(0), "{err}");
     let after = assert_all_ok(results, 2);
-    assert_eq!(after.points[0].attempts, 1, "the kept point did not run again");
+    assert_eq!(
+        after.points[0].attempts, 1,
+        "the kept point did not run again"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -770,7 +796,9 @@ fn the_lock_of_a_sigkilled_run_is_taken_over_and_the_run_resumed() {
     assert_eq!(st.code(), Some(0), "{err}");
     let note = format!("the lock of run {run_id} (pid {pid} on ");
     assert!(
-        err.contains("took over the lock") && err.contains(&note) && err.contains(&format!("pid {pid} is not running")),
+        err.contains("took over the lock")
+            && err.contains(&note)
+            && err.contains(&format!("pid {pid} is not running")),
         "{err}"
     );
     assert_all_ok(results, 2);
@@ -828,9 +856,12 @@ fn after_a_restart_a_reused_pid_neither_holds_the_lock_nor_gets_signalled() {
     rt.block_on(async {
         let b = bollard::Docker::connect_with_defaults().expect("bollard");
         for c in [&s.client, &s.server] {
-            b.restart_container(c, None::<bollard::query_parameters::RestartContainerOptions>)
-                .await
-                .expect("restart");
+            b.restart_container(
+                c,
+                None::<bollard::query_parameters::RestartContainerOptions>,
+            )
+            .await
+            .expect("restart");
         }
     });
     // On the host, the lock record names a live process of another boot.
@@ -868,8 +899,10 @@ fn after_a_restart_a_reused_pid_neither_holds_the_lock_nor_gets_signalled() {
     );
     assert_eq!(st.code(), Some(0), "{err}");
     assert!(
-        err.contains(&format!("the lock of run {run_id} (pid {} on ", host_sleeper.pid()))
-            && err.contains("the machine restarted since (another boot id)"),
+        err.contains(&format!(
+            "the lock of run {run_id} (pid {} on ",
+            host_sleeper.pid()
+        )) && err.contains("the machine restarted since (another boot id)"),
         "{err}"
     );
     assert!(
@@ -879,7 +912,12 @@ fn after_a_restart_a_reused_pid_neither_holds_the_lock_nor_gets_signalled() {
     assert_all_ok(results, 2);
     // Neither unrelated process was touched.
     assert!(host_sleeper.alive());
-    let (code, out) = sh(&rt, &d, &s.client, &format!("cat /proc/{planted}/cmdline | tr '\\0' ' '"));
+    let (code, out) = sh(
+        &rt,
+        &d,
+        &s.client,
+        &format!("cat /proc/{planted}/cmdline | tr '\\0' ' '"),
+    );
     assert_eq!(code, Some(0), "the planted process is gone");
     assert_eq!(out.trim(), "sleep 600");
     sh(&rt, &d, &s.client, &format!("kill {planted}"));
@@ -903,7 +941,12 @@ fn a_record_naming_a_live_unrelated_pid_of_this_boot_is_stale() {
         serde_json::to_string_pretty(&rec).expect("json"),
     )
     .expect("record");
-    let (st, _, err) = run(&cfg, &["--output", "plain", "prune", "--keep", "5"], &[], Duration::from_secs(30));
+    let (st, _, err) = run(
+        &cfg,
+        &["--output", "plain", "prune", "--keep", "5"],
+        &[],
+        Duration::from_secs(30),
+    );
     assert_eq!(st.code(), Some(0), "{err}");
     assert!(
         err.contains(&format!(
@@ -986,9 +1029,18 @@ fn a_live_run_is_never_taken_over_whatever_its_lock_file_says() {
     .expect("rewrite");
     let (st, _, err) = second();
     assert_eq!(st.code(), Some(6), "{err}");
-    let (st, _, err) = run(&s.cfg_path, &["--output", "plain", "prune", "--keep", "0"], &[], Duration::from_secs(30));
+    let (st, _, err) = run(
+        &s.cfg_path,
+        &["--output", "plain", "prune", "--keep", "0"],
+        &[],
+        Duration::from_secs(30),
+    );
     assert_eq!(st.code(), Some(6), "{err}");
-    assert_eq!(manifest::list_runs(results).len(), 1, "nothing pruned, no run added");
+    assert_eq!(
+        manifest::list_runs(results).len(),
+        1,
+        "nothing pruned, no run added"
+    );
     // The holder was not disturbed: it finishes its run.
     let (st, _, err) = first.finish(Duration::from_secs(120));
     assert_eq!(st.code(), Some(0), "{err}");
@@ -1024,16 +1076,17 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
                 stack.push(p);
             } else if let Ok(bytes) = std::fs::read(&p) {
                 seen += 1;
-                if bytes
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-                {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                     hits.push(p);
                 }
             }
         }
     }
-    assert!(seen > 10, "only {seen} files searched under {}", dir.display());
+    assert!(
+        seen > 10,
+        "only {seen} files searched under {}",
+        dir.display()
+    );
     hits
 }
 
@@ -1041,10 +1094,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
 fn inspect_json(rt: &tokio::runtime::Runtime, container: &str) -> String {
     rt.block_on(async {
         let b = bollard::Docker::connect_with_defaults().expect("bollard");
-        let r = b
-            .inspect_container(container, None)
-            .await
-            .expect("inspect");
+        let r = b.inspect_container(container, None).await.expect("inspect");
         serde_json::to_string(&r).expect("json")
     })
 }
@@ -1142,7 +1192,10 @@ fn an_api_key_reaches_server_and_client_only_through_their_environments() {
     let base = format!("http://127.0.0.1:{}", s.port);
     rt.block_on(async {
         assert_eq!(get(&format!("{base}/v1/models"), None).await, 401);
-        assert_eq!(get(&format!("{base}/v1/models"), Some("wrong-key")).await, 401);
+        assert_eq!(
+            get(&format!("{base}/v1/models"), Some("wrong-key")).await,
+            401
+        );
         assert_eq!(get(&format!("{base}/v1/models"), Some(&key)).await, 200);
         assert_eq!(get(&format!("{base}/health"), None).await, 200);
         assert_eq!(get(&format!("{base}/metrics"), None).await, 200);
@@ -1160,11 +1213,19 @@ fn an_api_key_reaches_server_and_client_only_through_their_environments() {
     );
     assert!(!client_keys.is_empty(), "no benchmark environment read");
     assert!(
-        client_keys.iter().all(|k| *k == format!("OPENAI_API_KEY={key}")),
+        client_keys
+            .iter()
+            .all(|k| *k == format!("OPENAI_API_KEY={key}")),
         "{client_keys:?}"
     );
-    let leaked: Vec<&String> = client_cmdlines.iter().filter(|c| c.contains(&key)).collect();
-    assert!(leaked.is_empty(), "key on a client command line: {leaked:?}");
+    let leaked: Vec<&String> = client_cmdlines
+        .iter()
+        .filter(|c| c.contains(&key))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "key on a client command line: {leaked:?}"
+    );
     // `vllm serve` has it as VLLM_API_KEY in its environment; no command line in the
     // server container has it (neither /proc nor ps).
     let (code, env_out) = sh(
@@ -1177,7 +1238,10 @@ fn an_api_key_reaches_server_and_client_only_through_their_environments() {
     assert_eq!(env_out.trim(), format!("VLLM_API_KEY={key}"), "{env_out}");
     for c in [&s.server, &s.client] {
         for (pid, cmd) in processes(&rt, &d, c) {
-            assert!(!cmd.contains(&key), "key on {c}'s command line (pid {pid}): {cmd}");
+            assert!(
+                !cmd.contains(&key),
+                "key on {c}'s command line (pid {pid}): {cmd}"
+            );
         }
         let (_, ps) = sh(&rt, &d, c, "ps -o args");
         assert!(ps.contains("sleep") && !ps.contains(&key), "{ps}");
@@ -1190,12 +1254,20 @@ fn an_api_key_reaches_server_and_client_only_through_their_environments() {
     let (_, log) = sh(&rt, &d, &s.server, "cat /tmp/vbench-serve.log");
     assert!(log.contains("Application startup complete") && !log.contains(&key));
     // vbench's output and events, and every file it wrote.
-    assert!(out.lines().count() > 5 && !out.contains(&key), "key in the events");
+    assert!(
+        out.lines().count() > 5 && !out.contains(&key),
+        "key in the events"
+    );
     assert!(!err.contains(&key), "key on stderr");
     assert_eq!(files_containing(results, &key), Vec::<PathBuf>::new());
     // The other commands that read the configuration or probe the server.
     for args in [&["config"][..], &["status"][..], &["--json", "status"][..]] {
-        let (st, out, err) = run(&s.cfg_path, args, &[("VLLM_API_KEY", &key)], Duration::from_secs(60));
+        let (st, out, err) = run(
+            &s.cfg_path,
+            args,
+            &[("VLLM_API_KEY", &key)],
+            Duration::from_secs(60),
+        );
         assert_eq!(st.code(), Some(0), "{args:?}: {err}");
         assert!(!out.contains(&key) && !err.contains(&key), "{args:?}");
         if args == ["config"] {
@@ -1236,7 +1308,11 @@ fn a_wrong_or_missing_api_key_ends_at_once_with_exit_3_and_the_server_is_kept() 
         Duration::from_secs(120),
     );
     assert_eq!(st.code(), Some(3), "{err}");
-    assert!(t.elapsed() < Duration::from_secs(50), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(50),
+        "took {:?}",
+        t.elapsed()
+    );
     assert!(
         err.contains("the server refused vbench's API key (GET /v1/models: HTTP 401)")
             && err.contains("set server.api_key to that key")
@@ -1259,7 +1335,10 @@ fn a_wrong_or_missing_api_key_ends_at_once_with_exit_3_and_the_server_is_kept() 
     rt.block_on(async {
         assert_eq!(get(&format!("{base}/v1/models"), Some(&key)).await, 200);
     });
-    assert_eq!(files_containing_any(s.results.path(), &[&key, &wrong]), Vec::<PathBuf>::new());
+    assert_eq!(
+        files_containing_any(s.results.path(), &[&key, &wrong]),
+        Vec::<PathBuf>::new()
+    );
     // The refusal came before the client was needed: nothing was created there.
     assert!(
         rt.block_on(d.inspect_container(&s.client))
@@ -1333,7 +1412,11 @@ fn the_channel_agent_never_puts_the_environment_on_a_command_line() {
         &[format!("OPENAI_API_KEY={key}"), "A.B=dotted".into()],
         None,
     );
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut child = Command::new("sh")
         .arg(&agent)
         .env("PATH", path)
@@ -1357,7 +1440,10 @@ fn the_channel_agent_never_puts_the_environment_on_a_command_line() {
     );
     let argv = std::fs::read_to_string(&log).expect("env ran");
     assert!(argv.contains("printenv OPENAI_API_KEY A.B"), "{argv}");
-    assert!(!argv.contains(&key), "the key was on env's command line: {argv}");
+    assert!(
+        !argv.contains(&key),
+        "the key was on env's command line: {argv}"
+    );
     // A name sh cannot export still reaches the command, through env.
     assert!(argv.contains("A.B=dotted"), "{argv}");
 }

@@ -104,8 +104,7 @@ fn api_key(ctx: &Ctx, c: &Config) -> Result<(), ConfigError> {
         return Ok(());
     };
     let key = key.expose();
-    if c
-        .server
+    if c.server
         .extra_args
         .iter()
         .any(|a| a == "--api-key" || a.starts_with("--api-key="))
@@ -316,24 +315,27 @@ mod tests {
             "HOME" => Some("/h".into()),
             _ => None,
         };
-        crate::config::from_text(
-            yaml.into(),
-            None,
-            &Default::default(),
-            Some(&lookup),
-        )
+        crate::config::from_text(yaml.into(), None, &Default::default(), Some(&lookup))
     }
 
     #[test]
     fn api_key_expands_and_conflicting_keys_are_refused_without_showing_them() {
-        let c = load("server:\n  api_key: ${VLLM_API_KEY}\n", Some("sk-test-5150")).unwrap();
-        assert_eq!(c.server.api_key.as_ref().map(|k| k.expose()), Some("sk-test-5150"));
+        let c = load(
+            "server:\n  api_key: ${VLLM_API_KEY}\n",
+            Some("sk-test-5150"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.api_key.as_ref().map(|k| k.expose()),
+            Some("sk-test-5150")
+        );
         // Unset with a default, or empty: no key.
         let c = load("server:\n  api_key: ${VLLM_API_KEY:-}\n", None).unwrap();
         assert_eq!(c.server.api_key, None);
         assert!(load("server:\n  api_key: ${VLLM_API_KEY}\n", None).is_err());
         // The same key given again as the server's or client's env is fine; another is not.
-        let same = "server:\n  api_key: ${VLLM_API_KEY}\n  env:\n    VLLM_API_KEY: ${VLLM_API_KEY}\n";
+        let same =
+            "server:\n  api_key: ${VLLM_API_KEY}\n  env:\n    VLLM_API_KEY: ${VLLM_API_KEY}\n";
         load(same, Some("sk-test-5150")).unwrap();
         for (yaml, field) in [
             (

@@ -166,7 +166,9 @@ mod tests {
         assert!(!argv.join(" ").contains("sk-env-only-77"), "{argv:?}");
         let env = serve_env(&c.server);
         assert_eq!(
-            env.iter().filter(|e| e.starts_with("VLLM_API_KEY=")).count(),
+            env.iter()
+                .filter(|e| e.starts_with("VLLM_API_KEY="))
+                .count(),
             1,
             "{env:?}"
         );
@@ -174,10 +176,14 @@ mod tests {
         assert!(client_env(&c).contains(&"OPENAI_API_KEY=sk-env-only-77".to_string()));
         // A key known only from the server's env still reaches the client.
         let mut c = Config::default();
-        c.server.env.insert("VLLM_API_KEY".into(), "sk-legacy-1".into());
+        c.server
+            .env
+            .insert("VLLM_API_KEY".into(), "sk-legacy-1".into());
         assert!(client_env(&c).contains(&"OPENAI_API_KEY=sk-legacy-1".to_string()));
         // The client's own OPENAI_API_KEY wins; no key, no variable.
-        c.client.env.insert("OPENAI_API_KEY".into(), "sk-client".into());
+        c.client
+            .env
+            .insert("OPENAI_API_KEY".into(), "sk-client".into());
         let env = client_env(&c);
         assert_eq!(env, vec!["OPENAI_API_KEY=sk-client".to_string()]);
         assert!(client_env(&Config::default()).is_empty());

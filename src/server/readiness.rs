@@ -460,7 +460,10 @@ mod tests {
         let mut m = Machine::new("m", secs(600));
         m.key_sent = true;
         m.seen_running();
-        let mut o = obs(true, &["(APIServer pid=1) INFO:     Application startup complete."]);
+        let mut o = obs(
+            true,
+            &["(APIServer pid=1) INFO:     Application startup complete."],
+        );
         o.health_ok = Some(true);
         m.observe(secs(1), o);
         let mut o = obs(true, &[]);
@@ -478,7 +481,10 @@ mod tests {
         assert_eq!(s, Step::Failed(outcome.clone()));
         let d = diagnose::diagnose(outcome, &m.lines);
         assert_eq!(d.failure, diagnose::StartFailure::Unauthorized);
-        assert_eq!(crate::exit::code_for_start(d.failure), crate::exit::Code::Setup);
+        assert_eq!(
+            crate::exit::code_for_start(d.failure),
+            crate::exit::Code::Setup
+        );
         let msg = d.message();
         assert!(
             msg.contains("refused vbench's API key") && msg.contains("server.api_key"),

@@ -104,14 +104,12 @@ impl std::fmt::Display for Stale {
             Staleness::Rebooted => {
                 "the machine restarted since (another boot id): the holder is gone".to_string()
             }
-            Staleness::OtherHost => format!(
-                "it ran on {}, and nothing holds the lock any more",
-                h.host
-            ),
-            Staleness::AliveWithoutLock => format!(
-                "pid {} still runs but no longer holds the lock",
-                h.pid
-            ),
+            Staleness::OtherHost => {
+                format!("it ran on {}, and nothing holds the lock any more", h.host)
+            }
+            Staleness::AliveWithoutLock => {
+                format!("pid {} still runs but no longer holds the lock", h.pid)
+            }
             Staleness::Unreadable => "its record cannot be read".to_string(),
         };
         write!(f, "the lock of {h} was left behind: {why}")
@@ -123,7 +121,8 @@ pub enum LockError {
     #[error("another vbench run holds {path}: {}; wait for it to end, or stop it (Ctrl-C saves it for `vbench run --resume`)", holder.as_ref().map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()))]
     Held {
         path: PathBuf,
-        holder: Option<Holder>,
+        /// Boxed: the error travels in every `Result` of the pipeline.
+        holder: Option<Box<Holder>>,
     },
     #[error("cannot use the lock file {path}: {source}")]
     Io {
@@ -166,7 +165,7 @@ impl RunLock {
                 let _ = file.read_to_string(&mut s);
                 return Err(LockError::Held {
                     path: path.clone(),
-                    holder: serde_json::from_str(&s).ok(),
+                    holder: serde_json::from_str(&s).ok().map(Box::new),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -279,7 +278,7 @@ mod tests {
         match RunLock::acquire(dir.path(), &Holder::me("run-two")) {
             Err(LockError::Held {
                 holder: Some(h), ..
-            }) => assert_eq!(h, first),
+            }) => assert_eq!(*h, first),
             other => panic!("expected Held naming run-one, got {other:?}"),
         }
         let msg = RunLock::acquire(dir.path(), &Holder::me("run-two"))
@@ -310,13 +309,22 @@ mod tests {
         let lock = RunLock::acquire(dir.path(), &Holder::me("run-new")).expect("taken over");
         let stale = lock.stale.clone().expect("stale record reported");
         assert_eq!(stale.why, Staleness::Exited);
-        assert_eq!(stale.holder.as_ref().map(|h| h.run_id.as_str()), Some("run-dead"));
+        assert_eq!(
+            stale.holder.as_ref().map(|h| h.run_id.as_str()),
+            Some("run-dead")
+        );
         let text = stale.to_string();
-        assert!(text.contains("run-dead") && text.contains("is not running"), "{text}");
+        assert!(
+            text.contains("run-dead") && text.contains("is not running"),
+            "{text}"
+        );
         drop(lock);
         std::fs::write(dir.path().join(LOCK_FILE), "not json").unwrap();
         let lock = RunLock::acquire(dir.path(), &Holder::me("run-new")).expect("taken over");
-        assert_eq!(lock.stale.as_ref().map(|s| &s.why), Some(&Staleness::Unreadable));
+        assert_eq!(
+            lock.stale.as_ref().map(|s| &s.why),
+            Some(&Staleness::Unreadable)
+        );
     }
 
     #[test]
