@@ -285,26 +285,6 @@ fn wait_manifest(results: &Path, within: Duration, pred: impl Fn(&Manifest) -> b
     }
 }
 
-/// Wait until the log of the run's point `idx` contains `needle` (the benchmark's own
-/// console output lands there line by line).
-fn wait_point_log(results: &Path, idx: usize, needle: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let m = the_run(results);
-        if let Some(rel) = &m.points[idx].log_file {
-            let path = manifest::runs_dir(results).join(&m.run_id).join(rel);
-            if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle)) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`{needle}` never appeared in point {idx}'s log within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Result files on the host (`tt/*.json`).
 fn host_files(results: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(results.join("tt"))
@@ -424,6 +404,22 @@ fn leftovers(rt: &tokio::runtime::Runtime, d: &Docker, container: &str) -> Vec<(
                 || c == "sleep 3600")
         })
         .collect()
+}
+
+/// Wait until vbench is stopping a benchmark in `container`: its stop (SIGTERM to the
+/// process group, SIGKILL after the grace) runs there as a shell.
+fn wait_stopping(rt: &tokio::runtime::Runtime, d: &Docker, container: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !processes(rt, d, container)
+        .iter()
+        .any(|(_, c)| c.contains("kill -TERM -") && !c.contains("vbt-ps"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "vbench never began stopping the benchmark in {container}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// No process is left in the client (an exiting agent gets a moment to go).
@@ -578,8 +574,9 @@ fn a_closed_ssh_session_stops_the_benchmark_saves_the_run_and_resume_finishes() 
     let shown = term.hang_up();
     // The tty renderer drew on the terminal until then.
     assert!(shown.contains("tt/"), "{shown}");
-    // vbench got the kernel's SIGHUP and is stopping the benchmark (which ignores SIGTERM).
-    wait_point_log(results, 0, "SIGTERM ignored", Duration::from_secs(30));
+    // vbench got the kernel's SIGHUP and is stopping the benchmark, which ignores SIGTERM:
+    // its stop runs in the client for the 10 s grace.
+    wait_stopping(&rt, &d, &s.client);
     // The shell, hung up too, sends its jobs SIGHUP: a second hang-up changes nothing.
     signal_pid(term.child.id(), libc::SIGHUP);
     let st = wait_child(&mut term.child, Duration::from_secs(90));
