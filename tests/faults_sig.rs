@@ -381,7 +381,7 @@ fn sh(
 
 /// Every process in `container`: (pid, command line). The lister marks itself `vbt-ps`.
 fn processes(rt: &tokio::runtime::Runtime, d: &Docker, container: &str) -> Vec<(u32, String)> {
-    const LIST: &str = r#": vbt-ps; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; [ -n "$c" ] && echo "${d#/proc/} $c"; done; exit 0"#;
+    const LIST: &str = r#": vbt-ps; for d in /proc/[0-9]*; do c=$(tr '\0\n' '  ' < "$d/cmdline" 2>/dev/null) || continue; [ -n "$c" ] && echo "${d#/proc/} $c"; done; exit 0"#;
     let (code, out) = sh(rt, d, container, LIST);
     assert_eq!(code, Some(0), "listing processes in {container}");
     out.lines()
@@ -1105,7 +1105,7 @@ struct ClientSampler {
 
 impl ClientSampler {
     fn start(client: String) -> ClientSampler {
-        const SAMPLE: &str = r#": vbt-ps; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; [ -n "$c" ] || continue; echo "P $c"; case $c in *"bench serve"*) tr '\0' '\n' < "$d/environ" 2>/dev/null | grep '^OPENAI_API_KEY=' | sed 's/^/E /';; esac; done; exit 0"#;
+        const SAMPLE: &str = r#": vbt-ps; for d in /proc/[0-9]*; do c=$(tr '\0\n' '  ' < "$d/cmdline" 2>/dev/null) || continue; [ -n "$c" ] || continue; echo "P $c"; case $c in *"bench serve"*) tr '\0' '\n' < "$d/environ" 2>/dev/null | grep '^OPENAI_API_KEY=' | sed 's/^/E /';; esac; done; exit 0"#;
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -1229,7 +1229,7 @@ fn an_api_key_reaches_server_and_client_only_through_their_environments() {
         &rt,
         &d,
         &s.server,
-        r#"for d in /proc/[0-9]*; do case $(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) in "vllm serve"*) tr '\0' '\n' < "$d/environ" | grep '^VLLM_API_KEY=';; esac; done; exit 0"#,
+        r#"for d in /proc/[0-9]*; do case $(tr '\0\n' '  ' < "$d/cmdline" 2>/dev/null) in "vllm serve"*) tr '\0' '\n' < "$d/environ" | grep '^VLLM_API_KEY=';; esac; done; exit 0"#,
     );
     assert_eq!(code, Some(0));
     assert_eq!(env_out.trim(), format!("VLLM_API_KEY={key}"), "{env_out}");
