@@ -56,6 +56,15 @@ pub enum Code {
     ContainerDied = 19,
     /// The server is serving a different model or arguments and `--restart` was not given.
     ServerMismatch = 20,
+    /// The client container died or was stopped mid-run; the run is saved, and `--resume`
+    /// runs the interrupted point again.
+    ClientLost = 21,
+    /// The Docker Engine stopped answering mid-run; the run is saved, `--resume` once it
+    /// answers again.
+    EngineLost = 22,
+    /// The client cannot reach the server, which is alive (a network problem); the run is
+    /// saved and resumable.
+    ServerUnreachable = 23,
     /// Interrupted by SIGINT/SIGTERM; the run is saved and resumable.
     Interrupted = 130,
 }
@@ -67,7 +76,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 24] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -88,6 +97,9 @@ impl Code {
         Code::ServeExited,
         Code::ContainerDied,
         Code::ServerMismatch,
+        Code::ClientLost,
+        Code::EngineLost,
+        Code::ServerUnreachable,
         Code::Interrupted,
     ];
 }
@@ -211,6 +223,9 @@ pub fn code_for_end(end: &RunEnd) -> Code {
         RunEnd::PointsFailed => Code::PointsFailed,
         RunEnd::Interrupted => Code::Interrupted,
         RunEnd::ServerFailed(_) => Code::Server,
+        RunEnd::ClientLost(_) => Code::ClientLost,
+        RunEnd::EngineLost(_) => Code::EngineLost,
+        RunEnd::ServerUnreachable(_) => Code::ServerUnreachable,
     }
 }
 
