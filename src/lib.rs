@@ -86,8 +86,15 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(commands::Outcome::Run(outcome)) => exit::code_for_outcome(&outcome),
         Ok(commands::Outcome::Judged(verdict)) => exit::code_for_verdict(verdict),
         Err(err) => {
+            // Not `eprintln!`: a terminal gone with a closed ssh session must not turn the
+            // exit code into a panic's.
+            use std::io::Write as _;
             let prefix = render::color::paint("error:", console::Style::new().red().bold());
-            eprintln!("{prefix} {}", exit::render_error(&err));
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{prefix} {}",
+                exit::render_error(&err)
+            );
             exit::code_of(&err)
         }
     };

@@ -101,6 +101,9 @@ pub struct RawServer {
     /// Publish the server port on 127.0.0.1:<port> of the host; null: not published.
     #[schemars(with = "Option<schema::Port>")]
     pub publish_port: Opt<i64>,
+    /// The server's API key, usually ${VLLM_API_KEY} (never printed); empty or null: no key.
+    #[schemars(with = "Option<schema::Scalar>")]
+    pub api_key: Opt<String>,
 }
 
 /// The client container and `vllm bench serve`.
@@ -208,6 +211,7 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "volumes" => "a list of `host_path:container_path[:ro]` strings",
         "gpu" => "one of auto, nvidia, amd, none",
         "client_mode" => "one of auto, worker, process",
+        "api_key" => "a string, usually \"${VLLM_API_KEY}\" (empty or null: no key)",
         "pull" => "one of missing, always, never",
         "gpus" => super::gpus::GPUS_EXPECTED,
         "shm_size" => "a size like 16g or 16GiB (k/m/g = powers of 1024, as Docker reads them)",

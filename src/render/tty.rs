@@ -149,6 +149,13 @@ fn sweep_bar(points: usize) -> ProgressBar {
     b
 }
 
+/// One line on stderr. Never panics (`eprintln!` would): after a hang-up (a closed ssh
+/// session) the terminal is gone and every write fails, and the run must still be stopped
+/// and saved.
+fn say(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 impl Sink for Terminal {
     fn emit(&self, event: Event) {
         if let Some(block) = text::block(&event) {
@@ -170,7 +177,7 @@ impl Sink for Terminal {
                     if let Some(old) = pull.take() {
                         old.clear();
                     }
-                    eprintln!("{line}");
+                    say(&line);
                     *pull = Some(PullBars::new(image));
                     return;
                 }
@@ -183,7 +190,7 @@ impl Sink for Terminal {
                 } => {
                     match pull.as_mut() {
                         Some(p) => p.layer(layer, status, *current, *total),
-                        None => eprintln!("{line}"),
+                        None => say(&line),
                     }
                     return;
                 }
@@ -196,7 +203,7 @@ impl Sink for Terminal {
                     } else {
                         paint(line, Style::new().green())
                     };
-                    eprintln!("{styled}");
+                    say(styled);
                     return;
                 }
                 _ => {
@@ -213,7 +220,7 @@ impl Sink for Terminal {
                 if let Some(old) = sweep.take() {
                     old.finish_and_clear();
                 }
-                eprintln!("{line}");
+                say(&line);
                 *sweep = Some(sweep_bar(*points));
                 return;
             }
@@ -245,7 +252,7 @@ impl Sink for Terminal {
                         bar.println(line);
                         bar.inc(1);
                     }
-                    None => eprintln!("{line}"),
+                    None => say(&line),
                 }
                 return;
             }
@@ -253,7 +260,7 @@ impl Sink for Terminal {
                 if let Some(bar) = sweep.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", paint(line, Style::new().bold()));
+                say(paint(line, Style::new().bold()));
                 return;
             }
             _ => {}
@@ -280,11 +287,11 @@ impl Sink for Terminal {
                 if let Some(bar) = status.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", paint(line, Style::new().green()));
+                say(paint(line, Style::new().green()));
             }
             _ => match &*status {
                 Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
+                None => say(&line),
             },
         }
     }
