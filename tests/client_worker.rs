@@ -240,7 +240,11 @@ async fn worker_and_process_runs_of_the_real_client_agree() {
     let dir_p = tempfile::tempdir().expect("tempdir");
     let cfg_p = config(&n, dir_p.path(), &image, &venv, &base);
     let (code, out, err) = tokio::task::spawn_blocking(move || {
-        run(&cfg_p, &["--client-mode", "process"], Duration::from_secs(300))
+        run(
+            &cfg_p,
+            &["--client-mode", "process"],
+            Duration::from_secs(300),
+        )
     })
     .await
     .expect("join");
@@ -256,7 +260,10 @@ async fn worker_and_process_runs_of_the_real_client_agree() {
         assert_eq!(cw, cp);
         // The real client wrote both: the same schema, down to the detailed per-request keys.
         assert_eq!(keys(w), keys(p), "keys differ at concurrency {cw}");
-        assert!(w.get("input_lens").is_some(), "--save-detailed reached the client");
+        assert!(
+            w.get("input_lens").is_some(),
+            "--save-detailed reached the client"
+        );
         for k in [
             "completed",
             "failed",

@@ -15,6 +15,7 @@ mod logs;
 mod prune;
 mod report;
 mod run;
+mod slo;
 mod status;
 mod up;
 
@@ -32,6 +33,8 @@ pub enum Outcome {
     Run(RunOutcome),
     /// `compare`: the verdict decides the exit code.
     Judged(crate::report::verdict::Outcome),
+    /// A run over a matrix of server combinations.
+    Matrix(crate::matrix::MatrixOutcome),
 }
 
 /// What a command itself (not the engine below it) can fail at.
@@ -77,6 +80,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Down(args) => down::cmd(g, args).await,
         Command::Run(args) => run::cmd(g, args).await,
         Command::Demo(args) => demo::cmd(g, args).await,
+        Command::Slo(args) => slo::cmd(g, args).await,
         Command::Report(args) => report::cmd(g, args).await,
         Command::Compare(args) => compare::cmd(g, args).await,
         Command::History(args) => history::cmd(g, args).await,
@@ -116,6 +120,7 @@ pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
         startup_timeout: o.startup_timeout.clone(),
         client_mode: o.client_mode.clone(),
         pull: None,
+        matrix_set: vec![],
     }
 }
 
@@ -148,6 +153,32 @@ pub(crate) fn load_with_pull(
     let mut ov = overrides(o);
     ov.pull = pull.map(str::to_string);
     config::load(g.config.as_deref(), &ov)
+}
+
+/// `load_with_pull`, plus the matrix combinations set on the command line.
+pub(crate) fn load_for_run(
+    g: &Global,
+    o: &crate::cli::Overrides,
+    pull: Option<&str>,
+    matrix: &crate::cli::MatrixArgs,
+) -> Result<Config, ConfigError> {
+    let mut ov = overrides(o);
+    ov.pull = pull.map(str::to_string);
+    ov.matrix_set = matrix.matrix_set.clone();
+    config::load(g.config.as_deref(), &ov)
+}
+
+/// Run the pipeline, or the matrix when the configuration has one.
+pub(crate) async fn run_or_matrix(
+    cfg: &Config,
+    opts: &crate::pipeline::RunOptions,
+    sink: std::sync::Arc<dyn crate::events::Sink>,
+) -> anyhow::Result<Outcome> {
+    if cfg.matrix.is_empty() {
+        Ok(Outcome::Run(crate::pipeline::run(cfg, opts, sink).await?))
+    } else {
+        Ok(Outcome::Matrix(crate::matrix::run(cfg, opts, sink).await?))
+    }
 }
 
 /// A threshold as written: `5%` or `0.05`.

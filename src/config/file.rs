@@ -22,6 +22,36 @@ pub struct RawConfig {
     pub sweeps: Option<BTreeMap<String, Spanned<RawSweep>>>,
     pub run: Option<RawRun>,
     pub pull: Opt<String>,
+    pub matrix: Opt<Vec<Spanned<RawCombination>>>,
+}
+
+/// One named combination of server settings (`matrix:` entries).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCombination {
+    pub name: Opt<String>,
+    pub image: Opt<String>,
+    pub tensor_parallel_size: Opt<i64>,
+    pub gpu_memory_utilization: Opt<f64>,
+    pub max_model_len: Opt<i64>,
+    pub enforce_eager: Opt<bool>,
+    pub extra_args: Opt<Vec<Spanned<String>>>,
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+}
+
+/// An SLO search (`sweeps.<name>.slo`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    pub ttft_p99: Opt<String>,
+    pub tpot_p99: Opt<String>,
+    pub e2el_p99: Opt<String>,
+    pub by: Opt<String>,
+    pub start: Opt<f64>,
+    pub max: Opt<f64>,
+    pub max_points: Opt<i64>,
+    pub boundary_repeats: Opt<i64>,
+    pub precision: Opt<f64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -71,6 +101,7 @@ pub struct RawSweep {
     pub layout: Opt<String>,
     pub point_timeout: Opt<String>,
     pub repeats: Opt<i64>,
+    pub slo: Opt<RawSlo>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -118,7 +149,15 @@ pub fn expectation(key: &str) -> Option<&'static str> {
             "for `run.sweeps`: a list of sweep names; at the top level: a mapping name: sweep"
         }
         "image" => "an image reference like vllm/vllm-openai:v0.11.0 or repo@sha256:<64 hex>",
-        "server" | "client" | "run" => "a mapping of keys",
+        "server" | "client" | "run" | "slo" => "a mapping of keys",
+        "matrix" => "a list of combinations, each a mapping with a `name` and server settings",
+        "name" => "a name: a letter or digit, then letters, digits, `_`, `.` or `-`",
+        "ttft_p99" | "tpot_p99" | "e2el_p99" => "a duration like 2s or 50ms",
+        "by" => "one of concurrency, rate",
+        "start" | "max" => "a number > 0 (an integer when searching by concurrency)",
+        "max_points" => "an integer 2-1000",
+        "boundary_repeats" => "an integer 1-50",
+        "precision" => "a fraction in (0, 1), e.g. 0.1",
         _ => return None,
     })
 }
