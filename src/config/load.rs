@@ -661,7 +661,10 @@ impl Merger<'_> {
                         name: name.to_string(),
                         ..Default::default()
                     });
-                    cfg.matrix.len() - 1
+                    let i = cfg.matrix.len() - 1;
+                    self.ctx
+                        .set_origin(&format!("matrix[{i}]"), Origin::Flag("--matrix-set"));
+                    i
                 }
             };
             cfg.matrix[i]

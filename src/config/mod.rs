@@ -186,7 +186,8 @@ pub struct SweepConfig {
     /// Input lengths in tokens (`1K` = 1024).
     pub input_lens: Vec<u64>,
     pub output_len: u64,
-    /// Maximum-concurrency levels.
+    /// Maximum-concurrency levels (none in an SLO search).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub concurrency: Vec<u64>,
     /// num_prompts = prompts_per_concurrency × C (1 = one wave, as the manual scripts did).
     #[serde(default = "one")]
