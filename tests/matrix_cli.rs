@@ -403,12 +403,18 @@ async fn the_lock_and_resume_work_across_combinations() {
     assert_eq!(after.matrix_id, before.matrix_id);
     assert_eq!(after.status, "finished");
     // The done combination was left alone; the killed one resumed its own run.
-    assert_eq!(runs_of(s.results(), "c-one"), [c_one_run.clone()]);
+    assert_eq!(
+        runs_of(s.results(), "c-one"),
+        std::slice::from_ref(&c_one_run)
+    );
     assert_eq!(
         manifest_of(s.results(), "c-one", &c_one_run).updated,
         c_one_before.updated
     );
-    assert_eq!(runs_of(s.results(), "c-two"), [c_two_run.clone()]);
+    assert_eq!(
+        runs_of(s.results(), "c-two"),
+        std::slice::from_ref(&c_two_run)
+    );
     let two = manifest_of(s.results(), "c-two", &c_two_run);
     assert_eq!(two.count(PointStatus::Ok), 4);
     // Warm-ups and repeats apply in every combination.

@@ -105,7 +105,7 @@ async fn vbench_slo_finds_the_standins_capacity_within_one_step_and_resumes() {
     assert_eq!(st.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(
         manifest::list_runs(s.results()),
-        [run_id.clone()],
+        std::slice::from_ref(&run_id),
         "one run, resumed"
     );
     let ev = events(&out);

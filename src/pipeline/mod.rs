@@ -372,8 +372,7 @@ async fn run_points_with(
 ) -> Result<RunEnd, RunError> {
     // An SLO search adds its next probe once the points so far are done.
     let slo_next = |m: &Manifest| crate::slo::next_points(m, &cfg.results_dir);
-    let more: Option<&(dyn Fn(&Manifest) -> Vec<plan::Point> + Sync)> =
-        crate::slo::has_search(m).then_some(&slo_next);
+    let more: Option<&runner::MorePoints<'_>> = crate::slo::has_search(m).then_some(&slo_next);
     let runner = Runner {
         docker,
         client: cfg.client.container.clone(),

@@ -278,7 +278,7 @@ mod tests {
         let (f, obs) = walk(&s, |_, _| false);
         assert_eq!(f.capacity, 0.0);
         assert!(obs.iter().all(|o| o.level >= 0.05), "{obs:?}");
-        assert_eq!(round_rate(3.14159), 3.14);
+        assert_eq!(round_rate(3.456), 3.46);
         assert_eq!(round_rate(1234.5), 1235.0);
     }
 }

@@ -67,8 +67,11 @@ pub struct Runner<'a, S: ServerControl> {
     pub journal: Mutex<Option<Journal>>,
     /// Points to add once every point so far is done (an SLO search picks its next level
     /// from the results so far); `None`, or an empty answer: the plan is all there is.
-    pub more: Option<&'a (dyn Fn(&Manifest) -> Vec<super::plan::Point> + Sync)>,
+    pub more: Option<&'a MorePoints<'a>>,
 }
+
+/// What `Runner::more` asks: the points to add, given the run so far.
+pub type MorePoints<'a> = dyn Fn(&Manifest) -> Vec<super::plan::Point> + Sync + 'a;
 
 /// How the loop ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
