@@ -311,6 +311,9 @@ pub struct MatrixArgs {
     /// list `[a, b]`), env.NAME.
     #[arg(long = "matrix-set", value_name = "NAME:KEY=VALUE")]
     pub matrix_set: Vec<String>,
+    /// Ignore the configuration's matrix: one run with the server section as it is.
+    #[arg(long, conflicts_with = "matrix_set")]
+    pub no_matrix: bool,
 }
 
 /// `vbench slo`: the highest load that meets every given p99 limit.

@@ -331,6 +331,17 @@ fn dry_run_lists_combinations_by_points_and_starts_nothing() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(entries, ["vbench.yaml"]);
+    // --no-matrix: one plain run's plan.
+    let (st, out, err) = Vbench::start(
+        &s.cfg_path,
+        &["run", "--standin", "--dry-run", "--no-matrix", "demo"],
+    )
+    .finish(Duration::from_secs(30));
+    assert!(st.success(), "{err}");
+    assert!(
+        out.contains("6 point(s), 6 to run") && !out.contains("combination"),
+        "{out}"
+    );
     // A --matrix-set that does not parse is a usage error naming the flag.
     let (st, _, err) = Vbench::start(
         &s.cfg_path,

@@ -165,7 +165,11 @@ pub(crate) fn load_for_run(
     let mut ov = overrides(o);
     ov.pull = pull.map(str::to_string);
     ov.matrix_set = matrix.matrix_set.clone();
-    config::load(g.config.as_deref(), &ov)
+    let mut cfg = config::load(g.config.as_deref(), &ov)?;
+    if matrix.no_matrix {
+        cfg.matrix.clear();
+    }
+    Ok(cfg)
 }
 
 /// Run the pipeline, or the matrix when the configuration has one.
