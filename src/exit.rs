@@ -56,6 +56,15 @@ pub enum Code {
     ContainerDied = 19,
     /// The server is serving a different model or arguments and `--restart` was not given.
     ServerMismatch = 20,
+    /// The client container died or was stopped mid-run; the run is saved, and `--resume`
+    /// runs the interrupted point again.
+    ClientLost = 21,
+    /// The Docker Engine stopped answering mid-run; the run is saved, `--resume` once it
+    /// answers again.
+    EngineLost = 22,
+    /// The client cannot reach the server, which is alive (a network problem); the run is
+    /// saved and resumable.
+    ServerUnreachable = 23,
     /// A matrix ran, but one or more of its combinations could not (the server did not
     /// start, or died); each cause is in the matrix's summary.
     CombinationsFailed = 24,
@@ -70,7 +79,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 25] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -91,6 +100,9 @@ impl Code {
         Code::ServeExited,
         Code::ContainerDied,
         Code::ServerMismatch,
+        Code::ClientLost,
+        Code::EngineLost,
+        Code::ServerUnreachable,
         Code::CombinationsFailed,
         Code::Interrupted,
     ];
@@ -213,6 +225,9 @@ pub fn code_for_end(end: &RunEnd) -> Code {
         RunEnd::PointsFailed => Code::PointsFailed,
         RunEnd::Interrupted => Code::Interrupted,
         RunEnd::ServerFailed(_) => Code::Server,
+        RunEnd::ClientLost(_) => Code::ClientLost,
+        RunEnd::EngineLost(_) => Code::EngineLost,
+        RunEnd::ServerUnreachable(_) => Code::ServerUnreachable,
     }
 }
 
@@ -249,7 +264,7 @@ pub fn code_for_matrix(o: &crate::matrix::MatrixOutcome) -> Code {
     }
     if statuses
         .iter()
-        .any(|(_, s)| matches!(s, S::Failed | S::ServerFailed | S::Pending | S::Running))
+        .any(|(_, s)| matches!(s, S::Failed | S::Stopped | S::Pending | S::Running))
     {
         return Code::CombinationsFailed;
     }

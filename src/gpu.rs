@@ -62,14 +62,14 @@ pub fn parse_nvidia_csv(text: &str, source: &str) -> anyhow::Result<Vec<GpuSampl
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
         if f.len() < 7 {
             anyhow::bail!(
-                "nvidia-smi output line {}: expected at least 7 comma-separated fields, got {}: {line:?}",
+                "{source}: output line {}: expected at least 7 comma-separated fields, got {}: {line:?}",
                 n + 1,
                 f.len()
             );
         }
         let index = f[0].parse().map_err(|_| {
             anyhow::anyhow!(
-                "nvidia-smi output line {}: GPU index {:?} is not a number",
+                "{source}: output line {}: GPU index {:?} is not a number",
                 n + 1,
                 f[0]
             )
@@ -96,10 +96,10 @@ pub fn parse_nvidia_csv(text: &str, source: &str) -> anyhow::Result<Vec<GpuSampl
 /// across ROCm releases, so each value is looked up by several names or a prefix.
 pub fn parse_rocm_json(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample>> {
     let v: serde_json::Value = serde_json::from_str(text.trim())
-        .map_err(|e| anyhow::anyhow!("rocm-smi --json output is not JSON: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("{source}: output is not JSON: {e}"))?;
     let obj = v
         .as_object()
-        .ok_or_else(|| anyhow::anyhow!("rocm-smi --json output is not a JSON object"))?;
+        .ok_or_else(|| anyhow::anyhow!("{source}: output is not a JSON object"))?;
     // `--showdriverversion` puts the driver under `system`, not per card.
     let system_driver = obj
         .get("system")
@@ -140,7 +140,8 @@ pub fn parse_rocm_json(text: &str, source: &str) -> anyhow::Result<Vec<GpuSample
         let mem_total_mib = total_b.map(mib);
         let mem_used_mib = used_b
             .map(mib)
-            .or_else(|| Some(mem_total_mib? * mem_pct? / 100.0));
+            .or_else(|| Some(mem_total_mib? * mem_pct? / 100.0))
+            .filter(|v| v.is_finite());
         let name = [
             "Card Series",
             "Card series",
@@ -332,7 +333,39 @@ mod tests {
 
     #[test]
     fn rocm_non_json_is_an_error() {
-        assert!(parse_rocm_json("WARNING: no AMD GPU", "t").is_err());
+        let e = parse_rocm_json("WARNING: no AMD GPU", "rocm-smi (host)").expect_err("not JSON");
+        assert!(
+            e.to_string()
+                .starts_with("rocm-smi (host): output is not JSON: "),
+            "{e}"
+        );
+        assert!(e.to_string().contains("line 1 column 1"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_source_and_values_stay_finite() {
+        // Both found by tests/fuzz_smi.rs: errors did not say which output (container or
+        // host) they came from, and a huge total times a huge percentage gave `inf` MiB.
+        let e = parse_nvidia_csv("0, A\n", "nvidia-smi (container s)").expect_err("short");
+        assert!(
+            e.to_string()
+                .starts_with("nvidia-smi (container s): output line 1: expected at least 7"),
+            "{e}"
+        );
+        let e = parse_rocm_json("[1]", "rocm-smi (host)").expect_err("not an object");
+        assert_eq!(
+            e.to_string(),
+            "rocm-smi (host): output is not a JSON object"
+        );
+        let s = parse_rocm_json(
+            r#"{"card0": {"VRAM Total Memory (B)": "1e308", "GPU Memory Allocated (VRAM%)": "1e300"}}"#,
+            "t",
+        )
+        .expect("parses");
+        assert_eq!(
+            s[0].mem_used_mib, None,
+            "an overflowing product is not a reading"
+        );
     }
 
     #[test]

@@ -75,6 +75,25 @@ async fn create_then_attach_then_start_after_stop() {
 }
 
 #[tokio::test]
+async fn a_killed_container_is_stopped_with_the_signals_code() {
+    let d = docker().await;
+    let cleanup = Cleanup::new();
+    let name = common::start_busybox(&d, &cleanup, "kill").await;
+    d.kill_container(&name, "SIGKILL").await.expect("kill");
+    let st = d
+        .inspect_container(&name)
+        .await
+        .expect("inspect")
+        .expect("exists");
+    assert!(!st.running);
+    assert_eq!(st.exit_code, Some(137));
+    assert!(matches!(
+        d.kill_container(&unique("nobody"), "SIGKILL").await,
+        Err(DockerError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
 async fn name_is_matched_exactly_not_as_substring() {
     let d = docker().await;
     let cleanup = Cleanup::new();

@@ -260,12 +260,27 @@ async fn detached_exec_outlives_the_call_and_can_be_stopped() {
         .await
         .expect("cat");
     assert_eq!(out, "on\n");
+    // The engine lists it among the container's running execs.
+    let running = d.running_execs(&c).await.expect("execs");
+    assert!(
+        running.iter().any(|e| e.contains("sleep 300")),
+        "{running:?}"
+    );
     assert!(
         d.stop_tracked(&c, pidfile, Duration::from_secs(2))
             .await
             .expect("stop")
     );
     assert!(!d.tracked_alive(&c, pidfile).await.expect("alive?"));
+    let gone_by = Instant::now() + Duration::from_secs(10);
+    loop {
+        let running = d.running_execs(&c).await.expect("execs");
+        if !running.iter().any(|e| e.contains("sleep 300")) {
+            break;
+        }
+        assert!(Instant::now() < gone_by, "still listed: {running:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Real-engine tests of networks: idempotent creation, and two containers on a user-defined
-//! network reaching each other by name (DNS by container name and alias, TCP via busybox).
+//! network reaching each other by name (DNS by container name and alias, TCP via busybox),
+//! and leaving it.
 
 mod common;
 
@@ -101,4 +102,13 @@ async fn two_containers_resolve_and_reach_each_other_by_name() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    // Cut from the network, the client is on none of it.
+    d.disconnect_network(&client, &net)
+        .await
+        .expect("disconnect");
+    d.disconnect_network(&client, &net)
+        .await
+        .expect("disconnecting twice is a no-op");
+    let st = d.inspect_container(&client).await.expect("inspect");
+    assert!(!st.expect("client").networks.contains(&net));
 }

@@ -5,8 +5,9 @@
 //! The README's table must list exactly these codes.
 //!
 //! Causes that need a live server (a server serving something else, a signal during start-up)
-//! are built as the typed error the lifecycle returns for them; `tests/lifecycle_up.rs` and
-//! `tests/sweep_cli.rs` produce the same codes end to end.
+//! and how a run ended (a lost client container, engine or network) are built as the typed
+//! error or end the lifecycle and the runner return for them; `tests/lifecycle_up.rs`,
+//! `tests/sweep_cli.rs` and `tests/faults_infra.rs` produce the same codes end to end.
 
 use std::collections::BTreeSet;
 
@@ -53,6 +54,7 @@ fn verdict_code(tput: f64, status: &str) -> Code {
         file: None,
         repeat: 1,
         log: None,
+        telemetry: Default::default(),
     };
     let meta = RunMeta::default();
     let v = judge(
@@ -192,6 +194,27 @@ fn table() -> Vec<(u8, &'static str, Code)> {
                 }
                 .into(),
             ),
+        ),
+        (
+            21,
+            "the client container died mid-run",
+            code_for_end(&RunEnd::ClientLost(
+                "container vllm-bench-client stopped (exited, exit code 137: killed)".into(),
+            )),
+        ),
+        (
+            22,
+            "the Docker Engine lost mid-run",
+            code_for_end(&RunEnd::EngineLost(
+                "the Docker Engine at unix:///var/run/docker.sock does not answer".into(),
+            )),
+        ),
+        (
+            23,
+            "the client cannot reach a live server",
+            code_for_end(&RunEnd::ServerUnreachable(
+                "container vllm-bench-client is not connected to network vllm-bench".into(),
+            )),
         ),
         (
             24,

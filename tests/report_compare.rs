@@ -25,6 +25,7 @@ fn row(sweep: &str, input: u64, conc: u64, status: &str, tput: f64, ttft: f64) -
         file: None,
         repeat: 1,
         log: None,
+        telemetry: Default::default(),
     }
 }
 

@@ -351,6 +351,7 @@ fn row(sweep: &str, input: u64, conc: u64, status: &str, repeat: u32) -> Row {
         file: None,
         repeat,
         log: None,
+        telemetry: Default::default(),
     }
 }
 

@@ -57,6 +57,7 @@ fn row(sweep: &str, input: u64, conc: u64, status: &str, result: Option<BenchRes
         result,
         repeat: 1,
         log: None,
+        telemetry: Default::default(),
     }
 }
 
@@ -75,6 +76,7 @@ fn sample_rows() -> Vec<Row> {
         file: Some(path),
         repeat: 1,
         log: None,
+        telemetry: Default::default(),
     }];
     for input in [1024, 4096] {
         for conc in [1, 2, 4, 8] {

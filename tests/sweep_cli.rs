@@ -362,6 +362,30 @@ async fn a_run_exits_0_with_result_files_equal_to_the_clients_and_json_events() 
         assert!(t.contains_key("gpu0.util_pct"), "{t:?}");
         assert!(t.contains_key("vllm.running"), "{t:?}");
     }
+    // ...and the reports show it: a table in summary.md and report.html, every series in
+    // summary.json.
+    let md = std::fs::read_to_string(run_dir.join("summary.md")).expect("summary.md");
+    assert!(md.contains("## Telemetry per point"), "{md}");
+    assert!(
+        md.contains("GPU util % (mean)") && md.contains("running (max)"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
+    assert!(html.contains("<section id=\"telemetry\">"));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("summary.json")).expect("summary.json"),
+    )
+    .expect("json");
+    let first_ok = summary["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["status"] == "ok")
+        .expect("an ok row");
+    assert!(
+        first_ok["telemetry"]["gpu0.util_pct"]["max"].is_number(),
+        "{first_ok}"
+    );
     assert!(
         m.client_mode.as_deref() == Some("process"),
         "{:?}",

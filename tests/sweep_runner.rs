@@ -437,6 +437,18 @@ async fn a_failed_point_under_a_dying_server_is_not_a_measurement() {
             .expect("reason")
             .contains("the server died during this point")
     );
+    // Run again: the point's new result counts; the one that did not stays named.
+    let earlier = m.points[0]
+        .result_file
+        .clone()
+        .expect("its result reached the host");
+    sh(d, c, "echo ok > /tmp/fake-mode").await;
+    let r = rig.runner(&mut m, TestServer::healthy()).await;
+    assert_eq!(r.run(&mut m).await.expect("run"), RunEnd::Finished);
+    assert_eq!(m.points[0].status, PointStatus::Ok);
+    assert_ne!(m.points[0].result_file.as_ref(), Some(&earlier));
+    assert_eq!(m.points[0].superseded, vec![earlier.clone()]);
+    assert!(rig.results().join(&earlier).is_file());
 }
 
 #[tokio::test]

@@ -165,10 +165,23 @@ pub fn expectation(key: &str) -> Option<&'static str> {
 /// Parse the file text into raw values; errors carry file:line:column, the field path and
 /// the valid keys.
 pub fn parse(ctx: &Ctx) -> Result<RawConfig, ConfigError> {
-    serde_saphyr::from_str::<Option<RawConfig>>(&ctx.text)
+    serde_saphyr::from_str_with_options::<Option<RawConfig>>(&ctx.text, options())
         .map(Option::unwrap_or_default)
         .map_err(|e| convert(ctx, &e))
 }
+
+/// serde-saphyr's defaults, with a tighter cap on merge keys (`<<: *a`): each merge replays
+/// its anchor, and the cost grows faster than the count — a 1 KB file of merges of merges
+/// took seconds to reach the default cap of 10 000. A `vbench.yaml` needs a handful.
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_merge_keys = MAX_MERGE_KEYS;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+const MAX_MERGE_KEYS: usize = 256;
 
 fn convert(ctx: &Ctx, e: &serde_saphyr::Error) -> ConfigError {
     let inner = e.without_snippet();
@@ -238,5 +251,44 @@ fn strip_position(s: &str) -> String {
         "invalid f64" => "not a number".to_string(),
         "invalid boolean" | "invalid bool" => "not true or false".to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sweeps merged from the previous one twice, `levels` deep: 2^levels merge keys.
+    fn merge_bomb(levels: usize) -> String {
+        let mut s =
+            String::from("sweeps:\n  s0: &s0 {input_lens: [1], output_len: 1, concurrency: [1]}\n");
+        for l in 1..=levels {
+            s.push_str(&format!(
+                "  s{l}: &s{l} {{<<: [*s{}, *s{}]}}\n",
+                l - 1,
+                l - 1
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn merge_key_bombs_stop_early_at_their_line() {
+        // Found by tests/fuzz_config.rs: 12 levels took ~4 s (debug) to hit the default cap of
+        // 10 000 merge keys; 10 levels (1024 merges, ~1 s) were accepted.
+        let ok = Ctx {
+            text: merge_bomb(2),
+            ..Default::default()
+        };
+        let raw = parse(&ok).expect("a few merges are fine");
+        assert_eq!(raw.sweeps.map(|s| s.len()), Some(3));
+        let ctx = Ctx {
+            text: merge_bomb(10),
+            ..Default::default()
+        };
+        let e = parse(&ctx).expect_err("over the merge-key budget");
+        assert!(e.to_string().contains("budget breached"), "{e}");
+        let (line, _) = e.position().expect("located");
+        assert!((2..=12).contains(&line), "{e}");
     }
 }

@@ -1,12 +1,15 @@
-//! Container lifecycle: create-or-attach by name, inspect, start, stop, remove, list by label.
+//! Container lifecycle: create-or-attach by name, inspect, start, stop, kill, remove, list by
+//! label, and joining or leaving a network.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, EndpointSettings, NetworkConnectRequest};
+use bollard::models::{
+    ContainerInspectResponse, EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest,
+};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 
 use super::{ContainerSpec, Docker, DockerError, LABEL_MANAGED, Result, api, status_of, within};
@@ -221,6 +224,23 @@ impl Docker {
         .await
     }
 
+    /// Send `signal` (`SIGKILL`, `SIGTERM`, …) to the container's main process, as
+    /// `docker kill` does.
+    pub async fn kill_container(&self, name: &str, signal: &str) -> Result<()> {
+        let op = format!("kill container {name} with {signal}");
+        let opts = KillContainerOptionsBuilder::new().signal(signal).build();
+        within(&op, CALL_DEADLINE, async {
+            match self.inner.kill_container(name, Some(opts)).await {
+                Ok(()) => Ok(()),
+                Err(e) if status_of(&e) == Some(404) => Err(DockerError::NotFound {
+                    what: format!("container {name}"),
+                }),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await
+    }
+
     /// Force-remove (and its anonymous volumes). Absent is not an error.
     pub async fn remove_container(&self, name: &str) -> Result<()> {
         let op = format!("remove container {name}");
@@ -265,6 +285,32 @@ impl Docker {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// Disconnect a container from a network (no-op if it is not connected).
+    pub async fn disconnect_network(&self, container: &str, network: &str) -> Result<()> {
+        // Look first: the engine answers a disconnect of an unconnected container with a 500.
+        let st = self
+            .inspect_container(container)
+            .await?
+            .ok_or_else(|| DockerError::NotFound {
+                what: format!("container {container}"),
+            })?;
+        if !st.networks.iter().any(|n| n == network) {
+            return Ok(());
+        }
+        let op = format!("disconnect container {container} from network {network}");
+        let req = NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(true),
+        };
+        within(&op, CALL_DEADLINE, async {
+            self.inner
+                .disconnect_network(network, req)
+                .await
+                .map_err(api(op.clone()))
+        })
+        .await
     }
 
     /// Connect a running container to a network (no-op if already connected).

@@ -3,8 +3,9 @@
 //! directories land through [`crate::durable`] (atomic, and synced so a copied result survives
 //! a crash), and nothing outside the target is ever written.
 //!
-//! The whole archive is checked before the first byte is written, so a refused archive
-//! leaves the target as it was.
+//! The whole archive is checked before the first byte is written — each entry against the
+//! ones before it and against what the target already holds — so a refused archive leaves the
+//! target as it was. Every error names the archive and the entry.
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -54,25 +55,7 @@ impl Docker {
         let Some(tar) = self.download(container, path).await? else {
             return Ok(None);
         };
-        let bad = |why: String| DockerError::Other(format!("reading {container}:{path}: {why}"));
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let mut entries = archive.entries().map_err(|e| bad(e.to_string()))?;
-        let mut entry = match entries.next() {
-            Some(e) => e.map_err(|e| bad(e.to_string()))?,
-            None => return Err(bad("the engine sent an empty archive".into())),
-        };
-        if !matches!(
-            entry.header().entry_type(),
-            tar::EntryType::Regular | tar::EntryType::Continuous
-        ) {
-            return Err(bad(format!(
-                "not a regular file ({:?})",
-                entry.header().entry_type()
-            )));
-        }
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        std::io::Read::read_to_end(&mut entry, &mut data).map_err(|e| bad(e.to_string()))?;
-        Ok(Some(data))
+        first_file(&tar, &format!("{container}:{path}")).map(Some)
     }
 
     /// Write files (name, bytes, mode) into the existing directory `dest_dir` of `container`.
@@ -153,7 +136,6 @@ enum Planned {
     Dir(PathBuf),
     File {
         rel: PathBuf,
-        index: usize,
         mode: u32,
     },
     Symlink {
@@ -167,27 +149,90 @@ enum Planned {
     },
 }
 
+/// How errors name an entry: its name in the archive, or its position when it has none.
+fn entry_name(index: usize, shown: &str) -> String {
+    if shown.is_empty() {
+        format!("entry {} (no name)", index + 1)
+    } else {
+        shown.to_string()
+    }
+}
+
+/// The bytes of the first entry of `tar`, which must be a regular file (what the engine sends
+/// for one file; `Docker::read_file`). `origin` names the archive in errors.
+pub fn first_file(tar: &[u8], origin: &str) -> Result<Vec<u8>> {
+    let bad = |why: String| DockerError::Other(format!("reading {origin}: {why}"));
+    let mut archive = tar::Archive::new(tar);
+    let mut entries = archive.entries().map_err(|e| bad(e.to_string()))?;
+    let mut entry = match entries.next() {
+        Some(e) => e.map_err(|e| bad(format!("entry 1: {e}")))?,
+        None => return Err(bad("the engine sent an empty archive".into())),
+    };
+    if !matches!(
+        entry.header().entry_type(),
+        tar::EntryType::Regular | tar::EntryType::Continuous
+    ) {
+        return Err(bad(format!(
+            "not a regular file ({:?})",
+            entry.header().entry_type()
+        )));
+    }
+    // The declared size is untrusted (a header can claim 2^63 bytes, and reserving that
+    // aborts the process): reserve no more than the archive holds.
+    let mut data = Vec::with_capacity(entry.size().min(tar.len() as u64) as usize);
+    std::io::Read::read_to_end(&mut entry, &mut data).map_err(|e| bad(format!("entry 1: {e}")))?;
+    if (data.len() as u64) < entry.size() {
+        return Err(bad(format!(
+            "entry 1: truncated: the archive holds {} of its {} bytes",
+            data.len(),
+            entry.size()
+        )));
+    }
+    Ok(data)
+}
+
 /// Unpack an uncompressed tar safely under `dest` (see module doc). `origin` names the source
-/// in errors. Returns the paths written.
+/// in errors, and every error names the entry (by name, or by position when it has none).
+/// Returns the paths written.
 pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>> {
-    let refuse = |entry: &str, why: &str| DockerError::UnsafeArchive {
+    let refuse = |index: usize, shown: &str, why: &str| DockerError::UnsafeArchive {
         origin: origin.to_string(),
-        entry: entry.to_string(),
+        entry: entry_name(index, shown),
         why: why.to_string(),
     };
-    let bad_tar = |e: std::io::Error| DockerError::Io {
-        op: format!("read the archive from {origin}"),
-        source: e,
+    // An error of the archive's framing at entry `index` (0-based), after the entry `prev`.
+    let bad_tar = |index: usize, prev: Option<&str>| {
+        let after = prev.map(|p| format!(" (after {p:?})")).unwrap_or_default();
+        let op = format!(
+            "read entry {} of the archive from {origin}{after}",
+            index + 1
+        );
+        move |source: std::io::Error| DockerError::Io { op, source }
+    };
+    let bad_link = |index: usize, shown: &str| {
+        let op = format!(
+            "read the link target of entry {:?} of the archive from {origin}",
+            entry_name(index, shown)
+        );
+        move |source: std::io::Error| DockerError::Io { op, source }
     };
 
     // Pass 1: check every entry; nothing is written yet.
-    let mut plan = Vec::new();
-    let mut links: std::collections::HashSet<PathBuf> = Default::default();
+    let mut plan: Vec<(usize, String, Planned)> = Vec::new();
+    let mut layout = Layout {
+        dest,
+        planned: Default::default(),
+    };
     let mut archive = tar::Archive::new(tar);
-    for (index, entry) in archive.entries().map_err(bad_tar)?.enumerate() {
-        let entry = entry.map_err(bad_tar)?;
-        let raw = entry.path().map_err(bad_tar)?.into_owned();
+    let mut prev: Option<String> = None;
+    for (index, entry) in archive.entries().map_err(bad_tar(0, None))?.enumerate() {
+        let entry = entry.map_err(bad_tar(index, prev.as_deref()))?;
+        let raw = entry
+            .path()
+            .map_err(bad_tar(index, prev.as_deref()))?
+            .into_owned();
         let shown = raw.display().to_string();
+        prev = Some(entry_name(index, &shown));
         let kind = entry.header().entry_type();
         if matches!(
             kind,
@@ -195,111 +240,156 @@ pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>
         ) {
             continue;
         }
-        let parts = normal_parts(&raw).map_err(|why| refuse(&shown, why))?;
+        let parts = normal_parts(&raw).map_err(|why| refuse(index, &shown, why))?;
         // Docker prefixes every entry with the basename of the requested path.
         let rel: PathBuf = if parts.len() == 1 && !kind.is_dir() {
             parts.iter().collect() // a single file copied out: keep its name
         } else {
             parts.iter().skip(1).collect()
         };
-        // Never write through a link the archive itself made (the classic escape: a symlink,
-        // then a file "inside" it).
-        if rel.ancestors().skip(1).any(|a| links.contains(a)) {
-            return Err(refuse(
-                &shown,
-                "written through a link from the same archive",
-            ));
-        }
-        match kind {
+        // Never write through a link (the classic escape: a symlink, then a file "inside" it),
+        // nor below a file: checked against the entries planned so far and the target's
+        // contents, so that pass 2 meets no surprise half-way.
+        layout
+            .parents_ok(&rel)
+            .map_err(|why| refuse(index, &shown, why))?;
+        let existing = layout.at(&rel);
+        let step = match kind {
             tar::EntryType::Directory => {
-                if !rel.as_os_str().is_empty() {
-                    plan.push(Planned::Dir(rel));
+                if rel.as_os_str().is_empty() {
+                    continue;
                 }
+                if matches!(existing, Some(Node::File | Node::Link | Node::Other)) {
+                    return Err(refuse(
+                        index,
+                        &shown,
+                        "a directory would replace a file or symlink",
+                    ));
+                }
+                layout.plan(&rel, Node::Dir);
+                Planned::Dir(rel)
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
+                if matches!(existing, Some(Node::Dir | Node::Link)) {
+                    return Err(refuse(
+                        index,
+                        &shown,
+                        "would replace a symlink or directory",
+                    ));
+                }
                 let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
-                plan.push(Planned::File { rel, index, mode });
+                layout.plan(&rel, Node::File);
+                Planned::File { rel, mode }
             }
             tar::EntryType::Symlink => {
                 let target = entry
                     .link_name()
-                    .map_err(bad_tar)?
-                    .ok_or_else(|| refuse(&shown, "symlink without target"))?;
-                if target.is_absolute() {
-                    return Err(refuse(&shown, "symlink to an absolute path"));
-                }
-                // Resolve lexically from the link's directory; it must stay inside the target.
+                    .map_err(bad_link(index, &shown))?
+                    .ok_or_else(|| refuse(index, &shown, "symlink without target"))?;
                 let base = rel.parent().unwrap_or(Path::new(""));
-                if inside(&base.join(&target)).is_none() {
-                    return Err(refuse(
-                        &shown,
-                        "symlink pointing outside the target directory",
-                    ));
+                link_stays_inside(base, &target).map_err(|why| refuse(index, &shown, why))?;
+                if existing == Some(Node::Dir) {
+                    return Err(refuse(index, &shown, "a symlink would replace a directory"));
                 }
-                links.insert(rel.clone());
-                plan.push(Planned::Symlink {
+                layout.plan(&rel, Node::Link);
+                Planned::Symlink {
                     rel,
                     target: target.into_owned(),
-                });
+                }
             }
             tar::EntryType::Link => {
                 let target = entry
                     .link_name()
-                    .map_err(bad_tar)?
-                    .ok_or_else(|| refuse(&shown, "hard link without target"))?;
+                    .map_err(bad_link(index, &shown))?
+                    .ok_or_else(|| refuse(index, &shown, "hard link without target"))?;
                 let parts = normal_parts(&target)
-                    .map_err(|_| refuse(&shown, "hard link pointing outside the target"))?;
+                    .map_err(|_| refuse(index, &shown, "hard link pointing outside the target"))?;
                 let from: PathBuf = parts.iter().skip(1).collect();
                 if from.as_os_str().is_empty() {
-                    return Err(refuse(&shown, "hard link pointing outside the target"));
+                    return Err(refuse(
+                        index,
+                        &shown,
+                        "hard link pointing outside the target",
+                    ));
                 }
-                plan.push(Planned::Copy { rel, from });
+                layout
+                    .parents_ok(&from)
+                    .map_err(|why| refuse(index, &shown, why))?;
+                match layout.at(&from) {
+                    Some(Node::File) => {}
+                    None => {
+                        return Err(refuse(
+                            index,
+                            &shown,
+                            "hard link to a file not in the archive",
+                        ));
+                    }
+                    Some(_) => {
+                        return Err(refuse(
+                            index,
+                            &shown,
+                            "hard link to something other than a file",
+                        ));
+                    }
+                }
+                if matches!(existing, Some(Node::Dir | Node::Link)) {
+                    return Err(refuse(
+                        index,
+                        &shown,
+                        "would replace a symlink or directory",
+                    ));
+                }
+                layout.plan(&rel, Node::File);
+                Planned::Copy { rel, from }
             }
             other => {
                 return Err(refuse(
+                    index,
                     &shown,
-                    &format!("{other:?} entries (devices, fifos) are not unpacked"),
+                    &format!(
+                        "{} entries are not unpacked (only files, directories and links)",
+                        kind_name(other)
+                    ),
                 ));
             }
-        }
+        };
+        plan.push((index, shown, step));
     }
 
     // Pass 2: write. Every parent is checked not to be a symlink, so no write goes through one.
-    let io = |op: String| move |source: std::io::Error| DockerError::Io { op, source };
     let mut written = Vec::new();
     let mut archive = tar::Archive::new(tar);
-    let mut entries = archive.entries().map_err(bad_tar)?.enumerate();
-    for step in plan {
+    let mut entries = archive.entries().map_err(bad_tar(0, None))?.enumerate();
+    for (index, shown, step) in plan {
+        let name = entry_name(index, &shown);
+        let io = |op: String| {
+            let op = format!("{op} (entry {name:?} of the archive from {origin})");
+            move |source: std::io::Error| DockerError::Io { op, source }
+        };
+        let unsafe_ = |why: &str| refuse(index, &shown, why);
         match step {
             Planned::Dir(rel) => {
                 let path = dest.join(&rel);
-                no_symlink_on_the_way(dest, &rel)
-                    .map_err(|why| refuse(&rel.display().to_string(), why))?;
+                no_symlink_on_the_way(dest, &rel).map_err(unsafe_)?;
                 crate::durable::create_dir_all(&path)
                     .map_err(io(format!("create {}", path.display())))?;
             }
-            Planned::File { rel, index, mode } => {
+            Planned::File { rel, mode } => {
                 let mut entry = loop {
                     match entries.next() {
-                        Some((i, e)) if i == index => break e.map_err(bad_tar)?,
+                        Some((i, e)) if i == index => break e.map_err(bad_tar(index, None))?,
                         Some(_) => continue,
-                        None => {
-                            return Err(refuse(
-                                &rel.display().to_string(),
-                                "entry vanished between passes",
-                            ));
-                        }
+                        None => return Err(unsafe_("entry vanished between passes")),
                     }
                 };
                 let path = write_file(dest, &rel, mode, &mut entry).map_err(|e| match e {
-                    WriteError::Unsafe(why) => refuse(&rel.display().to_string(), why),
-                    WriteError::Io(op, source) => DockerError::Io { op, source },
+                    WriteError::Unsafe(why) => unsafe_(why),
+                    WriteError::Io(op, source) => io(op)(source),
                 })?;
                 written.push(path);
             }
             Planned::Symlink { rel, target } => {
-                no_symlink_on_the_way(dest, &rel)
-                    .map_err(|why| refuse(&rel.display().to_string(), why))?;
+                no_symlink_on_the_way(dest, &rel).map_err(unsafe_)?;
                 let path = dest.join(&rel);
                 if let Some(parent) = path.parent() {
                     crate::durable::create_dir_all(parent)
@@ -311,33 +401,102 @@ pub fn safe_unpack(tar: &[u8], dest: &Path, origin: &str) -> Result<Vec<PathBuf>
                 written.push(path);
             }
             Planned::Copy { rel, from } => {
-                no_symlink_on_the_way(dest, &from)
-                    .map_err(|why| refuse(&rel.display().to_string(), why))?;
+                no_symlink_on_the_way(dest, &from).map_err(unsafe_)?;
                 let src = dest.join(&from);
-                let meta = std::fs::symlink_metadata(&src).map_err(|_| {
-                    refuse(
-                        &rel.display().to_string(),
-                        "hard link to a file not in the archive",
-                    )
-                })?;
+                let meta = std::fs::symlink_metadata(&src)
+                    .map_err(|_| unsafe_("hard link to a file not in the archive"))?;
                 if !meta.is_file() {
-                    return Err(refuse(
-                        &rel.display().to_string(),
-                        "hard link to something other than a file",
-                    ));
+                    return Err(unsafe_("hard link to something other than a file"));
                 }
                 let data = std::fs::read(&src).map_err(io(format!("read {}", src.display())))?;
                 let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
                 let path =
                     write_file(dest, &rel, mode, &mut data.as_slice()).map_err(|e| match e {
-                        WriteError::Unsafe(why) => refuse(&rel.display().to_string(), why),
-                        WriteError::Io(op, source) => DockerError::Io { op, source },
+                        WriteError::Unsafe(why) => unsafe_(why),
+                        WriteError::Io(op, source) => io(op)(source),
                     })?;
                 written.push(path);
             }
         }
     }
     Ok(written)
+}
+
+/// What is at a path under the target once the entries planned so far are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Node {
+    Dir,
+    File,
+    Link,
+    /// Something else already in the target (a fifo, a socket, a device).
+    Other,
+}
+
+/// The target as pass 1 plans it: the entries planned so far over what is on disk.
+struct Layout<'a> {
+    dest: &'a Path,
+    planned: std::collections::HashMap<PathBuf, Node>,
+}
+
+impl Layout<'_> {
+    fn at(&self, rel: &Path) -> Option<Node> {
+        if let Some(n) = self.planned.get(rel) {
+            return Some(*n);
+        }
+        let m = std::fs::symlink_metadata(self.dest.join(rel)).ok()?;
+        Some(if m.file_type().is_symlink() {
+            Node::Link
+        } else if m.is_dir() {
+            Node::Dir
+        } else if m.is_file() {
+            Node::File
+        } else {
+            Node::Other
+        })
+    }
+
+    /// Every directory above `rel` is, or will be, a real directory.
+    fn parents_ok(&self, rel: &Path) -> std::result::Result<(), &'static str> {
+        for a in rel.ancestors().skip(1) {
+            if a.as_os_str().is_empty() {
+                break;
+            }
+            match self.at(a) {
+                None | Some(Node::Dir) => {}
+                Some(Node::Link) if self.planned.contains_key(a) => {
+                    return Err("written through a link from the same archive");
+                }
+                Some(Node::Link) => return Err("a parent directory is a symlink"),
+                Some(Node::File | Node::Other) => return Err("a parent is not a directory"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Record `rel` as `node`, and the directories pass 2 creates above it.
+    fn plan(&mut self, rel: &Path, node: Node) {
+        for a in rel.ancestors().skip(1) {
+            if a.as_os_str().is_empty() {
+                break;
+            }
+            self.planned.entry(a.to_path_buf()).or_insert(Node::Dir);
+        }
+        self.planned.insert(rel.to_path_buf(), node);
+    }
+}
+
+/// An entry type in words, for refusals.
+fn kind_name(t: tar::EntryType) -> String {
+    match t {
+        tar::EntryType::Char => "character device".into(),
+        tar::EntryType::Block => "block device".into(),
+        tar::EntryType::Fifo => "fifo".into(),
+        tar::EntryType::GNUSparse => "sparse file".into(),
+        other => match other.as_byte() {
+            b if b.is_ascii_graphic() => format!("type '{}'", b as char),
+            b => format!("type byte {b:#04x}"),
+        },
+    }
 }
 
 /// The path's components, refusing absolute paths and `..` (`.` is dropped).
@@ -354,20 +513,30 @@ fn normal_parts(p: &Path) -> std::result::Result<Vec<&std::ffi::OsStr>, &'static
     Ok(out)
 }
 
-/// Lexically normalise a relative path; `None` if it climbs above its start.
-fn inside(p: &Path) -> Option<PathBuf> {
-    let mut out: Vec<&std::ffi::OsStr> = Vec::new();
-    for c in p.components() {
+/// Whether a symlink in directory `base` (relative to the target, made of real directories)
+/// pointing at `target` resolves inside the target, whatever links it passes: the target must
+/// be relative, climb (`..`) only at its start and not above the target directory, then only
+/// descend. A `..` after a name (`l2/..`) is refused: if that name is a link (`l2 -> .`), the
+/// system resolves the `..` from where the link points, not lexically.
+fn link_stays_inside(base: &Path, target: &Path) -> std::result::Result<(), &'static str> {
+    let (mut ups, mut descended) = (0, false);
+    for c in target.components() {
         match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop()?;
+            Component::ParentDir if descended => {
+                return Err("symlink target climbs back out of a name (`x/..`)");
             }
-            Component::RootDir | Component::Prefix(_) => return None,
+            Component::ParentDir => ups += 1,
+            Component::Normal(_) => descended = true,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("symlink to an absolute path");
+            }
         }
     }
-    Some(out.iter().collect())
+    if ups > base.components().count() {
+        return Err("symlink pointing outside the target directory");
+    }
+    Ok(())
 }
 
 /// No existing component between `dest` and `dest/rel` (exclusive of the last) may be a
@@ -583,12 +752,119 @@ mod tests {
             ("r/", Directory, b"", None),
             ("r/f", Regular, b"x", None),
             ("r/alias", Symlink, b"", Some("f")),
+            ("r/sub/up", Symlink, b"", Some("../f")),
         ]);
         let written = safe_unpack(&ok, dir.path(), "test").expect("unpack");
-        assert_eq!(written.len(), 2);
+        assert_eq!(written.len(), 3);
         assert_eq!(
             std::fs::read(dir.path().join("alias")).expect("read through the link"),
             b"x"
         );
+    }
+
+    #[test]
+    fn a_symlink_through_another_symlink_is_refused() {
+        // Found by tests/fuzz_unpack.rs: `l1 -> l2/..` is lexically the target itself, but
+        // with `l2 -> .` the system resolves it to the target's parent: an escape.
+        use tar::EntryType::*;
+        for pair in [
+            [("r/l1", "l2/.."), ("r/l2", ".")],
+            [("r/l2", "."), ("r/l1", "l2/..")],
+        ] {
+            let parent = tempfile::tempdir().expect("tempdir");
+            let dest = parent.path().join("dest");
+            std::fs::create_dir(&dest).expect("mkdir");
+            let t = tar_of(&[
+                (pair[0].0, Symlink, b"", Some(pair[0].1)),
+                (pair[1].0, Symlink, b"", Some(pair[1].1)),
+            ]);
+            match safe_unpack(&t, &dest, "test") {
+                Err(DockerError::UnsafeArchive { entry, .. }) => assert_eq!(entry, "r/l1"),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+            assert!(listing(&dest).is_empty(), "{:?}", listing(&dest));
+        }
+    }
+
+    #[test]
+    fn conflicts_found_only_while_writing_are_now_refused_before() {
+        // Found by tests/fuzz_unpack.rs: these were refused half-way through writing, leaving
+        // the earlier entries behind.
+        use tar::EntryType::*;
+        let cases: Vec<Vec<Entry>> = vec![
+            // a file, then a file below it
+            vec![("r/a", Regular, b"1", None), ("r/a/b", Regular, b"2", None)],
+            // a file, then a directory of the same name
+            vec![("r/a", Regular, b"1", None), ("r/a/", Directory, b"", None)],
+            // a file below a directory, then a file replacing the directory
+            vec![("r/d/f", Regular, b"1", None), ("r/d", Regular, b"2", None)],
+            // a file, then a hard link to a file that is not there
+            vec![
+                ("r/a", Regular, b"1", None),
+                ("r/h", Link, b"", Some("r/gone")),
+            ],
+            // a file, then a symlink replacing a directory
+            vec![
+                ("r/d/f", Regular, b"1", None),
+                ("r/d", Symlink, b"", Some("f")),
+            ],
+        ];
+        for case in cases {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("keep"), "k").expect("seed");
+            let err = safe_unpack(&tar_of(&case), dir.path(), "c:/r").expect_err("refused");
+            assert!(
+                matches!(&err, DockerError::UnsafeArchive { entry, .. } if entry == case[1].0),
+                "{err:?}"
+            );
+            assert_eq!(listing(dir.path()), vec!["keep"], "{:?}", case[1]);
+        }
+    }
+
+    #[test]
+    fn every_error_names_the_archive_and_the_entry() {
+        use tar::EntryType::*;
+        let t = tar_of(&[("r/a", Regular, b"1", None), ("r/b", Regular, b"2", None)]);
+        // A corrupt second header: named by position, after the first entry.
+        let mut bad = t.clone();
+        bad[1024 + 100] ^= 0x40;
+        let e = safe_unpack(&bad, tempfile::tempdir().expect("tmp").path(), "c:/r")
+            .expect_err("checksum");
+        let s = e.to_string();
+        assert!(
+            s.contains("entry 2 of the archive from c:/r (after \"r/a\")"),
+            "{s}"
+        );
+        // An entry without a name: named by position.
+        let e = safe_unpack(
+            &tar_of(&[("", Symlink, b"", Some("x"))]),
+            tempfile::tempdir().expect("tmp").path(),
+            "c:/r",
+        )
+        .expect_err("no name");
+        assert!(
+            matches!(&e, DockerError::UnsafeArchive { entry, .. } if entry == "entry 1 (no name)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_huge_declared_size_is_not_reserved() {
+        // Found by tests/fuzz_unpack.rs: `read_file` reserved the header's size up front, and
+        // a header claiming 2^63 - 1 bytes aborted the process ("memory allocation failed");
+        // and a truncated file was returned as if whole.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("f").expect("path");
+        h.set_size(u64::MAX >> 1);
+        h.set_cksum();
+        let mut t = h.as_bytes().to_vec();
+        t.extend_from_slice(&[b'x'; 512]);
+        let e = first_file(&t, "c:/f").expect_err("truncated");
+        assert_eq!(
+            e.to_string(),
+            "reading c:/f: entry 1: truncated: the archive holds 512 of its 9223372036854775807 bytes"
+        );
+        let ok = tar_of(&[("f", tar::EntryType::Regular, b"data", None)]);
+        assert_eq!(first_file(&ok, "c:/f").expect("reads"), b"data");
     }
 }

@@ -52,6 +52,9 @@ const DEADLINE_STOP_GRACE: Duration = Duration::from_secs(5);
 const EXIT_CODE_WAIT: Duration = Duration::from_secs(30);
 /// Frames buffered between the drain task and the caller.
 const FRAME_QUEUE: usize = 256;
+/// Create, start and inspect answer within milliseconds on a healthy engine; this only
+/// notices a wedged or lost one.
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -155,7 +158,7 @@ impl Docker {
             tty: false,
             output_capacity: Some(64 * 1024),
         };
-        let output = match within(&op, Duration::from_secs(60), async {
+        let output = match within(&op, CALL_DEADLINE, async {
             self.inner
                 .start_exec(&exec_id, Some(opts))
                 .await
@@ -270,7 +273,7 @@ impl Docker {
             tty: false,
             output_capacity: None,
         };
-        within(&op, Duration::from_secs(60), async {
+        within(&op, CALL_DEADLINE, async {
             self.inner
                 .start_exec(&exec_id, Some(opts))
                 .await
@@ -349,9 +352,45 @@ impl Docker {
         }
     }
 
+    /// The execs running in `container` now, each as its command line: what proves that
+    /// nothing started in a container was left running there.
+    pub async fn running_execs(&self, container: &str) -> Result<Vec<String>> {
+        let op = format!("list the execs of container {container}");
+        let ids = within(&op, CALL_DEADLINE, async {
+            match self.inner.inspect_container(container, None).await {
+                Ok(r) => Ok(r.exec_ids.unwrap_or_default()),
+                Err(e) if super::status_of(&e) == Some(404) => Err(DockerError::NotFound {
+                    what: format!("container {container}"),
+                }),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await?;
+        let mut running = Vec::new();
+        for id in ids {
+            let op = format!("inspect exec {id} in {container}");
+            let info = within(&op, CALL_DEADLINE, async {
+                match self.inner.inspect_exec(&id).await {
+                    Ok(i) => Ok(Some(i)),
+                    // Ended and collected between the two calls.
+                    Err(e) if super::status_of(&e) == Some(404) => Ok(None),
+                    Err(e) => Err(api(op.clone())(e)),
+                }
+            })
+            .await?;
+            if let Some(i) = info.filter(|i| i.running == Some(true)) {
+                let p = i.process_config.unwrap_or_default();
+                let mut cmd = vec![p.entrypoint.unwrap_or_default()];
+                cmd.extend(p.arguments.unwrap_or_default());
+                running.push(cmd.join(" "));
+            }
+        }
+        Ok(running)
+    }
+
     async fn create_exec(&self, container: &str, spec: &ExecSpec, attach: bool) -> Result<String> {
         let op = format!("create {}", describe(container, &spec.argv));
-        within(&op, Duration::from_secs(60), async {
+        within(&op, CALL_DEADLINE, async {
             match self.inner.create_exec(container, spec.config(attach)).await {
                 Ok(r) => Ok(r.id),
                 Err(e) if super::status_of(&e) == Some(404) => Err(DockerError::NotFound {
@@ -368,11 +407,13 @@ impl Docker {
         let mut pause = Duration::from_millis(5);
         loop {
             let op = format!("inspect {what}");
-            let info = self
-                .inner
-                .inspect_exec(exec_id)
-                .await
-                .map_err(api(op.clone()))?;
+            let info = within(&op, CALL_DEADLINE, async {
+                self.inner
+                    .inspect_exec(exec_id)
+                    .await
+                    .map_err(api(op.clone()))
+            })
+            .await?;
             if info.running != Some(true)
                 && let Some(code) = info.exit_code
             {
@@ -404,12 +445,11 @@ impl Docker {
             {
                 return Ok(());
             }
-            let running = self
-                .inner
-                .inspect_exec(exec_id)
+            let running = tokio::time::timeout(CALL_DEADLINE, self.inner.inspect_exec(exec_id))
                 .await
-                .map(|i| i.running == Some(true))
-                .unwrap_or(false);
+                .ok()
+                .and_then(|r| r.ok())
+                .is_some_and(|i| i.running == Some(true));
             if !running {
                 return Ok(());
             }

@@ -1,5 +1,7 @@
 //! Container logs as lines: tail N, since, follow; ANSI colour codes strippable. Frames are
-//! split into lines exactly as for exec (`lines`), stdout and stderr kept apart.
+//! split into lines exactly as for exec (`lines`), stdout and stderr kept apart. A log read
+//! without `follow` must keep coming: an engine that stops sending for `IDLE_DEADLINE` ends
+//! the stream with `DockerError::Deadline` (a followed log may be quiet for hours).
 
 use std::collections::VecDeque;
 
@@ -11,6 +13,9 @@ use futures_util::stream::BoxStream;
 use super::lines::LineSplitter;
 use super::{Docker, DockerError, OutputLine, Result, api, status_of};
 use crate::docker::exec::Stream;
+
+/// How long a log read without `follow` may wait for its next frame.
+const IDLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
@@ -28,6 +33,8 @@ struct State {
     splitter: LineSplitter,
     ready: VecDeque<Result<OutputLine>>,
     done: bool,
+    /// Without `follow`: the longest wait for a frame.
+    idle: Option<std::time::Duration>,
     container: String,
     strip: bool,
 }
@@ -63,6 +70,7 @@ impl Docker {
             splitter: LineSplitter::new(),
             ready: VecDeque::new(),
             done: false,
+            idle: (!opts.follow).then_some(IDLE_DEADLINE),
             container: container.to_string(),
             strip: opts.strip_ansi,
         };
@@ -79,16 +87,32 @@ impl Docker {
                     splitter,
                     ready,
                     strip,
+                    idle,
                     ..
                 } = &mut st;
-                let strip = *strip;
+                let (strip, idle) = (*strip, *idle);
                 let mut push = |mut l: OutputLine| {
                     if strip {
                         l.text = strip_ansi(&l.text).into_owned();
                     }
                     ready.push_back(Ok(l));
                 };
-                match frames.next().await {
+                let next = match idle {
+                    None => frames.next().await,
+                    Some(d) => match tokio::time::timeout(d, frames.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            splitter.finish(&mut push);
+                            st.ready.push_back(Err(DockerError::Deadline {
+                                op: format!("read the logs of container {}", st.container),
+                                after: d,
+                            }));
+                            st.done = true;
+                            continue;
+                        }
+                    },
+                };
+                match next {
                     Some(Ok(LogOutput::StdErr { message })) => {
                         splitter.push(Stream::Stderr, &message, &mut push)
                     }

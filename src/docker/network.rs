@@ -69,10 +69,14 @@ impl Docker {
 
     /// Does a network with exactly this name (or id) exist?
     pub async fn network_exists(&self, name: &str) -> Result<bool> {
-        match self.inner.inspect_network(name, None).await {
-            Ok(_) => Ok(true),
-            Err(e) if status_of(&e) == Some(404) => Ok(false),
-            Err(e) => Err(api(format!("inspect network {name}"))(e)),
-        }
+        let op = format!("inspect network {name}");
+        within(&op, NETWORK_DEADLINE, async {
+            match self.inner.inspect_network(name, None).await {
+                Ok(_) => Ok(true),
+                Err(e) if status_of(&e) == Some(404) => Ok(false),
+                Err(e) => Err(api(op.clone())(e)),
+            }
+        })
+        .await
     }
 }

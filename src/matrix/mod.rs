@@ -112,6 +112,7 @@ pub async fn run(
     let n = rec.combinations.len();
     let mut verdicts = Vec::new();
     let mut interrupted = false;
+    let mut halted = false;
     for i in 0..n {
         if rec.combinations[i].status.done() {
             continue;
@@ -164,11 +165,16 @@ pub async fn run(
                     RunEnd::Finished => CombinationStatus::Ok,
                     RunEnd::PointsFailed => CombinationStatus::PointsFailed,
                     RunEnd::Interrupted => CombinationStatus::Interrupted,
-                    RunEnd::ServerFailed(why) => {
-                        r.cause = Some(format!("the server stopped serving: {why}"));
-                        CombinationStatus::ServerFailed
+                    RunEnd::ServerFailed(why)
+                    | RunEnd::ClientLost(why)
+                    | RunEnd::EngineLost(why)
+                    | RunEnd::ServerUnreachable(why) => {
+                        r.cause = Some(format!("{}: {why}", end.status()));
+                        CombinationStatus::Stopped
                     }
                 };
+                // Without the engine no further combination can run.
+                halted = matches!(end, RunEnd::EngineLost(_));
                 verdicts.extend(verdict);
             }
             Err(Stop::Failed(cause)) => {
@@ -195,7 +201,15 @@ pub async fn run(
             run_id: r.run_id.clone(),
             cause: r.cause.clone(),
         });
-        if r.status == CombinationStatus::Failed || r.status == CombinationStatus::ServerFailed {
+        if halted {
+            events::warn(
+                sink.as_ref(),
+                format!(
+                    "combination {} lost the Docker Engine; the matrix stops (`vbench run --resume {}` continues it)",
+                    r.name, rec.matrix_id
+                ),
+            );
+        } else if r.status == CombinationStatus::Failed || r.status == CombinationStatus::Stopped {
             events::warn(
                 sink.as_ref(),
                 format!(
@@ -204,7 +218,7 @@ pub async fn run(
                     if r.status == CombinationStatus::Failed {
                         "could not start"
                     } else {
-                        "lost its server"
+                        "stopped before its points were done (resumable)"
                     }
                 ),
             );
@@ -214,9 +228,14 @@ pub async fn run(
             interrupted = true;
             break;
         }
+        if halted {
+            break;
+        }
     }
     rec.status = if interrupted {
         "interrupted"
+    } else if halted {
+        "stopped"
     } else if rec.combinations.iter().any(|c| {
         !matches!(
             c.status,
@@ -243,7 +262,7 @@ pub async fn run(
                 rec.matrix_id
             ),
         );
-    } else {
+    } else if !halted {
         verdicts.extend(judged.iter().map(|v| v.outcome));
         if opts.down
             && let Some(last) = cfg.matrix.last()

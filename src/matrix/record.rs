@@ -28,8 +28,10 @@ pub enum CombinationStatus {
     /// The server could not be brought up (or the container not prepared): recorded with
     /// its cause and skipped.
     Failed,
-    /// The server died mid-sweep; the combination's run is resumable.
-    ServerFailed,
+    /// Its run stopped before its points were done — the server died, the client container
+    /// or the Docker Engine was lost, the client could not reach the server — and is
+    /// resumable; `cause` says which.
+    Stopped,
     /// Stopped by SIGINT/SIGTERM; resumable.
     Interrupted,
 }
@@ -42,7 +44,7 @@ impl CombinationStatus {
             CombinationStatus::Ok => "ok",
             CombinationStatus::PointsFailed => "points_failed",
             CombinationStatus::Failed => "failed",
-            CombinationStatus::ServerFailed => "server_failed",
+            CombinationStatus::Stopped => "stopped",
             CombinationStatus::Interrupted => "interrupted",
         }
     }
@@ -203,7 +205,7 @@ mod tests {
                 .unwrap_err()
                 .contains(&r.matrix_id)
         );
-        assert!(!CombinationStatus::ServerFailed.done());
+        assert!(!CombinationStatus::Stopped.done());
         assert!(CombinationStatus::Failed.done());
     }
 }

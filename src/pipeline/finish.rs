@@ -48,6 +48,33 @@ pub fn announce_end(
             events::warn(sink, format!("interrupted; `{resume}` continues the run"));
             Some(resume)
         }
+        RunEnd::ClientLost(why) => {
+            events::warn(
+                sink,
+                format!(
+                    "the client container died or was stopped mid-run: {why}; the run is saved: `{resume}` starts it again and runs the interrupted point again"
+                ),
+            );
+            Some(resume)
+        }
+        RunEnd::EngineLost(why) => {
+            events::warn(
+                sink,
+                format!(
+                    "lost the Docker Engine mid-run: {why}; the run is saved: `{resume}` continues it once the engine answers again"
+                ),
+            );
+            Some(resume)
+        }
+        RunEnd::ServerUnreachable(why) => {
+            events::warn(
+                sink,
+                format!(
+                    "the client cannot reach the server, which answers on the host (a network problem, not the server): {why}; the run is saved: once the network is fixed, `{resume}` continues it (it connects the client to the run's network again)"
+                ),
+            );
+            Some(resume)
+        }
         RunEnd::Finished | RunEnd::PointsFailed => None,
     };
     sink.emit(Event::RunFinished {

@@ -111,20 +111,20 @@ pub async fn run(
     .await?;
     publish_slo(cfg, &m, sink.as_ref())?;
     // A run that did not get through its points is not judged: it is resumable, not slow.
-    let verdict = match end {
-        RunEnd::Finished | RunEnd::PointsFailed => finish_report(cfg, &mut m, opts, sink.as_ref())?,
-        RunEnd::Interrupted | RunEnd::ServerFailed(_) => {
-            finish::report(
-                cfg,
-                &mut m,
-                &Baseline::Previous,
-                DEFAULT_THRESHOLD,
-                sink.as_ref(),
-            )?;
-            None
-        }
+    let verdict = if end.resumable() {
+        finish::report(
+            cfg,
+            &mut m,
+            &Baseline::Previous,
+            DEFAULT_THRESHOLD,
+            sink.as_ref(),
+        )?;
+        None
+    } else {
+        finish_report(cfg, &mut m, opts, sink.as_ref())?
     };
-    if opts.down && end != RunEnd::Interrupted {
+    // Without the engine nothing can be stopped; an interrupted run keeps its server.
+    if opts.down && !matches!(end, RunEnd::Interrupted | RunEnd::EngineLost(_)) {
         server::down(&docker, cfg, &DownOptions::default(), sink.as_ref()).await?;
     }
     drop(lock);
@@ -429,7 +429,18 @@ async fn run_points_with(
             });
         }
     }
-    let end = runner.run(m).await?;
+    let mut end = runner.run(m).await?;
+    if let RunEnd::ServerFailed(why) = &end {
+        match server::stop_if_hung(docker, cfg, sink).await {
+            Ok(true) => {
+                end = RunEnd::ServerFailed(format!(
+                    "{why}; vbench stopped it, so --resume starts a fresh server"
+                ))
+            }
+            Ok(false) => {}
+            Err(e) => events::warn(sink, format!("{e:#}")),
+        }
+    }
     finish::announce_end(m, &end, &runner.run_dir, started.elapsed(), sink);
     Ok(end)
 }
@@ -461,6 +472,15 @@ impl ServerControl for LiveServer<'_> {
     async fn check(&self) -> anyhow::Result<Option<String>> {
         let h = server::health(self.docker, self.cfg).await?;
         Ok((!h.healthy).then_some(h.detail))
+    }
+
+    async fn reach(&self) -> anyhow::Result<Option<String>> {
+        Ok(
+            match server::reach::from_client(self.docker, self.cfg).await? {
+                server::reach::Reach::Reached => None,
+                server::reach::Reach::Unreachable(why) => Some(why),
+            },
+        )
     }
 
     async fn restart(&self) -> anyhow::Result<ServerSnapshot> {

@@ -87,6 +87,7 @@ mod tests {
             file: Some("d/x\ry.json".into()),
             repeat: 1,
             log: None,
+            telemetry: Default::default(),
         };
         let text = csv(&[row]);
         let (header, record) = text.split_once('\n').expect("two lines");

@@ -182,6 +182,7 @@ fn row(path: &Path, r: BenchResult, repeat: u32) -> Row {
         file: Some(path.to_path_buf()),
         repeat,
         log: None,
+        telemetry: Default::default(),
     }
 }
 

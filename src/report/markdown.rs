@@ -42,6 +42,10 @@ pub fn markdown(rows: &[Row]) -> String {
         cells.push(row.reason.as_deref().map(escape).unwrap_or_default());
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
+    if super::telemetry::any(rows) {
+        out.push_str("\n## Telemetry per point\n\n");
+        out.push_str(&telemetry_table(rows));
+    }
     if let Some(spread) = spread_table(rows, true) {
         out.push_str("\n## Spread between repeats\n\n");
         out.push_str(&spread);
@@ -50,6 +54,34 @@ pub fn markdown(rows: &[Row]) -> String {
         "\nTTFT: time to first token. TPOT: time per output token after the first. \
          E2EL: end-to-end request latency. Throughputs per second over the point's duration. \
          `-`: not in the result file.\n",
+    );
+    out
+}
+
+/// What the GPUs and the server did during each point that has telemetry.
+fn telemetry_table(rows: &[Row]) -> String {
+    let cols = super::telemetry::present(rows);
+    let mut header = vec!["sweep", "point", "repeat"];
+    header.extend(cols.iter().map(|c| c.header));
+    let mut out = format!("| {} |\n", header.join(" | "));
+    let align: Vec<&str> = (0..header.len())
+        .map(|i| if i < 2 { ":--" } else { "--:" })
+        .collect();
+    out.push_str(&format!("| {} |\n", align.join(" | ")));
+    for row in rows.iter().filter(|r| !r.telemetry.is_empty()) {
+        let mut cells = vec![
+            escape(&row.sweep),
+            escape(&row.name),
+            row.repeat.to_string(),
+        ];
+        cells.extend(cols.iter().map(|c| fmt_num((c.get)(row))));
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out.push_str(
+        "\nDuring each point: GPU figures over all its GPUs (utilisation averaged, power \
+         summed), the server's running and waiting requests, KV-cache use, prefix-cache hit \
+         rate and preemptions from its `/metrics`. Every series' min, mean and max are in \
+         `summary.json`.\n",
     );
     out
 }

@@ -18,6 +18,7 @@ pub mod import;
 mod markdown;
 mod meta;
 mod table;
+pub mod telemetry;
 pub mod verdict;
 
 pub use chart::{
@@ -35,6 +36,7 @@ pub use markdown::markdown;
 pub use meta::RunMeta;
 pub use table::table;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -42,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::results::BenchResult;
+use crate::telemetry::SeriesStats;
 
 /// One sweep point as reported.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -70,6 +73,10 @@ pub struct Row {
     /// The point's console log on the host, when there is one.
     #[serde(default)]
     pub log: Option<PathBuf>,
+    /// What the server and its GPUs did during the point: min, mean and max of each series
+    /// (`gpu0.util_pct`, `vllm.running`, `vllm.kv_cache_usage`, …), as the run recorded them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub telemetry: BTreeMap<String, SeriesStats>,
 }
 
 fn first_repeat() -> u32 {

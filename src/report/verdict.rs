@@ -259,6 +259,7 @@ mod tests {
             file: None,
             repeat,
             log: None,
+            telemetry: Default::default(),
         }
     }
 

@@ -57,10 +57,12 @@ pub fn parse_all(bytes: &[u8], origin: &str) -> Result<Vec<BenchResult>, ParseEr
             });
         }
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Positions are reported in the original bytes, byte-order mark included.
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let text = &text[bom..];
     let san = Sanitized::new(text);
     let err_at = |san_off: usize, field: Option<&str>, message: String| {
-        let (line, column) = line_col(text.as_bytes(), san.original_offset(san_off));
+        let (line, column) = line_col(bytes, bom + san.original_offset(san_off));
         ParseError {
             origin: origin.to_string(),
             line,
@@ -97,7 +99,7 @@ pub fn parse_all(bytes: &[u8], origin: &str) -> Result<Vec<BenchResult>, ParseEr
             let off = find_key(san.text.as_bytes(), begin, end, &field).unwrap_or(begin);
             return Err(err_at(off, Some(&field), message));
         }
-        let (line, _) = line_col(text.as_bytes(), san.original_offset(begin));
+        let (line, _) = line_col(bytes, bom + san.original_offset(begin));
         out.push(BenchResult {
             raw: map,
             origin: origin.to_string(),
@@ -424,6 +426,17 @@ mod tests {
         );
         let x_san = s.text.find('x').unwrap();
         assert_eq!(s.original_offset(x_san), t.find('x').unwrap());
+    }
+
+    #[test]
+    fn positions_count_the_byte_order_mark() {
+        // Found by tests/fuzz_results.rs: with a BOM, columns on line 1 were 3 bytes short.
+        let text = "\u{feff}{\"completed\": false}";
+        let e = parse_all(text.as_bytes(), "f").expect_err("wrong type");
+        assert_eq!((e.line, e.column), (1, 5), "{e}");
+        assert_eq!(&text.as_bytes()[e.column - 1..][..11], b"\"completed\"");
+        let e = parse_all("\u{feff}{\"a\": x}".as_bytes(), "f").expect_err("bad JSON");
+        assert_eq!((e.line, e.column), (1, 10), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `vbench down`: stop the tracked `vllm serve` (SIGTERM, SIGKILL after a grace period), keep
 //! its final log on the host, and with `--remove` remove the containers vbench created —
-//! never those it did not create unless `--force`.
+//! never those it did not create unless `--force`. Also the stop of a hung server at the end
+//! of the run it failed (`stop_if_hung`).
 
 use std::time::Duration;
 
@@ -102,6 +103,25 @@ pub async fn down(
         }
     }
     Ok(())
+}
+
+/// Stop a `vllm serve` whose process runs but which does not serve (hung): it holds the GPUs
+/// and the port, and a resumed run would reuse it as it is. True when one was stopped (its
+/// final log is kept on the host).
+pub async fn stop_if_hung(docker: &Docker, cfg: &Config, sink: &dyn Sink) -> anyhow::Result<bool> {
+    let h = super::health(docker, cfg).await?;
+    if h.healthy || !h.process_alive {
+        return Ok(false);
+    }
+    let server = &cfg.server.container;
+    let stopped = docker
+        .stop_tracked(server, SERVE_PIDFILE, STOP_GRACE)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot stop the hung vllm serve in {server}: {e}"))?;
+    if stopped {
+        keep_final_log(docker, cfg, sink).await;
+    }
+    Ok(stopped)
 }
 
 /// Copy the stopped server's log to `<results_dir>/logs/server-<ts>-final.log` (best effort).

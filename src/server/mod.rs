@@ -4,7 +4,8 @@
 //! Submodules, one job each: `argv` (the serve command line and its launcher), `spec` (the
 //! containers vbench creates, GPU preset), `diagnose` (log classifier), `readiness` (the pure
 //! state machine), `wait` (the driver that feeds it: processes, log, HTTP probes), `probe`
-//! (HTTP), `record` (the JSON server record), `status`, `down`, `client` (client container).
+//! (HTTP), `record` (the JSON server record), `status`, `down`, `client` (client container),
+//! `reach` (whether the client reaches the server).
 
 pub mod argv;
 pub mod client;
@@ -13,6 +14,7 @@ pub mod down;
 pub mod error;
 pub mod gpus;
 pub mod probe;
+pub mod reach;
 pub mod readiness;
 pub mod record;
 pub mod spec;
@@ -29,7 +31,7 @@ use crate::docker::{Docker, Ensured, ExecSpec};
 use crate::events::{self, Sink};
 
 pub use client::ensure_client;
-pub use down::{DownOptions, down};
+pub use down::{DownOptions, down, stop_if_hung};
 pub use error::ServerError;
 
 /// `vbench up` options.
@@ -609,7 +611,12 @@ pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
         .tracked_alive(server, argv::SERVE_PIDFILE)
         .await
         .with_context(|| format!("cannot check vllm serve in {server}"))?;
-    let detail = if alive {
+    let detail = if alive && err.to_string() == "timed out" {
+        format!(
+            "vllm serve hung: its process runs but GET /health got no answer within {}s",
+            probe::PROBE_TIMEOUT.as_secs()
+        )
+    } else if alive {
         format!("GET /health: {err}")
     } else {
         "vllm serve is not running".to_string()

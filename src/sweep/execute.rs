@@ -2,7 +2,9 @@
 //! (`crate::channel`: the result's bytes come back on it and land on the host as they
 //! arrive), else — no channel could start, or it died — through an exec per point (the
 //! result is then copied out by the runner). A channel that dies during a point is detected
-//! and the point runs once more through an exec; the rest of the run uses execs.
+//! and the point runs once more through an exec; the rest of the run uses execs — unless the
+//! client container itself stopped (or the engine went away): a retry cannot fix that, and
+//! the point is reported lost (`Executed::Lost`), not run again.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::error::RunError;
+use super::infra::{ClientWatch, Fault};
 use crate::channel::{AgentKind, Channel, ChannelError, Landed, Request};
 use crate::config::ClientMode;
 use crate::docker::{Docker, ExecSpec, OutputLine};
@@ -22,6 +25,8 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct ClientLink {
     channel: tokio::sync::Mutex<Option<Channel>>,
+    /// The client container the run started with.
+    watch: ClientWatch,
 }
 
 /// What ran.
@@ -36,6 +41,8 @@ pub enum Executed {
     },
     /// Stopped because the run was cancelled.
     Interrupted,
+    /// The client container or the engine went away under it.
+    Lost(Fault),
 }
 
 /// One point's command.
@@ -61,6 +68,20 @@ impl ClientLink {
         mode: ClientMode,
         sink: &dyn Sink,
     ) -> Result<String, RunError> {
+        let st = docker
+            .inspect_container(client)
+            .await
+            .map_err(|source| RunError::Docker {
+                op: format!("inspect the client container {client}"),
+                source,
+            })?
+            .ok_or_else(|| {
+                RunError::setup(
+                    format!("open a channel into {client}"),
+                    format!("container {client} does not exist"),
+                )
+            })?;
+        self.watch.remember(&st);
         let mut ch = None;
         let mut why_not = Vec::new();
         if matches!(mode, ClientMode::Auto | ClientMode::Worker) {
@@ -158,6 +179,11 @@ impl ClientLink {
                         });
                     }
                     Err(e @ ChannelError::Died { .. }) | Err(e @ ChannelError::Start { .. }) => {
+                        // A channel dies with its container: only a live one is worth a retry.
+                        if let Some(f) = self.watch.check(docker, client).await {
+                            *slot = None;
+                            return Ok(Executed::Lost(f));
+                        }
                         events::warn(
                             sink,
                             format!(
@@ -217,6 +243,12 @@ impl ClientLink {
             timed_out: o.timed_out,
             landed: false,
         })
+    }
+
+    /// `Some` when the client container is not the one the run started with, or the engine
+    /// does not answer (see `infra::ClientWatch::check`).
+    pub async fn fault(&self, docker: &Docker, client: &str) -> Option<Fault> {
+        self.watch.check(docker, client).await
     }
 
     /// Close the channel (the agent exits; a worker with it).

@@ -69,6 +69,10 @@ pub struct PointRecord {
     pub file_name: Option<String>,
     /// Host path of the result file, relative to the results directory.
     pub result_file: Option<String>,
+    /// Result files of earlier attempts that did not count (the server died or the client
+    /// could not reach it under them): still on the host, named here so none is unaccounted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
     /// Host path of the point's console log, relative to the run directory.
     pub log_file: Option<String>,
     pub started: Option<String>,
@@ -94,6 +98,7 @@ impl PointRecord {
             reason,
             file_name: None,
             result_file: None,
+            superseded: Vec::new(),
             log_file: None,
             started: None,
             finished: None,

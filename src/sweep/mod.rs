@@ -7,7 +7,7 @@
 //! estimates), `manifest` (the run's state on disk), `journal` (its per-point appends), `lock` (one run at a time per results
 //! directory), `validate` (judging a result file), `signals` (Ctrl-C/SIGTERM into a
 //! cancellation token), `runner` (the per-point loop), `execute` (a point's command through the channel, else
-//! an exec), `session` (sweep selection, config
+//! an exec), `infra` (the client container or the engine lost under a point), `session` (sweep selection, config
 //! hash, new manifests, the dry run's plan), `rows` (report rows from a manifest), `error`
 //! (what stops a run). The steps of `vbench run` are `crate::pipeline`'s.
 
@@ -15,6 +15,7 @@ pub mod argv;
 pub mod error;
 pub mod estimate;
 pub mod execute;
+pub mod infra;
 pub mod journal;
 pub mod lock;
 pub mod manifest;

@@ -58,6 +58,7 @@ fn row_of(p: &PointRecord, results_dir: &Path, run_dir: &Path, run_ended: bool) 
         file,
         repeat: p.point.repeat,
         log: p.log_file.as_ref().map(|l| run_dir.join(l)),
+        telemetry: p.telemetry.clone().unwrap_or_default(),
     }
 }
 

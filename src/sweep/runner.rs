@@ -5,6 +5,12 @@
 //! the benchmark inside the client (no orphan) and leaves a resumable run; a dead server
 //! stops the run resumably or, if asked, is restarted and the point retried once.
 //!
+//! A point that did not produce a valid result is only recorded as failed once the
+//! infrastructure is cleared, in this order: the client container still the one the run
+//! started with, and the engine answering (`infra`); the server serving (checked from the
+//! host); the server reachable from the client (`ServerControl::reach`). Each of those
+//! failing ends the run resumably with its own `RunEnd`, the point left to run again.
+//!
 //! The server is reached through `ServerControl` so this loop does not depend on how the
 //! server is brought up (the real lifecycle, or a test's).
 
@@ -19,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::argv::{BenchContext, bench_argv};
 use super::error::RunError;
 use super::execute::{ClientLink, Executed, Job};
+use super::infra::{self, Fault};
 use super::journal::Journal;
 use super::manifest::{Manifest, PointRecord, PointStatus, ServerSnapshot};
 use super::validate::{self, Expect};
@@ -39,6 +46,12 @@ pub trait ServerControl: Sync {
     fn check(&self) -> impl Future<Output = anyhow::Result<Option<String>>> + Send;
     /// Bring the server back after it died (`--restart-server`).
     fn restart(&self) -> impl Future<Output = anyhow::Result<ServerSnapshot>> + Send;
+    /// Asked when a point failed while the server serves: `Ok(Some(why))` when the client
+    /// cannot reach the server (a network problem, not a measurement). The default knows no
+    /// way to tell and says reachable.
+    fn reach(&self) -> impl Future<Output = anyhow::Result<Option<String>>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// Everything the loop needs.
@@ -84,6 +97,14 @@ pub enum RunEnd {
     Interrupted,
     /// The server is gone; the run is resumable.
     ServerFailed(String),
+    /// The client container stopped (or was killed, removed, restarted) under a point; the
+    /// point runs again on resume, which starts the container again.
+    ClientLost(String),
+    /// The Docker Engine stopped answering; resumable once it answers again.
+    EngineLost(String),
+    /// The client cannot reach the server, which serves (checked from the host): a network
+    /// problem. Resumable.
+    ServerUnreachable(String),
 }
 
 impl RunEnd {
@@ -93,6 +114,23 @@ impl RunEnd {
             RunEnd::PointsFailed => "points_failed",
             RunEnd::Interrupted => "interrupted",
             RunEnd::ServerFailed(_) => "server_failed",
+            RunEnd::ClientLost(_) => "client_lost",
+            RunEnd::EngineLost(_) => "engine_lost",
+            RunEnd::ServerUnreachable(_) => "server_unreachable",
+        }
+    }
+
+    /// The run stopped before its points were done and `--resume` continues it.
+    pub fn resumable(&self) -> bool {
+        !matches!(self, RunEnd::Finished | RunEnd::PointsFailed)
+    }
+}
+
+impl From<Fault> for RunEnd {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::ClientLost(why) => RunEnd::ClientLost(why),
+            Fault::EngineLost(why) => RunEnd::EngineLost(why),
         }
     }
 }
@@ -106,6 +144,8 @@ enum Attempt {
     Done,
     Interrupted,
     ServerDied(String),
+    /// The run cannot go on (client or engine lost, server unreachable).
+    Stop(RunEnd),
 }
 
 impl<S: ServerControl> Runner<'_, S> {
@@ -181,9 +221,10 @@ impl<S: ServerControl> Runner<'_, S> {
         Ok(())
     }
 
-    /// After a crash: a point still marked `running` either finished in the client (its
-    /// result file is there under its known name) or must run again. A benchmark still
-    /// running from the dead vbench is stopped first (its result would arrive unobserved).
+    /// After a crash (or a lost engine): a point still marked `running` either finished in
+    /// the client (its result file is there under its known name) or must run again. A
+    /// benchmark still running from the earlier vbench is stopped first (its result would
+    /// arrive unobserved).
     pub async fn recover(&self, m: &mut Manifest) -> Result<(), RunError> {
         let pid = pidfile(&m.run_id);
         for i in 0..m.points.len() {
@@ -220,7 +261,7 @@ impl<S: ServerControl> Runner<'_, S> {
                 events::info(
                     self.sink,
                     format!(
-                        "{id}: recovered its result file after the crash ({})",
+                        "{id}: its result file, written in the client after vbench lost sight of it, is recovered ({})",
                         m.points[i].status.as_str()
                     ),
                 );
@@ -366,7 +407,15 @@ impl<S: ServerControl> Runner<'_, S> {
                 if self.cancel.is_cancelled() {
                     return Ok(RunEnd::Interrupted);
                 }
-                if let Some(why) = self.server_down().await? {
+                let down = match self.server_down().await {
+                    Ok(down) => down,
+                    // The health check needs the engine (it inspects the server container).
+                    Err(e) => match infra::engine_gone(self.docker).await {
+                        Some(f) => return Ok(f.into()),
+                        None => return Err(e),
+                    },
+                };
+                if let Some(why) = down {
                     if self.restart_server && !restarted {
                         restarted = true;
                         events::warn(
@@ -399,6 +448,7 @@ impl<S: ServerControl> Runner<'_, S> {
                         continue;
                     }
                     Attempt::ServerDied(why) => return Ok(RunEnd::ServerFailed(why)),
+                    Attempt::Stop(end) => return Ok(end),
                 }
             }
         }
@@ -465,7 +515,10 @@ impl<S: ServerControl> Runner<'_, S> {
             r.status = PointStatus::Running;
             r.reason = None;
             r.file_name = Some(file_name.clone());
-            r.result_file = None;
+            // A result of an earlier attempt that did not count stays on the host: keep its name.
+            if let Some(earlier) = r.result_file.take() {
+                r.superseded.push(earlier);
+            }
             r.metrics = None;
             r.telemetry = None;
             r.log_file = Some(log_rel.clone());
@@ -561,7 +614,17 @@ impl<S: ServerControl> Runner<'_, S> {
                 self.emit_finished(m, idx, i, n);
                 return Ok(Attempt::Interrupted);
             }
+            Ok(Executed::Lost(f)) => {
+                self.keep_telemetry(m, idx).await?;
+                finish(m);
+                return self.lost(m, idx, i, n, f);
+            }
             Err(e) => {
+                // A failed Docker call under a point: the container or the engine gone?
+                if let Some(f) = self.link.fault(self.docker, &self.client).await {
+                    finish(m);
+                    return self.lost(m, idx, i, n, f);
+                }
                 let r = &mut m.points[idx];
                 r.status = PointStatus::Pending;
                 r.reason = Some(format!("could not run it: {e}"));
@@ -574,7 +637,16 @@ impl<S: ServerControl> Runner<'_, S> {
         let found = if timed_out {
             false
         } else {
-            self.collect(&mut m.points[idx], &file_name).await?
+            match self.collect(&mut m.points[idx], &file_name).await {
+                Ok(found) => found,
+                Err(e) => match self.link.fault(self.docker, &self.client).await {
+                    Some(f) => {
+                        finish(m);
+                        return self.lost(m, idx, i, n, f);
+                    }
+                    None => return Err(e),
+                },
+            }
         };
         if !found {
             let r = &mut m.points[idx];
@@ -595,10 +667,37 @@ impl<S: ServerControl> Runner<'_, S> {
             });
         }
         finish(m);
-        // A failed point may be the server dying under it: then it is not a measurement.
         if m.points[idx].status == PointStatus::Failed
-            && let Some(why) = self.server_down().await?
+            && let Some(a) = self.not_a_measurement(m, idx, i, n).await?
         {
+            return Ok(a);
+        }
+        self.record(m, idx)?;
+        self.emit_finished(m, idx, i, n);
+        Ok(Attempt::Done)
+    }
+
+    /// A failed point is a measurement only when the infrastructure under it held: the
+    /// client container (and the engine), the server, the network between them — checked in
+    /// that order. `Some` when one did not: the point is left to run again.
+    async fn not_a_measurement(
+        &self,
+        m: &mut Manifest,
+        idx: usize,
+        i: usize,
+        n: usize,
+    ) -> Result<Option<Attempt>, RunError> {
+        if let Some(f) = self.link.fault(self.docker, &self.client).await {
+            return self.lost(m, idx, i, n, f).map(Some);
+        }
+        let down = match self.server_down().await {
+            Ok(down) => down,
+            Err(e) => match infra::engine_gone(self.docker).await {
+                Some(f) => return self.lost(m, idx, i, n, f).map(Some),
+                None => return Err(e),
+            },
+        };
+        if let Some(why) = down {
             let r = &mut m.points[idx];
             r.status = PointStatus::Pending;
             r.reason = Some(format!(
@@ -606,11 +705,62 @@ impl<S: ServerControl> Runner<'_, S> {
             ));
             self.record(m, idx)?;
             self.emit_finished(m, idx, i, n);
-            return Ok(Attempt::ServerDied(why));
+            return Ok(Some(Attempt::ServerDied(why)));
+        }
+        let unreachable = match self.server.reach().await {
+            Ok(u) => u,
+            Err(e) => {
+                events::warn(
+                    self.sink,
+                    format!("could not check that the client reaches the server: {e:#}"),
+                );
+                None
+            }
+        };
+        if let Some(why) = unreachable {
+            let r = &mut m.points[idx];
+            r.status = PointStatus::Pending;
+            r.reason = Some(format!(
+                "the client could not reach the server during this point ({why}); runs again on --resume"
+            ));
+            self.record(m, idx)?;
+            self.emit_finished(m, idx, i, n);
+            return Ok(Some(Attempt::Stop(RunEnd::ServerUnreachable(why))));
+        }
+        Ok(None)
+    }
+
+    /// The client container or the engine went away under point `idx`. A lost client's
+    /// point runs again on resume. With the engine gone the benchmark may still run in the
+    /// client and finish: the point stays `running`, so `--resume` (`recover`) stops what is
+    /// left of it and collects its result, or runs it again.
+    fn lost(
+        &self,
+        m: &mut Manifest,
+        idx: usize,
+        i: usize,
+        n: usize,
+        f: Fault,
+    ) -> Result<Attempt, RunError> {
+        let r = &mut m.points[idx];
+        match &f {
+            Fault::ClientLost(why) => {
+                r.status = PointStatus::Pending;
+                r.reason = Some(format!("{why} during this point; runs again on --resume"));
+            }
+            Fault::EngineLost(_) => {
+                r.status = PointStatus::Running;
+                r.reason = Some(
+                    "the Docker Engine was lost during this point; --resume collects its result or runs it again"
+                        .into(),
+                );
+            }
         }
         self.record(m, idx)?;
-        self.emit_finished(m, idx, i, n);
-        Ok(Attempt::Done)
+        if m.points[idx].status != PointStatus::Running {
+            self.emit_finished(m, idx, i, n);
+        }
+        Ok(Attempt::Stop(f.into()))
     }
 
     fn emit_finished(&self, m: &Manifest, idx: usize, i: usize, n: usize) {

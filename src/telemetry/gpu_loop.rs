@@ -46,6 +46,11 @@ impl GpuLoop {
             return Ok(None);
         };
         let pidfile = format!("/tmp/vbench-gpu-{run_id}.pid");
+        // A sampler of this run may be left from a vbench that was killed or lost the engine
+        // (a resumed run): stop it, or it would run on with no reader and no pid file.
+        let _ = docker
+            .stop_tracked(container, &pidfile, Duration::from_secs(2))
+            .await;
         let mut argv: Vec<String> = ["sh", "-c", TRACKED, "sh", &pidfile]
             .iter()
             .map(|s| s.to_string())

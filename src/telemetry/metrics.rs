@@ -25,18 +25,55 @@ pub struct Snapshot {
     pub preemptions: Option<f64>,
 }
 
+/// Lines the parser refuses that are skipped before a scrape is given up.
+const MAX_BAD_LINES: usize = 64;
+
 /// Parse the Prometheus text of `/metrics`. Samples of one metric are summed over their
 /// labels (one engine per server here; several with data parallelism). Accepts every name
 /// vLLM used for the same thing (`kv_cache_usage_perc`, older `gpu_cache_usage_perc`; counters
-/// with or without `_total`).
+/// with or without `_total`). An error names the line and column of `/metrics` it stopped at.
 pub fn parse(text: &str) -> Result<Snapshot, String> {
-    // Lenient: the metrics that parse are used even when another one does not (a server may
-    // add families this parser refuses); only a text with none is an error.
-    let (metrics, error) = prom_text_format_parser::parse_scrape(text);
+    // The text comes from a container: untrusted. The parser gives up on the whole text at
+    // its first bad line, so a bad line (a server's new syntax, a torn response) is blanked
+    // and the rest parsed again, up to MAX_BAD_LINES. CRLF line ends are read as LF.
+    let mut lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let mut first_bad: Option<(usize, usize)> = None;
+    let metrics = loop {
+        // A final newline: the parser names the line of an error only in multi-line input.
+        let joined = lines.join("\n") + "\n";
+        if joined.trim().is_empty() {
+            break Vec::new();
+        }
+        let (metrics, error) = prom_text_format_parser::parse_scrape(&joined);
+        match error {
+            Some(prom_text_format_parser::ScrapeParseError::Parse(msg)) if metrics.is_empty() => {
+                let Some((line, col)) =
+                    line_col(&msg).filter(|(l, _)| (1..=lines.len()).contains(l))
+                else {
+                    return Err(format!(
+                        "/metrics: not Prometheus text ({})",
+                        first_line(&msg)
+                    ));
+                };
+                first_bad.get_or_insert((line, col));
+                if lines[line - 1].is_empty() || first_bad_count(&lines, text) >= MAX_BAD_LINES {
+                    break Vec::new();
+                }
+                lines[line - 1] = "";
+            }
+            // Families the parser could not assemble (no samples, TYPE clashes) cost only
+            // themselves; with none left there is no reading, which is not an error.
+            _ => break metrics,
+        }
+    };
     if metrics.is_empty()
-        && let Some(e) = error
+        && let Some((line, col)) = first_bad
     {
-        return Err(format!("not Prometheus text: {e:?}"));
+        let text_line = text.split('\n').nth(line - 1).unwrap_or_default();
+        return Err(format!(
+            "/metrics line {line}, column {col}: not Prometheus text: {:?}",
+            clip(text_line)
+        ));
     }
     let sum = |names: &[&str]| -> Option<f64> {
         let values: Vec<f64> = metrics
@@ -47,7 +84,8 @@ pub fn parse(text: &str) -> Result<Snapshot, String> {
             .filter_map(|s| s.value.value.parse::<f64>().ok())
             .filter(|v| v.is_finite())
             .collect();
-        (!values.is_empty()).then(|| values.iter().sum())
+        // Finite samples can still sum past f64::MAX: an infinite sum is no reading.
+        Some(values.iter().sum::<f64>()).filter(|v| !values.is_empty() && v.is_finite())
     };
     Ok(Snapshot {
         running: sum(&["vllm:num_requests_running"]),
@@ -61,6 +99,36 @@ pub fn parse(text: &str) -> Result<Snapshot, String> {
         prefix_hits: sum(&["vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits"]),
         preemptions: sum(&["vllm:num_preemptions_total", "vllm:num_preemptions"]),
     })
+}
+
+/// `parse error at line L, column C` from the parser's message.
+fn line_col(msg: &str) -> Option<(usize, usize)> {
+    let rest = msg.split("at line ").nth(1)?;
+    let (line, rest) = rest.split_once(", column ")?;
+    let col: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((line.trim().parse().ok()?, col.parse().ok()?))
+}
+
+/// How many lines were blanked so far (blank in `lines`, not in the original text).
+fn first_bad_count(lines: &[&str], text: &str) -> usize {
+    lines
+        .iter()
+        .zip(text.split('\n'))
+        .filter(|(now, orig)| now.is_empty() && !orig.trim_end_matches('\r').is_empty())
+        .count()
+}
+
+fn first_line(msg: &str) -> String {
+    clip(msg.lines().next().unwrap_or_default())
+}
+
+/// At most 80 characters of what a container sent, for a message.
+fn clip(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    }
 }
 
 /// Feed one snapshot (and the deltas since the previous one) into the store.
@@ -195,10 +263,25 @@ vllm:num_preemptions_total{engine=\"0\",model_name=\"m\"} 2.0\n\
         assert_eq!(t["vllm.running"].n, 2);
         assert_eq!(t["vllm.prefix_cache_hit_rate"].mean, 0.75);
         assert_eq!(t["vllm.preemptions_per_s"].mean, 2.0);
-        assert!(
-            parse("not { prometheus")
-                .map(|s| s == Snapshot::default())
-                .unwrap_or(true)
+        let err = parse("not { prometheus").expect_err("garbage is an error");
+        assert!(err.starts_with("/metrics line 1, column 1:"), "{err}");
+        assert_eq!(parse(" \n\n"), Ok(Snapshot::default()));
+    }
+
+    #[test]
+    fn a_bad_line_or_crlf_loses_only_that_line() {
+        // The parser alone drops the whole scrape at a bare `#` or a CR.
+        let text = TEXT.replace(
+            "# TYPE vllm:num_requests_waiting gauge\n",
+            "#\n# TYPE vllm:num_requests_waiting gauge\n",
         );
+        assert_eq!(parse(&text).unwrap(), parse(TEXT).unwrap());
+        let crlf = TEXT.replace('\n', "\r\n");
+        assert_eq!(parse(&crlf).unwrap(), parse(TEXT).unwrap());
+        let torn = format!("{TEXT}vllm:num_requests_running{{engine=\"1\"");
+        assert_eq!(parse(&torn).unwrap().running, Some(3.0));
+        let all_bad = "#\n#\n".repeat(MAX_BAD_LINES);
+        let err = parse(&all_bad).expect_err("nothing parses");
+        assert!(err.starts_with("/metrics line 1, column 1:"), "{err}");
     }
 }

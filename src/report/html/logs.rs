@@ -69,6 +69,7 @@ mod tests {
             file: None,
             repeat,
             log,
+            telemetry: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ mod history;
 mod logs;
 mod meta;
 mod table;
+mod telemetry;
 mod verdict;
 
 pub use history::{TrendRow, history_page};
@@ -99,6 +100,9 @@ pub fn html(page: &Page) -> String {
     out.push_str(&meta::section(meta));
     out.push_str(&charts::section(page.charts));
     out.push_str(&table::section(page.rows));
+    if crate::report::telemetry::any(page.rows) {
+        out.push_str(&telemetry::section(page.rows));
+    }
     if has_failures {
         out.push_str(&failures::section(page.rows, &labels, page.logs));
     }
@@ -133,6 +137,9 @@ fn nav(page: &Page, has_failures: bool) -> String {
         links.push(("charts", "Charts"));
     }
     links.push(("points", "Points"));
+    if crate::report::telemetry::any(page.rows) {
+        links.push(("telemetry", "Telemetry"));
+    }
     if has_failures {
         links.push(("failures", "Failures"));
     }

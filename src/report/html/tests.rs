@@ -37,6 +37,7 @@ fn row(input: u64, conc: u64, status: &str, repeat: u32, ttft: Option<f64>) -> R
         file: None,
         repeat,
         log: None,
+        telemetry: Default::default(),
     }
 }
 
@@ -396,4 +397,43 @@ fn long_reasons_are_cut_in_the_table_and_whole_in_failures() {
     )));
     assert!(table.contains("x…</td>"));
     assert!(out.contains(&format!("<pre class=\"reason\">{long}</pre>")));
+}
+
+#[test]
+fn telemetry_section_only_with_telemetry_and_with_its_series() {
+    let f = fixture(false);
+    let without = page(&f, None);
+    assert!(!without.contains("id=\"telemetry\""));
+    assert!(!without.contains("href=\"#telemetry\""));
+    let mut f = fixture(false);
+    let stats = |min, mean, max| crate::telemetry::SeriesStats {
+        min,
+        mean,
+        max,
+        n: 7,
+    };
+    f.rows[0]
+        .telemetry
+        .insert("gpu0.util_pct".into(), stats(12.0, 61.5, 97.0));
+    f.rows[0]
+        .telemetry
+        .insert("vllm.kv_cache_usage".into(), stats(0.0, 0.2, 0.42));
+    let with = page(&f, None);
+    assert!(with.contains("<section id=\"telemetry\">"), "{with}");
+    assert!(with.contains("href=\"#telemetry\""));
+    let section = &with[with.find("<section id=\"telemetry\">").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    // One row: the point with telemetry; its GPU mean, the KV-cache peak in percent, and the
+    // raw series in the tooltip.
+    assert_eq!(section.matches("<tr data-point=").count(), 1);
+    assert!(section.contains("data-v=\"61.5\""), "{section}");
+    assert!(section.contains("data-v=\"42\""), "{section}");
+    assert!(
+        section.contains("gpu0.util_pct: min 12.0 mean 61.5 max 97.0 (7 samples)"),
+        "{section}"
+    );
+    assert!(
+        !section.contains("running (max)"),
+        "columns without values are left out"
+    );
 }
