@@ -154,6 +154,15 @@ async fn vbench_slo_finds_the_standins_capacity_within_one_step_and_resumes() {
         serde_json::from_slice(&std::fs::read(run_dir.join("slo.json")).expect("slo.json"))
             .expect("json");
     assert_eq!(json[0]["capacity"].as_f64(), Some(cap));
+    // `vbench report` says it again.
+    let (st, out, err) = run(&s.cfg_path, &["--json", "report"], Duration::from_secs(60)).await;
+    assert!(st.success(), "{err}");
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| e["event"] == "slo_result" && e["capacity"].as_f64() == Some(cap)),
+        "{out}"
+    );
     // Each probe asked vLLM's client for goodput under the SLO's limits.
     let m = Manifest::load(&run_dir).expect("manifest");
     let log = std::fs::read_to_string(run_dir.join(m.points[0].log_file.as_deref().expect("log")))

@@ -144,9 +144,22 @@ pub fn list(results_dir: &Path) -> Vec<String> {
     ids
 }
 
-/// Resolve `latest` (or None) to the newest matrix; check a given id exists.
+/// Resolve `latest` (or None) to the newest matrix; check a given id exists. The id of a
+/// combination's run (what its own resume hint names) finds the matrix it belongs to.
 pub fn find(results_dir: &Path, id: Option<&str>) -> Result<String, String> {
     let all = list(results_dir);
+    if let Some(id) = id.filter(|id| *id != "latest" && !all.iter().any(|m| m == id)) {
+        let holder = all.iter().rev().find(|m| {
+            MatrixRecord::load(&matrix_dir(results_dir, m)).is_ok_and(|r| {
+                r.combinations
+                    .iter()
+                    .any(|c| c.run_id.as_deref() == Some(id))
+            })
+        });
+        if let Some(m) = holder {
+            return Ok(m.clone());
+        }
+    }
     match id {
         None | Some("latest") => all.last().cloned().ok_or_else(|| {
             format!(
@@ -200,6 +213,13 @@ mod tests {
         let back = MatrixRecord::load(&d).unwrap();
         assert_eq!(back, r);
         assert_eq!(find(dir.path(), None).unwrap(), r.matrix_id);
+        r.combinations[0].run_id = Some("20260101_000001-bb".into());
+        r.save(&d).unwrap();
+        assert_eq!(
+            find(dir.path(), Some("20260101_000001-bb")).unwrap(),
+            r.matrix_id,
+            "a combination's run finds its matrix"
+        );
         assert!(
             find(dir.path(), Some("nope"))
                 .unwrap_err()
