@@ -4,8 +4,6 @@
 //! and — between two combinations that differ only in their image — the verdict of
 //! `crate::report::verdict::judge` (`verdict.md`), the earlier combination as the baseline.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::record::{CombinationRecord, CombinationStatus, MatrixRecord};
@@ -349,9 +347,4 @@ pub fn text(s: &MatrixSummary) -> String {
         s.dir
     ));
     out
-}
-
-/// Whether `dir` holds a matrix report (for tests and `vbench report`).
-pub fn exists(dir: &Path) -> bool {
-    dir.join("summary.md").is_file()
 }
