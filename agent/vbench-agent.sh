@@ -9,7 +9,9 @@
 # Every A/E/R value is escaped: any byte outside [A-Za-z0-9_./:=,+@%-] is written \0ooo (three
 # octal digits), which `printf %b` decodes. The argv is built from these values one by one
 # ("$@"), never through a shell string, so nothing the host sends is interpreted by a shell.
-# E frames must come before A frames (both go into "$@": `env K=V ... command args`).
+# E frames must come before A frames (both go into "$@"). The command gets them by `export`,
+# never on a command line: `env K=V command` would show K=V (an API key) in the container's
+# process list while env runs. Only a name the shell cannot export (`A.B`) goes through env.
 # E VBENCH_PIDFILE=<path> also makes the agent write the command's pid there, so vbench can
 # stop or find it with a second exec (the command leads its own process group).
 #
@@ -34,12 +36,26 @@ dec() { v=$(printf '%bx' "$1"); v=${v%x}; }
 
 # (`set --` must run at the top level: inside a function it would clear only the
 # function's own arguments.)
-reset() { id=; res=; pidfile=; bad=; }
+reset() { id=; res=; pidfile=; bad=; ne=0; na=0; }
 reset
 
 run() {
   rm -f "$tmp/rc"
   (
+    # The first $ne arguments are K=V: export them (a name sh cannot export is rotated to
+    # the end with the command's own arguments, in order, for env).
+    i=0; n=$#
+    while [ "$i" -lt "$n" ]; do
+      if [ "$i" -lt "$ne" ]; then
+        case ${1%%=*} in
+          ''|[0-9]*|*[!A-Za-z0-9_]*) set -- "$@" "$1" ;;
+          *) export "$1" ;;
+        esac
+      else
+        set -- "$@" "$1"
+      fi
+      shift; i=$((i+1))
+    done
     # setsid: the command leads a new process group, so stopping it stops its children.
     # It must not hold fd 3 (the channel): a crashed agent must end the stream at once.
     setsid env "$@" </dev/null 2>&1 3>&- &
@@ -75,11 +91,12 @@ while IFS= read -r line; do
       case $id in ''|*[!0-9]*) bad="bad request id"; id=0 ;; esac
       ;;
     "A "*)
-      dec "${line#A }"; set -- "$@" "$v" ;;
+      dec "${line#A }"; set -- "$@" "$v"; na=$((na+1)) ;;
     "E "*)
       dec "${line#E }"
       case $v in
-        *=*) set -- "$@" "$v"
+        *=*) [ "$na" -gt 0 ] && bad="E after A"
+             set -- "$@" "$v"; ne=$((ne+1))
              case $v in VBENCH_PIDFILE=*) pidfile=${v#VBENCH_PIDFILE=} ;; esac ;;
         *) bad="E without =" ;;
       esac

@@ -215,6 +215,8 @@ pub fn code_for_start(f: StartFailure) -> Code {
         StartFailure::Deadline => Code::StartupDeadline,
         StartFailure::Exited => Code::ServeExited,
         StartFailure::ContainerDied => Code::ContainerDied,
+        // A wrong or missing API key is the set-up's, not the server's: fix the key.
+        StartFailure::Unauthorized => Code::Setup,
     }
 }
 

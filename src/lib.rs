@@ -52,7 +52,14 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(commands::Outcome::Judged(verdict)) => exit::code_for_verdict(verdict),
         Ok(commands::Outcome::Matrix(outcome)) => exit::code_for_matrix(&outcome),
         Err(err) => {
-            eprintln!("error: {}", exit::render_error(&err));
+            // Not `eprintln!`: a terminal gone with a closed ssh session must not turn the
+            // exit code into a panic's.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "error: {}",
+                exit::render_error(&err)
+            );
             exit::code_of(&err)
         }
     };

@@ -11,8 +11,14 @@ use crate::sweep::lock::{Holder, RunLock};
 pub async fn cmd(g: &Global, args: PruneArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;
     let sink = crate::render::sink_for(super::output(g));
-    let _lock =
+    let lock =
         RunLock::acquire(&cfg.results_dir, &Holder::me("(prune)")).map_err(RunError::from)?;
+    if let Some(stale) = &lock.stale {
+        events::warn(
+            sink.as_ref(),
+            format!("took over the lock {}: {stale}", lock.path.display()),
+        );
+    }
     let pruned = prune::prune(&cfg.results_dir, args.keep)?;
     events::info(
         sink.as_ref(),
@@ -23,5 +29,6 @@ pub async fn cmd(g: &Global, args: PruneArgs) -> anyhow::Result<Outcome> {
             pruned.kept
         ),
     );
+    drop(lock);
     Ok(Outcome::Done)
 }

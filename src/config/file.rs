@@ -74,6 +74,7 @@ pub struct RawServer {
     pub shm_size: Opt<String>,
     pub startup_timeout: Opt<String>,
     pub publish_port: Opt<i64>,
+    pub api_key: Opt<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -134,6 +135,7 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "volumes" => "a list of `host_path:container_path[:ro]` strings",
         "gpu" => "one of auto, nvidia, amd, none",
         "client_mode" => "one of auto, worker, process",
+        "api_key" => "a string, usually \"${VLLM_API_KEY}\" (empty or null: no key)",
         "pull" => "one of missing, always, never",
         "gpus" => super::gpus::GPUS_EXPECTED,
         "shm_size" => "a size like 16g or 16GiB (k/m/g = powers of 1024, as Docker reads them)",

@@ -279,6 +279,11 @@ impl Merger<'_> {
         if let Some(v) = s.publish_port {
             c.publish_port = Some(self.int("server.publish_port", v, 1, 65535)? as u16);
         }
+        if let Some(v) = s.api_key {
+            // `${VLLM_API_KEY:-}` unset: no key (the server then demands none).
+            let key = self.text("server.api_key", v)?;
+            c.api_key = (!key.is_empty()).then(|| super::Secret::new(key));
+        }
         Ok(())
     }
 

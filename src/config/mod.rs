@@ -24,7 +24,7 @@ pub use gpus::{
 };
 pub use load::{from_text, load_file, locate};
 pub use matrix::{COMBINATION_KEYS, Combination, RESERVED_NAMES, parse_matrix_set};
-pub use redact::{REDACTED, is_secret_name, redact_args, redact_env};
+pub use redact::{REDACTED, Secret, is_secret_name, redact_args, redact_env};
 pub use slo::{DEFAULT_PROMPTS_PER_CONCURRENCY as SLO_PROMPTS_PER_CONCURRENCY, SloBy, SloConfig};
 pub use units::{parse_duration, parse_size, parse_token_count};
 pub use validate::is_docker_name;
@@ -161,6 +161,10 @@ pub struct ServerConfig {
     pub startup_timeout: Duration,
     /// Publish the server port on 127.0.0.1 (never 0.0.0.0) when creating the container.
     pub publish_port: Option<u16>,
+    /// The API key `vllm serve` demands (usually `${VLLM_API_KEY}`): handed to the server as
+    /// `VLLM_API_KEY` and to the benchmark client as `OPENAI_API_KEY`, in their process
+    /// environments only; shown as `***` wherever the configuration is printed or saved.
+    pub api_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -295,6 +299,7 @@ impl Default for Config {
                 shm_size: Some(16 << 30),
                 startup_timeout: Duration::from_secs(30 * 60),
                 publish_port: None,
+                api_key: None,
             },
             client: ClientConfig {
                 container: "vllm-bench-client".into(),

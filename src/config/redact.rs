@@ -2,7 +2,8 @@
 //! An environment value is secret when its NAME contains TOKEN, KEY, SECRET or PASSWORD (any
 //! case). In argv, the value of a secret-looking flag (`--api-key X`, `--api-key=X`,
 //! `--hf-token X`) is secret. `Config::redacted` and `Config::scrub` apply these rules and also
-//! replace any other occurrence of a secret value found in the configuration.
+//! replace any other occurrence of a secret value found in the configuration. A `Secret`
+//! (`server.api_key`) never shows its value: it serializes and debug-prints as `***`.
 
 use serde_json::Value;
 
@@ -10,6 +11,34 @@ use super::Config;
 
 /// What a hidden value is replaced with.
 pub const REDACTED: &str = "***";
+
+/// A secret value (`server.api_key`). Serialized and debug-printed as `***`, so no printed or
+/// saved form of the configuration can carry it; `expose` is for the one place that hands it
+/// to a process environment or an `Authorization` header.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(REDACTED)
+    }
+}
 
 /// Whether an environment variable name marks a secret (contains TOKEN, KEY, SECRET or
 /// PASSWORD, case-insensitive). Deliberately broad: over-hiding `TOKENIZERS_PARALLELISM` is
@@ -95,6 +124,9 @@ impl Config {
     /// secret flags in extra_args) of at least 4 characters, longest first.
     pub fn secret_values(&self) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
+        if let Some(k) = &self.server.api_key {
+            v.push(k.expose().to_string());
+        }
         for env in [&self.server.env, &self.client.env] {
             v.extend(
                 env.iter()
@@ -281,7 +313,12 @@ mod tests {
         c.server.env.insert("HF_HOME".into(), "/hf".into());
         c.server.extra_args = s(&["--api-key", "sk-abc123", "--max-num-seqs", "64"]);
         c.client.extra_args = s(&["--header", "Authorization: Bearer sk-abc123"]);
+        c.server.api_key = Some(Secret::new("vk-apikey-9876"));
         let text = serde_json::to_string(&c.redacted()).unwrap();
+        assert!(!text.contains("vk-apikey-9876"), "{text}");
+        assert!(text.contains("\"api_key\":\"***\""), "{text}");
+        assert!(!format!("{c:?}").contains("vk-apikey-9876"));
+        assert_eq!(c.scrub("key vk-apikey-9876"), "key ***");
         assert!(!text.contains("hf_secret123"), "{text}");
         assert!(!text.contains("sk-abc123"), "{text}");
         assert!(text.contains("\"HF_HOME\":\"/hf\""), "{text}");

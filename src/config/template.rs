@@ -57,6 +57,10 @@ server:
   # Publish the server port on 127.0.0.1:<port> of the host (never 0.0.0.0) when vbench
   # creates the container; null: not published (the client reaches it over the network).
   publish_port: null
+  # API key the server demands, e.g. "${VLLM_API_KEY}"; null (or empty): none. vbench gives it
+  # to vllm serve as VLLM_API_KEY and to vllm bench serve as OPENAI_API_KEY, in their
+  # environments only (never on a command line), and its probes send it; never printed/saved.
+  api_key: null
 
 client:
   # Name of the container that runs `vllm bench serve`.

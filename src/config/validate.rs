@@ -96,6 +96,44 @@ fn env(
     Ok(())
 }
 
+/// `server.api_key` is the one key: another key given elsewhere (`--api-key` in extra_args,
+/// `VLLM_API_KEY` or the client's `OPENAI_API_KEY` in an `env`) that differs would leave the
+/// server and the client disagreeing. The messages never contain a key.
+fn api_key(ctx: &Ctx, c: &Config) -> Result<(), ConfigError> {
+    let Some(key) = &c.server.api_key else {
+        return Ok(());
+    };
+    let key = key.expose();
+    if c.server
+        .extra_args
+        .iter()
+        .any(|a| a == "--api-key" || a.starts_with("--api-key="))
+    {
+        return Err(ctx
+            .error(
+                "server.api_key",
+                "server.api_key and `--api-key` in server.extra_args both set a key",
+            )
+            .help("drop `--api-key` from server.extra_args: a key there is on vllm serve's command line, visible in the container's process list; server.api_key reaches the server through its environment"));
+    }
+    for (path, env, name) in [
+        ("server.env", &c.server.env, "VLLM_API_KEY"),
+        ("client.env", &c.client.env, "OPENAI_API_KEY"),
+    ] {
+        if env.get(name).is_some_and(|v| v != key) {
+            return Err(ctx
+                .error(
+                    &format!("{path}.{name}"),
+                    format!("{path}.{name} is set and differs from server.api_key"),
+                )
+                .help(format!(
+                    "remove {path}.{name}: vbench passes server.api_key as {name} itself"
+                )));
+        }
+    }
+    Ok(())
+}
+
 /// Validate the effective configuration.
 pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     let s = &c.server;
@@ -137,6 +175,7 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
         return Err(err(ctx, "server.startup_timeout", "must be longer than 0s"));
     }
     env(ctx, "server.env", &s.env)?;
+    api_key(ctx, c)?;
     volumes(ctx, "server.volumes", &s.volumes)?;
 
     let cl = &c.client;
@@ -328,5 +367,55 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         validate(&Config::default(), &Ctx::default()).unwrap();
+    }
+
+    fn load(yaml: &str, key: Option<&str>) -> Result<Config, crate::config::ConfigError> {
+        let key = key.map(str::to_string);
+        let lookup = move |n: &str| match n {
+            "VLLM_API_KEY" => key.clone(),
+            "HOME" => Some("/h".into()),
+            _ => None,
+        };
+        crate::config::from_text(yaml.into(), None, &Default::default(), Some(&lookup))
+    }
+
+    #[test]
+    fn api_key_expands_and_conflicting_keys_are_refused_without_showing_them() {
+        let c = load(
+            "server:\n  api_key: ${VLLM_API_KEY}\n",
+            Some("sk-test-5150"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.api_key.as_ref().map(|k| k.expose()),
+            Some("sk-test-5150")
+        );
+        // Unset with a default, or empty: no key.
+        let c = load("server:\n  api_key: ${VLLM_API_KEY:-}\n", None).unwrap();
+        assert_eq!(c.server.api_key, None);
+        assert!(load("server:\n  api_key: ${VLLM_API_KEY}\n", None).is_err());
+        // The same key given again as the server's or client's env is fine; another is not.
+        let same =
+            "server:\n  api_key: ${VLLM_API_KEY}\n  env:\n    VLLM_API_KEY: ${VLLM_API_KEY}\n";
+        load(same, Some("sk-test-5150")).unwrap();
+        for (yaml, field) in [
+            (
+                "server:\n  api_key: ${VLLM_API_KEY}\n  env:\n    VLLM_API_KEY: other-key-1\n",
+                "server.env.VLLM_API_KEY",
+            ),
+            (
+                "server:\n  api_key: ${VLLM_API_KEY}\nclient:\n  env:\n    OPENAI_API_KEY: other-key-1\n",
+                "client.env.OPENAI_API_KEY",
+            ),
+            (
+                "server:\n  api_key: ${VLLM_API_KEY}\n  extra_args: [\"--api-key=other-key-1\"]\n",
+                "server.api_key",
+            ),
+        ] {
+            let e = load(yaml, Some("sk-test-5150")).unwrap_err();
+            let text = format!("{e}");
+            assert!(text.contains(field), "{text}");
+            assert!(!text.contains("sk-test-5150"), "{text}");
+        }
     }
 }

@@ -74,6 +74,12 @@ pub async fn run(
         return dry_run(cfg, &sweeps, opts, sink.as_ref()).await;
     }
     let mut lock = acquire_lock(&cfg.results_dir)?;
+    if let Some(stale) = &lock.stale {
+        events::warn(
+            sink.as_ref(),
+            format!("took over the lock {}: {stale}", lock.path.display()),
+        );
+    }
     let resolved = resolve_run(cfg, opts, sweeps, sink.as_ref())?;
     if let Resolved::Done(mut m) = resolved {
         let end = finish::end_of_resumed(&m);
@@ -387,12 +393,8 @@ async fn run_points_with(
             run_id: m.run_id.clone(),
             extra_args: cfg.client.extra_args.clone(),
         },
-        env: cfg
-            .client
-            .env
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
+        // The client's env and the server's API key as OPENAI_API_KEY: never on a command line.
+        env: server::argv::client_env(cfg),
         server: LiveServer {
             docker,
             cfg,

@@ -176,7 +176,7 @@ pub fn line(event: &Event) -> String {
         Event::MatrixSummary(s) => format!("matrix {}: {} ({})", s.matrix_id, s.status, s.dir),
         Event::Signal { signal, action } => match action {
             SignalAction::Stopping => format!(
-                "{signal}: stopping the benchmark in the client and saving the run (again to quit at once)"
+                "{signal}: stopping the benchmark in the client and saving the run (a second SIGINT or SIGTERM quits at once)"
             ),
             SignalAction::ExitingNow => format!(
                 "second signal ({signal}): exiting now; the manifest may show the point as running (resume recovers it)"

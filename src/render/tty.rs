@@ -146,6 +146,13 @@ fn sweep_bar(points: usize) -> ProgressBar {
     b
 }
 
+/// One line on stderr. Never panics (`eprintln!` would): after a hang-up (a closed ssh
+/// session) the terminal is gone and every write fails, and the run must still be stopped
+/// and saved.
+fn say(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 impl Sink for Terminal {
     fn emit(&self, event: Event) {
         if let Some(block) = text::block(&event) {
@@ -167,7 +174,7 @@ impl Sink for Terminal {
                     if let Some(old) = pull.take() {
                         old.clear();
                     }
-                    eprintln!("{line}");
+                    say(&line);
                     *pull = Some(PullBars::new(image));
                     return;
                 }
@@ -180,7 +187,7 @@ impl Sink for Terminal {
                 } => {
                     match pull.as_mut() {
                         Some(p) => p.layer(layer, status, *current, *total),
-                        None => eprintln!("{line}"),
+                        None => say(&line),
                     }
                     return;
                 }
@@ -193,7 +200,7 @@ impl Sink for Terminal {
                     } else {
                         console::style(line).green()
                     };
-                    eprintln!("{styled}");
+                    say(styled);
                     return;
                 }
                 _ => {
@@ -210,7 +217,7 @@ impl Sink for Terminal {
                 if let Some(old) = sweep.take() {
                     old.finish_and_clear();
                 }
-                eprintln!("{line}");
+                say(&line);
                 *sweep = Some(sweep_bar(*points));
                 return;
             }
@@ -242,7 +249,7 @@ impl Sink for Terminal {
                         bar.println(line);
                         bar.inc(1);
                     }
-                    None => eprintln!("{line}"),
+                    None => say(&line),
                 }
                 return;
             }
@@ -250,7 +257,7 @@ impl Sink for Terminal {
                 if let Some(bar) = sweep.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", console::style(line).bold());
+                say(console::style(line).bold());
                 return;
             }
             _ => {}
@@ -277,11 +284,11 @@ impl Sink for Terminal {
                 if let Some(bar) = status.take() {
                     bar.finish_and_clear();
                 }
-                eprintln!("{}", console::style(line).green());
+                say(console::style(line).green());
             }
             _ => match &*status {
                 Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
+                None => say(&line),
             },
         }
     }

@@ -85,9 +85,12 @@ pub fn redact(argv: &[String], secrets: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The API key the server will demand: `--api-key K` / `--api-key=K` in extra_args, else
-/// `VLLM_API_KEY` in the server's environment.
+/// The API key the server will demand: `server.api_key`, else `--api-key K` /
+/// `--api-key=K` in extra_args, else `VLLM_API_KEY` in the server's environment.
 pub fn api_key(s: &ServerConfig) -> Option<String> {
+    if let Some(k) = &s.api_key {
+        return Some(k.expose().to_string());
+    }
     let mut it = s.extra_args.iter();
     while let Some(a) = it.next() {
         if a == "--api-key" {
@@ -98,6 +101,32 @@ pub fn api_key(s: &ServerConfig) -> Option<String> {
         }
     }
     s.env.get("VLLM_API_KEY").filter(|k| !k.is_empty()).cloned()
+}
+
+/// The environment `vllm serve` runs with: the configured `env`, and `VLLM_API_KEY` from
+/// `server.api_key` (vLLM reads its key from there, so it is never on the command line).
+pub fn serve_env(s: &ServerConfig) -> Vec<String> {
+    let mut env: Vec<String> = super::spec::env_pairs(&s.env)
+        .into_iter()
+        .filter(|kv| s.api_key.is_none() || !kv.starts_with("VLLM_API_KEY="))
+        .collect();
+    if let Some(k) = &s.api_key {
+        env.push(format!("VLLM_API_KEY={}", k.expose()));
+    }
+    env
+}
+
+/// The environment of the benchmark client's processes: the configured client `env`, and
+/// `OPENAI_API_KEY` (what `vllm bench serve` sends as `Authorization: Bearer`) set to the key
+/// the server demands, unless the client's `env` already sets it.
+pub fn client_env(cfg: &crate::config::Config) -> Vec<String> {
+    let mut env = super::spec::env_pairs(&cfg.client.env);
+    if !cfg.client.env.contains_key("OPENAI_API_KEY")
+        && let Some(k) = api_key(&cfg.server)
+    {
+        env.push(format!("OPENAI_API_KEY={k}"));
+    }
+    env
 }
 
 /// The model id the server will list in `/v1/models` (`--served-model-name`, else the model).
@@ -119,4 +148,44 @@ pub fn sh(script: &str, args: &[&str]) -> Vec<String> {
     ];
     v.extend(args.iter().map(|a| a.to_string()));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Secret};
+
+    #[test]
+    fn the_api_key_goes_into_the_environments_never_the_argv() {
+        let mut c = Config::default();
+        c.server.api_key = Some(Secret::new("sk-env-only-77"));
+        c.server
+            .env
+            .insert("VLLM_API_KEY".into(), "sk-env-only-77".into());
+        let argv = serve_argv(&c.server);
+        assert!(!argv.join(" ").contains("sk-env-only-77"), "{argv:?}");
+        let env = serve_env(&c.server);
+        assert_eq!(
+            env.iter()
+                .filter(|e| e.starts_with("VLLM_API_KEY="))
+                .count(),
+            1,
+            "{env:?}"
+        );
+        assert!(env.contains(&"VLLM_API_KEY=sk-env-only-77".to_string()));
+        assert!(client_env(&c).contains(&"OPENAI_API_KEY=sk-env-only-77".to_string()));
+        // A key known only from the server's env still reaches the client.
+        let mut c = Config::default();
+        c.server
+            .env
+            .insert("VLLM_API_KEY".into(), "sk-legacy-1".into());
+        assert!(client_env(&c).contains(&"OPENAI_API_KEY=sk-legacy-1".to_string()));
+        // The client's own OPENAI_API_KEY wins; no key, no variable.
+        c.client
+            .env
+            .insert("OPENAI_API_KEY".into(), "sk-client".into());
+        let env = client_env(&c);
+        assert_eq!(env, vec!["OPENAI_API_KEY=sk-client".to_string()]);
+        assert!(client_env(&Config::default()).is_empty());
+    }
 }

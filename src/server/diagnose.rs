@@ -39,6 +39,8 @@ pub enum StartFailure {
     Exited,
     /// The server container stopped or was OOM-killed.
     ContainerDied,
+    /// The server answers but refuses vbench's API key (missing or wrong).
+    Unauthorized,
 }
 
 impl LogCause {
@@ -234,6 +236,9 @@ pub enum Outcome {
     },
     /// A fatal signature is in the log but the process has not exited within the grace period.
     FatalLogged,
+    /// `GET /v1/models` answered 401/403: the API key vbench sent (or did not send) is not
+    /// the one the server demands.
+    Unauthorized { status: u16, key_sent: bool },
 }
 
 mod secs {
@@ -268,6 +273,15 @@ pub fn diagnose(outcome: Outcome, lines: &[String]) -> Diagnosis {
     let finding = classify(lines);
     let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].to_vec();
     let (failure, summary) = match (&finding, &outcome) {
+        // The server serves; only the key is wrong. No log line explains that.
+        (_, Outcome::Unauthorized { status, key_sent }) => (
+            StartFailure::Unauthorized,
+            if *key_sent {
+                format!("the server refused vbench's API key (GET /v1/models: HTTP {status}): it demands another key than server.api_key. A running server keeps the key it was started with: set server.api_key to that key, or stop it (`vbench down`) so that vbench starts it with yours")
+            } else {
+                format!("the server demands an API key (GET /v1/models: HTTP {status}) and vbench has none: set server.api_key (e.g. `api_key: ${{VLLM_API_KEY}}`) to the key the server was started with")
+            },
+        ),
         // The kernel OOM killer is not in vLLM's log; it outranks whatever the log says.
         (_, Outcome::ContainerDied { oom_killed: true, .. }) => (
             StartFailure::ContainerDied,
@@ -307,6 +321,10 @@ pub fn diagnose(outcome: Outcome, lines: &[String]) -> Diagnosis {
 impl Diagnosis {
     /// The full multi-line message: summary, evidence and the log tail.
     pub fn message(&self) -> String {
+        if self.failure == StartFailure::Unauthorized {
+            // The server runs fine: its log has nothing to add.
+            return format!("vllm serve answers but refuses vbench: {}", self.summary);
+        }
         let mut m = format!("vllm serve failed to start: {}", self.summary);
         if let Some(e) = &self.evidence {
             m.push_str(&format!("\n  log: {}", e.trim()));

@@ -324,9 +324,12 @@ pub async fn up(
         Ok(r) => r,
         Err(diag) => {
             // A half-started server holds GPU memory and the port: stop it; its log stays.
-            let _ = docker
-                .stop_tracked(server, argv::SERVE_PIDFILE, FAILED_STOP_GRACE)
-                .await;
+            // A running server that only refuses our key is someone's working server: keep it.
+            if !(reused && diag.failure == diagnose::StartFailure::Unauthorized) {
+                let _ = docker
+                    .stop_tracked(server, argv::SERVE_PIDFILE, FAILED_STOP_GRACE)
+                    .await;
+            }
             let mut message = cfg.scrub(&diag.message());
             message.push_str(&format!(
                 "\nfull log: {} (in the container: {})",
@@ -552,7 +555,7 @@ async fn launch(
         .copy_in(server, "/tmp", &[(name, args_json, 0o644)])
         .await
         .map_err(|e| ServerError::setup(format!("write {} in {server}", argv::SERVE_ARGS), e))?;
-    let mut env = spec::env_pairs(&cfg.server.env);
+    let mut env = argv::serve_env(&cfg.server);
     // Machine-read log: no colour, no block buffering.
     env.extend([
         "PYTHONUNBUFFERED=1".to_string(),

@@ -75,7 +75,15 @@ pub async fn health(ep: &Endpoint, timeout: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// `GET /v1/models` → its `data` list.
+/// The server refused the request's credentials (HTTP 401 or 403): the API key is missing
+/// or wrong. Waiting does not fix that, so readiness stops at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("GET /v1/models: HTTP {status} (the server refused the API key)")]
+pub struct Refused {
+    pub status: u16,
+}
+
+/// `GET /v1/models` → its `data` list (a `Refused` error on 401/403).
 pub async fn models(ep: &Endpoint, timeout: Duration) -> anyhow::Result<Vec<ModelCard>> {
     #[derive(serde::Deserialize)]
     struct List {
@@ -86,6 +94,12 @@ pub async fn models(ep: &Endpoint, timeout: Duration) -> anyhow::Result<Vec<Mode
         .send()
         .await
         .map_err(|e| anyhow::anyhow!(why(&e)))?;
+    if matches!(r.status().as_u16(), 401 | 403) {
+        return Err(Refused {
+            status: r.status().as_u16(),
+        }
+        .into());
+    }
     if !r.status().is_success() {
         anyhow::bail!("GET /v1/models: HTTP {}", r.status().as_u16());
     }

@@ -108,6 +108,8 @@ pub struct Observation {
     pub health_ok: Option<bool>,
     /// `Some(Ok(list))` when `/v1/models` answered, `Some(Err(why))` when it did not.
     pub models: Option<Result<Vec<ModelCard>, String>>,
+    /// `/v1/models` refused the API key (HTTP 401/403).
+    pub refused: Option<u16>,
     /// `Some(Ok(()))` when the test completion succeeded.
     pub generated: Option<Result<(), String>>,
     /// `Some(Some(v))` when `/version` answered, `Some(None)` when the probe failed.
@@ -122,6 +124,7 @@ impl Observation {
             new_lines,
             health_ok: None,
             models: None,
+            refused: None,
             generated: None,
             version: None,
         }
@@ -159,6 +162,8 @@ pub struct Machine {
     pub version: Option<String>,
     /// The last reason `/v1/models` did not satisfy us (for the deadline message).
     pub models_note: Option<String>,
+    /// Whether the probes send an API key (for the diagnosis of a refusal).
+    pub key_sent: bool,
     done: bool,
 }
 
@@ -174,6 +179,7 @@ impl Machine {
             model: None,
             version: None,
             models_note: None,
+            key_sent: false,
             done: false,
         }
     }
@@ -225,6 +231,13 @@ impl Machine {
             if now.saturating_sub(since) >= FATAL_GRACE {
                 return self.fail(Outcome::FatalLogged);
             }
+        }
+        // A refused key stays refused: no point waiting out the deadline.
+        if let Some(status) = obs.refused {
+            return self.fail(Outcome::Unauthorized {
+                status,
+                key_sent: self.key_sent,
+            });
         }
         if let Some(step) = self.progress(now, &obs) {
             return step;
@@ -440,6 +453,51 @@ mod tests {
         assert_eq!(m.observe(secs(8), o), Step::Ready);
         assert_eq!(m.model.as_ref().and_then(|c| c.max_model_len), Some(2048));
         assert_eq!(m.version.as_deref(), Some("0.33.0"));
+    }
+
+    #[test]
+    fn a_refused_api_key_fails_at_once_and_maps_to_exit_3() {
+        let mut m = Machine::new("m", secs(600));
+        m.key_sent = true;
+        m.seen_running();
+        let mut o = obs(
+            true,
+            &["(APIServer pid=1) INFO:     Application startup complete."],
+        );
+        o.health_ok = Some(true);
+        m.observe(secs(1), o);
+        let mut o = obs(true, &[]);
+        o.health_ok = Some(true);
+        m.observe(secs(2), o);
+        assert_eq!(m.stage, Stage::Models);
+        let mut o = obs(true, &[]);
+        o.models = Some(Err("GET /v1/models: HTTP 401".into()));
+        o.refused = Some(401);
+        let s = m.observe(secs(3), o);
+        let outcome = Outcome::Unauthorized {
+            status: 401,
+            key_sent: true,
+        };
+        assert_eq!(s, Step::Failed(outcome.clone()));
+        let d = diagnose::diagnose(outcome, &m.lines);
+        assert_eq!(d.failure, diagnose::StartFailure::Unauthorized);
+        assert_eq!(
+            crate::exit::code_for_start(d.failure),
+            crate::exit::Code::Setup
+        );
+        let msg = d.message();
+        assert!(
+            msg.contains("refused vbench's API key") && msg.contains("server.api_key"),
+            "{msg}"
+        );
+        let none = diagnose::diagnose(
+            Outcome::Unauthorized {
+                status: 401,
+                key_sent: false,
+            },
+            &[],
+        );
+        assert!(none.summary.contains("vbench has none"), "{}", none.summary);
     }
 
     #[test]

@@ -172,6 +172,7 @@ pub async fn wait_ready(
 ) -> anyhow::Result<Result<Ready, Diagnosis>> {
     let start = Instant::now();
     let mut m = Machine::new(t.expected_model.clone(), t.overall);
+    m.key_sent = t.endpoint.api_key.is_some();
     if t.reused {
         m.seen_running();
     }
@@ -217,11 +218,11 @@ pub async fn wait_ready(
                     obs.health_ok = Some(probe::health(&t.endpoint, budget).await.is_ok())
                 }
                 Stage::Models => {
-                    obs.models = Some(
-                        probe::models(&t.endpoint, budget)
-                            .await
-                            .map_err(|e| e.to_string()),
-                    )
+                    let r = probe::models(&t.endpoint, budget).await;
+                    if let Err(e) = &r {
+                        obs.refused = e.downcast_ref::<probe::Refused>().map(|r| r.status);
+                    }
+                    obs.models = Some(r.map_err(|e| e.to_string()));
                 }
                 Stage::Generate => {
                     // The first request may be slower than a probe; still within the deadline.

@@ -152,6 +152,20 @@ impl ClientLink {
                     })
                 };
                 match ch.run(&req, &mut lines, cancel).await {
+                    // A benchmark that ended on its own while being stopped (one that did not
+                    // heed SIGTERM) and brought its result to the host is a measurement: it
+                    // is kept and judged, not left on disk unrecorded.
+                    Ok(f)
+                        if f.cancelled
+                            && f.exit_code == Some(0)
+                            && matches!(f.landed, Landed::Written { .. }) =>
+                    {
+                        return Ok(Executed::Ran {
+                            exit_code: f.exit_code,
+                            timed_out: false,
+                            landed: true,
+                        });
+                    }
                     Ok(f) if f.cancelled => return Ok(Executed::Interrupted),
                     Ok(f) => {
                         let landed = match f.landed {

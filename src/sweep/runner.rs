@@ -233,6 +233,31 @@ impl<S: ServerControl> Runner<'_, S> {
             }
             let id = m.points[i].point.id.clone();
             if self
+                .client_restarted_since(m.points[i].started.as_deref())
+                .await
+            {
+                // After a restart (of the machine or the container) the PID file names a
+                // process of the container's earlier life, and that pid may now be another
+                // process's: never signal it.
+                events::info(
+                    self.sink,
+                    format!(
+                        "{id}: {} restarted since the point began, so its benchmark is gone; ignoring its stale PID file",
+                        self.client
+                    ),
+                );
+                let _ = self
+                    .docker
+                    .exec_capture(
+                        &self.client,
+                        &ExecSpec {
+                            argv: vec!["rm".into(), "-f".into(), pid.clone()],
+                            deadline: Some(Duration::from_secs(30)),
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+            } else if self
                 .docker
                 .tracked_alive(&self.client, &pid)
                 .await
@@ -274,6 +299,21 @@ impl<S: ServerControl> Runner<'_, S> {
             self.save(m)?;
         }
         Ok(())
+    }
+
+    /// Whether the client container (re)started after `since` (a point's start time).
+    async fn client_restarted_since(&self, since: Option<&str>) -> bool {
+        let Some(since) = since.and_then(|s| s.parse::<jiff::Timestamp>().ok()) else {
+            return false;
+        };
+        match self.docker.inspect_container(&self.client).await {
+            Ok(Some(state)) => state
+                .started_at
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|t| t > since),
+            _ => false,
+        }
     }
 
     /// Look for the point's result (host first, then the client), copy it to the host if

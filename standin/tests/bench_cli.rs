@@ -269,3 +269,76 @@ fn sigterm_and_sigint_stop_a_running_benchmark_promptly_without_writing_results(
         );
     }
 }
+
+#[test]
+fn ignore_sigterm_knob_keeps_running_until_sigint() {
+    use std::io::BufRead as _;
+    let server = FakeServer::start(Mode::Stream {
+        ttft_ms: 100,
+        itl_ms: 100,
+    });
+    let dir = TempDir::new("bench-ignore-term");
+    let base = server.base_url();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vllm"))
+        .args(["bench", "serve", "--base-url", &base, "--model", "m"])
+        .args(["--random-input-len", "4", "--random-output-len", "200"])
+        .args(["--num-prompts", "4", "--save-result", "--result-dir"])
+        .arg(dir.path())
+        .env("VLLM_STANDIN_BENCH_IGNORE_SIGTERM", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let start = Instant::now();
+    while server.requests().len() < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "requests never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id();
+    let kill = |sig: &str| {
+        let st = Command::new("sh")
+            .args(["-c", &format!("kill {sig} {pid}")])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    kill("-TERM");
+    // The note says the signal arrived and was ignored; the run (20 s) goes on.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the stand-in notes the ignored SIGTERM");
+        if line.contains("VLLM_STANDIN_BENCH_IGNORE_SIGTERM=1: SIGTERM ignored") {
+            break;
+        }
+    }
+    assert!(child.try_wait().unwrap().is_none(), "SIGTERM stopped it");
+    kill("-INT");
+    let sent = Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("SIGINT did not stop it within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(exit.code(), Some(130));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

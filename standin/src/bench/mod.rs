@@ -62,7 +62,9 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 /// Run, but stop at SIGTERM/SIGINT (vbench stops benchmarks by signalling the process
-/// group): nothing is written then, and the exit code is 128 + signal number.
+/// group): nothing is written then, and the exit code is 128 + signal number. With the fault
+/// knob `VLLM_STANDIN_BENCH_IGNORE_SIGTERM=1` SIGTERM is noted on stderr and ignored (a client
+/// stuck where the signal cannot reach it): only SIGINT or SIGKILL stop it.
 async fn run_until_signalled(opts: Options, fault: Option<result::Fault>) -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
     let (mut term, mut int) = match (
@@ -75,15 +77,24 @@ async fn run_until_signalled(opts: Options, fault: Option<result::Fault>) -> i32
             return 1;
         }
     };
-    tokio::select! {
-        code = run(opts, fault) => code,
-        _ = term.recv() => {
-            eprintln!("Terminated: benchmark stopped by SIGTERM, no result written.");
-            143
-        }
-        _ = int.recv() => {
-            eprintln!("KeyboardInterrupt: benchmark stopped by SIGINT, no result written.");
-            130
+    let ignore_term = std::env::var("VLLM_STANDIN_BENCH_IGNORE_SIGTERM").is_ok_and(|v| v == "1");
+    let work = run(opts, fault);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            code = &mut work => return code,
+            _ = term.recv() => {
+                if ignore_term {
+                    eprintln!("(CPU stand-in fault injection: VLLM_STANDIN_BENCH_IGNORE_SIGTERM=1: SIGTERM ignored)");
+                    continue;
+                }
+                eprintln!("Terminated: benchmark stopped by SIGTERM, no result written.");
+                return 143;
+            }
+            _ = int.recv() => {
+                eprintln!("KeyboardInterrupt: benchmark stopped by SIGINT, no result written.");
+                return 130;
+            }
         }
     }
 }
