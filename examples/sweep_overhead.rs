@@ -107,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         telemetry: None,
         link: Default::default(),
         journal: Default::default(),
+        more: None,
     };
     runner.prepare_client(&mut m).await?;
     let t0 = Instant::now();

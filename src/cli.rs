@@ -162,6 +162,8 @@ pub enum Command {
     Run(RunArgs),
     /// The whole pipeline on the CPU stand-in with a small sweep (builds its images if missing).
     Demo(DemoArgs),
+    /// Find the highest concurrency (or request rate) that meets every p99 latency limit.
+    Slo(SloArgs),
     /// Tables, charts and report.html for a run, or for result files and directories to import.
     Report(ReportArgs),
     /// Judge NEW against BASE: exit 0 (pass), 8 (regressed) or 9 (cannot judge).
@@ -318,6 +320,98 @@ pub struct RunArgs {
     /// When to pull the images of containers vbench creates (overrides `pull`).
     #[arg(long, value_parser = PULL_POLICIES)]
     pub pull: Option<String>,
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// The matrix of server combinations, from the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MatrixArgs {
+    /// Set a key of matrix combination NAME, adding the combination when the configuration
+    /// has none of that name (repeatable). Keys: image, tensor_parallel_size,
+    /// gpu_memory_utilization, max_model_len, enforce_eager, extra_args (words, or a YAML
+    /// list `[a, b]`), env.NAME.
+    #[arg(long = "matrix-set", value_name = "NAME:KEY=VALUE")]
+    pub matrix_set: Vec<String>,
+    /// Ignore the configuration's matrix: one run with the server section as it is.
+    #[arg(long, conflicts_with = "matrix_set")]
+    pub no_matrix: bool,
+}
+
+/// `vbench slo`: the highest load that meets every given p99 limit.
+#[derive(Debug, Args)]
+pub struct SloArgs {
+    /// p99 time to first token must not exceed this (`2s`, `500ms`).
+    #[arg(long, value_name = "DURATION")]
+    pub ttft_p99: Option<String>,
+    /// p99 time per output token must not exceed this (`50ms`).
+    #[arg(long, value_name = "DURATION")]
+    pub tpot_p99: Option<String>,
+    /// p99 end-to-end latency must not exceed this (`30s`).
+    #[arg(long, value_name = "DURATION")]
+    pub e2el_p99: Option<String>,
+    /// Input length(s) in tokens (`1K`, `1K,4K`: one search each).
+    #[arg(long, value_delimiter = ',')]
+    pub input_len: Vec<String>,
+    /// Output length in tokens.
+    #[arg(long)]
+    pub output_len: Option<String>,
+    /// Search the request rate (requests per second, Poisson arrivals, no concurrency cap)
+    /// instead of the concurrency.
+    #[arg(long)]
+    pub rate: bool,
+    /// First level probed (default 1); the search doubles from here.
+    #[arg(long)]
+    pub start: Option<f64>,
+    /// Highest level probed (default 1024).
+    #[arg(long)]
+    pub max: Option<f64>,
+    /// At most this many points per input length, repeats included (default 20).
+    #[arg(long)]
+    pub max_points: Option<u32>,
+    /// Runs of each of the two levels at the boundary (default 3; majority decides).
+    #[arg(long)]
+    pub boundary_repeats: Option<u32>,
+    /// Rate search: stop when the rates that meet and miss are within this fraction (0.1).
+    #[arg(long)]
+    pub precision: Option<f64>,
+    /// num_prompts = this × concurrency at each level (default 4: sustained load).
+    #[arg(long)]
+    pub prompts_per_concurrency: Option<u64>,
+    /// A fixed num_prompts at every level.
+    #[arg(long)]
+    pub num_prompts: Option<u64>,
+    /// Per-point deadline (default run.point_timeout).
+    #[arg(long)]
+    pub point_timeout: Option<String>,
+    /// Print the plan (the first probe) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Resume an interrupted search (the latest run if no id is given).
+    #[arg(long, num_args = 0..=1, default_missing_value = "latest")]
+    pub resume: Option<String>,
+    /// With --resume: accept a changed configuration.
+    #[arg(long)]
+    pub force: bool,
+    /// If the server dies, bring it back and retry the point once.
+    #[arg(long)]
+    pub restart_server: bool,
+    /// Stop the server when the search ends.
+    #[arg(long)]
+    pub down: bool,
+    /// Restart a server that serves another model or other arguments.
+    #[arg(long)]
+    pub restart: bool,
+    /// Use the CPU stand-in images and no GPU (rehearsal; not a GPU measurement).
+    #[arg(long)]
+    pub standin: bool,
+    /// When to pull the images of containers vbench creates (overrides `pull`).
+    #[arg(long, value_parser = PULL_POLICIES)]
+    pub pull: Option<String>,
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
     #[command(flatten)]
     pub overrides: Overrides,
 }

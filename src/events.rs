@@ -151,6 +151,35 @@ pub enum Event {
         signal: String,
         action: SignalAction,
     },
+    /// What an SLO search found: the capacity and every probe it walked.
+    SloResult(Box<crate::slo::report::SloSearch>),
+    /// A matrix's dry run: every combination with its plan, and the total.
+    MatrixPlan(Box<crate::matrix::plan::MatrixPlanView>),
+    /// A combination of a matrix began (or resumed): the i-th of n.
+    CombinationStarted {
+        matrix_id: String,
+        i: usize,
+        n: usize,
+        name: String,
+        /// What it sets (`extra_args=--max-num-seqs 4`), secrets redacted.
+        settings: Vec<String>,
+        results_dir: String,
+        resumed: bool,
+    },
+    /// A combination ended: `status` is `ok`, `points_failed`, `failed` (its server could not
+    /// start: `cause` says why; the matrix goes on), `server_failed` or `interrupted`.
+    CombinationFinished {
+        matrix_id: String,
+        i: usize,
+        n: usize,
+        name: String,
+        status: String,
+        run_id: Option<String>,
+        cause: Option<String>,
+    },
+    /// The end of a matrix: every combination with its status and rows, and the verdicts
+    /// between image combinations.
+    MatrixSummary(Box<crate::matrix::report::MatrixSummary>),
 }
 
 /// What vbench does about a signal.

@@ -65,6 +65,9 @@ pub enum Code {
     /// The client cannot reach the server, which is alive (a network problem); the run is
     /// saved and resumable.
     ServerUnreachable = 23,
+    /// A matrix ran, but one or more of its combinations could not (the server did not
+    /// start, or died); each cause is in the matrix's summary.
+    CombinationsFailed = 24,
     /// Interrupted by SIGINT/SIGTERM; the run is saved and resumable.
     Interrupted = 130,
 }
@@ -76,7 +79,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 25] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -100,6 +103,7 @@ impl Code {
         Code::ClientLost,
         Code::EngineLost,
         Code::ServerUnreachable,
+        Code::CombinationsFailed,
         Code::Interrupted,
     ];
 }
@@ -239,6 +243,43 @@ pub fn code_for_outcome(o: &RunOutcome) -> Code {
         } => code_for_verdict(*v),
         RunOutcome::Ran { end, .. } => code_for_end(end),
     }
+}
+
+/// The code for a matrix: interrupted (130), else a combination that could not run (24),
+/// else points that failed validation (5), else the verdicts (8 regressed, 9 cannot judge),
+/// else 0.
+pub fn code_for_matrix(o: &crate::matrix::MatrixOutcome) -> Code {
+    use crate::matrix::MatrixOutcome;
+    use crate::matrix::record::CombinationStatus as S;
+    use crate::report::verdict::Outcome;
+    let MatrixOutcome::Ran {
+        statuses,
+        interrupted,
+        verdicts,
+        ..
+    } = o
+    else {
+        return Code::Ok;
+    };
+    if *interrupted || statuses.iter().any(|(_, s)| *s == S::Interrupted) {
+        return Code::Interrupted;
+    }
+    if statuses
+        .iter()
+        .any(|(_, s)| matches!(s, S::Failed | S::Stopped | S::Pending | S::Running))
+    {
+        return Code::CombinationsFailed;
+    }
+    if statuses.iter().any(|(_, s)| *s == S::PointsFailed) {
+        return Code::PointsFailed;
+    }
+    if verdicts.contains(&Outcome::Regressed) {
+        return Code::Regressed;
+    }
+    if verdicts.contains(&Outcome::CannotJudge) {
+        return Code::CannotJudge;
+    }
+    Code::Ok
 }
 
 /// The code for a verdict.

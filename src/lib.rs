@@ -18,12 +18,14 @@ pub mod events;
 pub mod exit;
 pub mod gpu;
 pub mod gpu_doctor;
+pub mod matrix;
 pub mod pipeline;
 pub mod pull;
 pub mod render;
 pub mod report;
 pub mod results;
 pub mod server;
+pub mod slo;
 pub mod standin;
 pub mod sweep;
 pub mod telemetry;
@@ -85,6 +87,7 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(commands::Outcome::Done) => exit::Code::Ok,
         Ok(commands::Outcome::Run(outcome)) => exit::code_for_outcome(&outcome),
         Ok(commands::Outcome::Judged(verdict)) => exit::code_for_verdict(verdict),
+        Ok(commands::Outcome::Matrix(outcome)) => exit::code_for_matrix(&outcome),
         Err(err) => {
             // Not `eprintln!`: a terminal gone with a closed ssh session must not turn the
             // exit code into a panic's.

@@ -78,7 +78,7 @@ fn the_schema_is_draft_2020_12_and_closed() {
     );
     assert_eq!(s["title"], "vbench.yaml");
     assert_eq!(s["additionalProperties"], false);
-    for def in ["Server", "Client", "Sweep", "Run"] {
+    for def in ["Server", "Client", "Sweep", "Run", "Slo", "Combination"] {
         assert_eq!(s["$defs"][def]["additionalProperties"], false, "{def}");
     }
     // Descriptions reach the editor's hover text.
@@ -102,13 +102,24 @@ fn the_file_vbench_init_writes_is_valid() {
     assert_eq!(errors(&v, &text), Vec::<String>::new());
     assert!(loader_accepts(&text).0);
 
-    // The commented example sweep, uncommented, is valid too.
-    let with_sweep = text
+    // The commented examples (a sweep, an SLO search, a matrix), uncommented as the
+    // template's own test does, are valid too.
+    let examples = text
         .replace("sweeps: {}\n#", "sweeps:\n")
-        .replace("\n#    ", "\n    ");
-    assert!(with_sweep.contains("long-context:\n    input_lens: [32K, 64K, 96K]"));
-    assert_eq!(errors(&v, &with_sweep), Vec::<String>::new());
-    assert!(loader_accepts(&with_sweep).0);
+        .replace("\n#    ", "\n    ")
+        .replace("\n#  capacity:", "\n  capacity:")
+        .replace("matrix: []\n#", "matrix:\n")
+        .replace("\n#  - name", "\n  - name");
+    for part in [
+        "long-context:\n    input_lens: [32K",
+        "  capacity:",
+        "    slo:",
+        "  - name",
+    ] {
+        assert!(examples.contains(part), "no {part:?} in\n{examples}");
+    }
+    assert_eq!(errors(&v, &examples), Vec::<String>::new());
+    assert!(loader_accepts(&examples).0);
 }
 
 #[test]
@@ -144,6 +155,21 @@ fn a_misspelled_key_is_rejected_at_every_level_by_schema_and_loader() {
         "sweep key: {errs:?}"
     );
     assert!(!loader_accepts(sweep).0);
+    // Inside an SLO search and a matrix combination.
+    for (doc, key) in [
+        (
+            "sweeps:\n  long:\n    input_lens: [1K]\n    output_len: 10\n    slo:\n      ttft_p99: 2s\n      max_point: 8\n",
+            "max_point",
+        ),
+        (
+            "matrix:\n  - name: tp2\n    tensor_parallel: 2\n",
+            "tensor_parallel",
+        ),
+    ] {
+        let errs = errors(&v, doc);
+        assert!(errs.iter().any(|e| e.contains(key)), "{key}: {errs:?}");
+        assert!(!loader_accepts(doc).0, "{doc}");
+    }
 }
 
 #[test]
@@ -160,6 +186,9 @@ fn every_form_the_loader_reads_is_valid() {
         "server:\n  gpus: all\n",
         // null: the default.
         "server:\n  max_model_len: null\n  publish_port: null\nclient: null\n",
+        // An SLO search, and a matrix.
+        "sweeps:\n  slo-search:\n    input_lens: [1K]\n    output_len: 100\n    slo:\n      ttft_p99: 2s\n      tpot_p99: 50\n      by: rate\n      start: 0.5\n      max: 64\n      max_points: 10\n      boundary_repeats: 3\n      precision: 0.2\n",
+        "matrix:\n  - name: tp2\n    tensor_parallel_size: 2\n    enforce_eager: false\n  - name: seqs8\n    extra_args: [--max-num-seqs, 8]\n    env:\n      VLLM_LOGGING_LEVEL: DEBUG\n",
         // An empty file.
         "",
     ];
@@ -186,6 +215,11 @@ fn values_of_the_wrong_form_are_rejected_by_schema_and_loader() {
         "run:\n  client_mode: thread\n",
         "server:\n  gpus: [-1]\n",
         "server: [a, b]\n",
+        // A sweep without output_len, a combination without a name, a bad search.
+        "sweeps:\n  long:\n    input_lens: [1K]\n    concurrency: [1]\n",
+        "matrix:\n  - image: vllm/vllm-openai:v0.11.0\n",
+        "sweeps:\n  long:\n    input_lens: [1K]\n    output_len: 10\n    slo:\n      ttft_p99: 2s\n      by: qps\n",
+        "sweeps:\n  long:\n    input_lens: [1K]\n    output_len: 10\n    slo:\n      ttft_p99: 2s\n      max_points: 1\n",
     ] {
         assert!(!errors(&v, doc).is_empty(), "the schema accepts:\n{doc}");
         assert!(

@@ -216,6 +216,22 @@ fn table() -> Vec<(u8, &'static str, Code)> {
                 "container vllm-bench-client is not connected to network vllm-bench".into(),
             )),
         ),
+        (
+            24,
+            "a matrix ran but one of its combinations could not start",
+            vbench::exit::code_for_matrix(&vbench::matrix::MatrixOutcome::Ran {
+                matrix_id: "m".into(),
+                statuses: vec![
+                    ("a".into(), vbench::matrix::record::CombinationStatus::Ok),
+                    (
+                        "b".into(),
+                        vbench::matrix::record::CombinationStatus::Failed,
+                    ),
+                ],
+                interrupted: false,
+                verdicts: vec![],
+            }),
+        ),
         (130, "interrupted", code_for_end(&RunEnd::Interrupted)),
     ]
 }

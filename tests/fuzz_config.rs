@@ -437,6 +437,7 @@ fn overrides() -> impl Strategy<Value = Overrides> {
                 client_mode,
                 gpus,
                 pull,
+                matrix_set: vec![],
             },
         )
 }
@@ -625,7 +626,13 @@ fn config_holds(c: &Config, o: &Overrides) -> Result<(), TestCaseError> {
         prop_assert!(!PRESETS.contains(&n.as_str()) && is_docker_name(n), "{}", n);
         prop_assert!(!sw.input_lens.is_empty() && sw.input_lens.iter().all(|&l| l >= 1));
         prop_assert!(sw.output_len >= 1);
-        prop_assert!(!sw.concurrency.is_empty() && sw.concurrency.iter().all(|&c| c >= 1));
+        // A sweep lists its levels, or (an `slo:` search) searches them within valid bounds.
+        match &sw.slo {
+            None => {
+                prop_assert!(!sw.concurrency.is_empty() && sw.concurrency.iter().all(|&c| c >= 1))
+            }
+            Some(slo) => prop_assert!(sw.concurrency.is_empty() && slo.check().is_ok()),
+        }
         prop_assert!(sw.repeats >= 1);
     }
     for (k, v) in s.env.iter().chain(&c.client.env) {

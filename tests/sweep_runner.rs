@@ -186,6 +186,7 @@ impl Rig {
             telemetry: None,
             link: Default::default(),
             journal: Default::default(),
+            more: None,
         };
         r.prepare_client(m).await.expect("prepare");
         r

@@ -71,7 +71,7 @@ pub fn report(
             (loaded, false)
         }
     };
-    super::publish(
+    let verdict = super::publish(
         &out_dir,
         &current,
         Described {
@@ -84,5 +84,15 @@ pub fn report(
             threshold: req.threshold,
         }),
         sink,
-    )
+    )?;
+    // A run with an SLO search: what it found, again (`slo.md`, `slo.json`, the event).
+    if let (Some(m), Source::Run { .. }) = (&current.manifest, &src) {
+        crate::slo::report::publish(m, results_dir, &out_dir, sink).map_err(|e| {
+            ArchiveError::Write {
+                op: format!("write the SLO report in {}", out_dir.display()),
+                source: std::io::Error::other(format!("{e:#}")),
+            }
+        })?;
+    }
+    Ok(verdict)
 }

@@ -17,6 +17,7 @@ mod man;
 mod prune;
 mod report;
 mod run;
+mod slo;
 mod status;
 mod up;
 
@@ -34,6 +35,8 @@ pub enum Outcome {
     Run(RunOutcome),
     /// `compare`: the verdict decides the exit code.
     Judged(crate::report::verdict::Outcome),
+    /// A run over a matrix of server combinations.
+    Matrix(crate::matrix::MatrixOutcome),
 }
 
 /// What a command itself (not the engine below it) can fail at.
@@ -79,6 +82,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Down(args) => down::cmd(g, args).await,
         Command::Run(args) => run::cmd(g, args).await,
         Command::Demo(args) => demo::cmd(g, args).await,
+        Command::Slo(args) => slo::cmd(g, args).await,
         Command::Report(args) => report::cmd(g, args).await,
         Command::Compare(args) => compare::cmd(g, args).await,
         Command::History(args) => history::cmd(g, args).await,
@@ -130,6 +134,7 @@ pub(crate) fn overrides(o: &crate::cli::Overrides) -> config::Overrides {
         startup_timeout: o.startup_timeout.clone(),
         client_mode: o.client_mode.clone(),
         pull: None,
+        matrix_set: vec![],
     }
 }
 
@@ -162,6 +167,36 @@ pub(crate) fn load_with_pull(
     let mut ov = overrides(o);
     ov.pull = pull.map(str::to_string);
     config::load(g.config.as_deref(), &ov)
+}
+
+/// `load_with_pull`, plus the matrix combinations set on the command line.
+pub(crate) fn load_for_run(
+    g: &Global,
+    o: &crate::cli::Overrides,
+    pull: Option<&str>,
+    matrix: &crate::cli::MatrixArgs,
+) -> Result<Config, ConfigError> {
+    let mut ov = overrides(o);
+    ov.pull = pull.map(str::to_string);
+    ov.matrix_set = matrix.matrix_set.clone();
+    let mut cfg = config::load(g.config.as_deref(), &ov)?;
+    if matrix.no_matrix {
+        cfg.matrix.clear();
+    }
+    Ok(cfg)
+}
+
+/// Run the pipeline, or the matrix when the configuration has one.
+pub(crate) async fn run_or_matrix(
+    cfg: &Config,
+    opts: &crate::pipeline::RunOptions,
+    sink: std::sync::Arc<dyn crate::events::Sink>,
+) -> anyhow::Result<Outcome> {
+    if cfg.matrix.is_empty() {
+        Ok(Outcome::Run(crate::pipeline::run(cfg, opts, sink).await?))
+    } else {
+        Ok(Outcome::Matrix(crate::matrix::run(cfg, opts, sink).await?))
+    }
 }
 
 /// A threshold as written: `5%` or `0.05`.

@@ -1,12 +1,12 @@
-//! `vbench run` glue: load the configuration, hand the sweep pipeline its options, return
-//! its outcome.
+//! `vbench run` glue: load the configuration, hand the sweep pipeline (or, with a `matrix:`,
+//! the matrix) its options, return its outcome.
 
 use super::Outcome;
 use crate::cli::{Global, RunArgs};
-use crate::pipeline::{self, RunOptions};
+use crate::pipeline::RunOptions;
 
 pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
-    let cfg = super::load_with_pull(g, &args.overrides, args.pull.as_deref())?;
+    let cfg = super::load_for_run(g, &args.overrides, args.pull.as_deref(), &args.matrix)?;
     let cfg = if args.standin {
         crate::server::standin_config(&cfg)
     } else {
@@ -28,6 +28,7 @@ pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         exit_now: Some(super::exit_interrupted),
         baseline: args.baseline,
         threshold: Some(super::threshold(&args.threshold)?),
+        cancel: None,
     };
-    Ok(Outcome::Run(pipeline::run(&cfg, &opts, sink).await?))
+    super::run_or_matrix(&cfg, &opts, sink).await
 }

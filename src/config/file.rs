@@ -42,6 +42,78 @@ pub struct RawConfig {
     /// When to pull the images of containers vbench creates: missing (default), always, never.
     #[schemars(with = "Option<schema::Pull>")]
     pub pull: Opt<String>,
+    /// Named combinations of server settings: the run's sweeps are measured once per
+    /// combination, in order.
+    #[schemars(with = "Option<Vec<RawCombination>>")]
+    pub matrix: Opt<Vec<Spanned<RawCombination>>>,
+}
+
+/// One named combination of server settings (`matrix:` entries); unset keys keep the
+/// `server` section's value.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Combination")]
+pub struct RawCombination {
+    /// The combination's name, unique (required).
+    #[schemars(with = "schema::Scalar")]
+    pub name: Opt<String>,
+    /// Server image for this combination.
+    #[schemars(with = "Option<schema::Scalar>")]
+    pub image: Opt<String>,
+    /// --tensor-parallel-size for this combination.
+    #[schemars(with = "Option<schema::Positive32>")]
+    pub tensor_parallel_size: Opt<i64>,
+    /// --gpu-memory-utilization for this combination, 0 < F <= 1.
+    #[schemars(with = "Option<schema::Fraction>")]
+    pub gpu_memory_utilization: Opt<f64>,
+    /// --max-model-len for this combination.
+    #[schemars(with = "Option<schema::Positive>")]
+    pub max_model_len: Opt<i64>,
+    /// Pass --enforce-eager in this combination.
+    #[schemars(with = "Option<bool>")]
+    pub enforce_eager: Opt<bool>,
+    /// Extra `vllm serve` arguments (replace the server's list whole).
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
+    pub extra_args: Opt<Vec<Spanned<String>>>,
+    /// Environment merged over server.env key by key; an empty value removes the key.
+    #[schemars(with = "Option<BTreeMap<String, schema::Scalar>>")]
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+}
+
+/// An SLO search (`sweeps.<name>.slo`): the highest load at which every p99 limit given
+/// holds (at least one of ttft_p99, tpot_p99, e2el_p99).
+#[derive(Debug, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Slo")]
+pub struct RawSlo {
+    /// p99 time to first token must not exceed this (2s, 500ms).
+    #[schemars(with = "Option<schema::Duration>")]
+    pub ttft_p99: Opt<String>,
+    /// p99 time per output token must not exceed this (50ms).
+    #[schemars(with = "Option<schema::Duration>")]
+    pub tpot_p99: Opt<String>,
+    /// p99 end-to-end request latency must not exceed this.
+    #[schemars(with = "Option<schema::Duration>")]
+    pub e2el_p99: Opt<String>,
+    /// What the search varies: concurrency (default) or rate.
+    #[schemars(with = "Option<schema::SloBy>")]
+    pub by: Opt<String>,
+    /// The first level; the search doubles from it. Default: 1.
+    #[schemars(with = "Option<schema::Level>")]
+    pub start: Opt<f64>,
+    /// The highest level probed (>= start). Default: 1024.
+    #[schemars(with = "Option<schema::Level>")]
+    pub max: Opt<f64>,
+    /// At most this many points per input length, repeats included. Default: 20.
+    #[schemars(with = "Option<schema::MaxPoints>")]
+    pub max_points: Opt<i64>,
+    /// Runs of the boundary levels; the majority decides. Default: 3.
+    #[schemars(with = "Option<schema::BoundaryRepeats>")]
+    pub boundary_repeats: Opt<i64>,
+    /// Rate search only: stop when the missing rate is within this fraction above the
+    /// meeting one, in (0, 1). Default: 0.1.
+    #[schemars(with = "Option<schema::Precision>")]
+    pub precision: Opt<f64>,
 }
 
 /// The server container and `vllm serve`.
@@ -140,12 +212,12 @@ pub struct RawClient {
 #[schemars(rename = "Sweep")]
 pub struct RawSweep {
     /// Input tokens per request (required).
-    #[schemars(with = "Option<Vec<schema::Tokens>>")]
+    #[schemars(with = "Vec<schema::Tokens>")]
     pub input_lens: Opt<Vec<Spanned<String>>>,
     /// Output tokens per request (required).
-    #[schemars(with = "Option<schema::Tokens>")]
+    #[schemars(with = "schema::Tokens")]
     pub output_len: Opt<String>,
-    /// --max-concurrency levels (required).
+    /// --max-concurrency levels (required, unless the sweep has `slo`).
     #[schemars(with = "Option<Vec<schema::Positive>>")]
     pub concurrency: Opt<Vec<Spanned<i64>>>,
     /// num_prompts = this x concurrency. Default: 1.
@@ -169,6 +241,9 @@ pub struct RawSweep {
     /// Run each point N times (rounds), to know the noise. Default: 1.
     #[schemars(with = "Option<schema::Repeats>")]
     pub repeats: Opt<i64>,
+    /// An SLO search instead of `concurrency` (which the sweep then must not have).
+    #[schemars(with = "Option<RawSlo>")]
+    pub slo: Opt<RawSlo>,
 }
 
 /// What `vbench run` does by default.
@@ -227,7 +302,15 @@ pub fn expectation(key: &str) -> Option<&'static str> {
             "for `run.sweeps`: a list of sweep names; at the top level: a mapping name: sweep"
         }
         "image" => "an image reference like vllm/vllm-openai:v0.11.0 or repo@sha256:<64 hex>",
-        "server" | "client" | "run" => "a mapping of keys",
+        "server" | "client" | "run" | "slo" => "a mapping of keys",
+        "matrix" => "a list of combinations, each a mapping with a `name` and server settings",
+        "name" => "a name: a letter or digit, then letters, digits, `_`, `.` or `-`",
+        "ttft_p99" | "tpot_p99" | "e2el_p99" => "a duration like 2s or 50ms",
+        "by" => "one of concurrency, rate",
+        "start" | "max" => "a number > 0 (an integer when searching by concurrency)",
+        "max_points" => "an integer 2-1000",
+        "boundary_repeats" => "an integer 1-50",
+        "precision" => "a fraction in (0, 1), e.g. 0.1",
         _ => return None,
     })
 }

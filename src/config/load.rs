@@ -11,10 +11,15 @@ use serde_saphyr::Spanned;
 
 use super::error::{ConfigError, Ctx, Origin};
 use super::expand::expand;
-use super::file::{self, RawClient, RawConfig, RawRun, RawServer, RawSweep, expectation, origin};
+use super::file::{
+    self, RawClient, RawCombination, RawConfig, RawRun, RawServer, RawSlo, RawSweep, expectation,
+    origin,
+};
 use super::gpus::{self, GpuSelection, RawGpus, parse_gpus};
 use super::units::{parse_duration, parse_size, parse_token_count};
-use super::{Config, GpuMode, Overrides, PullPolicy, SweepConfig, validate};
+use super::{
+    Combination, Config, GpuMode, Overrides, PullPolicy, SloBy, SloConfig, SweepConfig, validate,
+};
 
 /// The environment lookup used for `${VAR}`; `None` leaves values unexpanded.
 pub type Lookup<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;
@@ -203,6 +208,9 @@ impl Merger<'_> {
         if let Some(r) = raw.run {
             self.run(cfg, r)?;
         }
+        if let Some(m) = raw.matrix {
+            self.matrix(cfg, m)?;
+        }
         Ok(())
     }
 
@@ -323,14 +331,36 @@ impl Merger<'_> {
     }
 
     fn sweep(&mut self, path: &str, s: RawSweep) -> Result<SweepConfig, ConfigError> {
-        let need = |what: &str| {
-            self.ctx
-                .error(path, format!("sweep has no `{what}`"))
-                .help("a sweep needs input_lens, output_len and concurrency")
+        fn need(ctx: &super::error::Ctx, path: &str, what: &str) -> ConfigError {
+            ctx.error(path, format!("sweep has no `{what}`"))
+                .help("a sweep needs input_lens, output_len and concurrency (or an `slo:` search instead of concurrency)")
+        }
+        let lens = s
+            .input_lens
+            .ok_or_else(|| need(&self.ctx, path, "input_lens"))?;
+        let out = s
+            .output_len
+            .ok_or_else(|| need(&self.ctx, path, "output_len"))?;
+        let slo = match s.slo {
+            Some(v) => {
+                let sp = format!("{path}.slo");
+                self.ctx.set_origin(&sp, origin(&v));
+                Some(self.slo(&sp, v.value)?)
+            }
+            None => None,
         };
-        let lens = s.input_lens.ok_or_else(|| need("input_lens"))?;
-        let out = s.output_len.ok_or_else(|| need("output_len"))?;
-        let conc = s.concurrency.ok_or_else(|| need("concurrency"))?;
+        let conc = match (&slo, s.concurrency) {
+            (None, c) => Some(c.ok_or_else(|| need(&self.ctx, path, "concurrency"))?),
+            (Some(_), Some(c)) => {
+                let cp = format!("{path}.concurrency");
+                self.ctx.set_origin(&cp, origin(&c));
+                return Err(self
+                    .ctx
+                    .error(&cp, "an `slo:` sweep searches its levels itself")
+                    .help("remove `concurrency`, or set the search's bounds with slo.start and slo.max"));
+            }
+            (Some(_), None) => None,
+        };
         let lp = format!("{path}.input_lens");
         self.ctx.set_origin(&lp, origin(&lens));
         let mut input_lens = Vec::new();
@@ -338,23 +368,31 @@ impl Merger<'_> {
             input_lens.push(self.unit(&format!("{lp}[{i}]"), l, parse_token_count)?);
         }
         let output_len = self.unit(&format!("{path}.output_len"), out, parse_token_count)?;
-        let cp = format!("{path}.concurrency");
-        self.ctx.set_origin(&cp, origin(&conc));
         let mut concurrency = Vec::new();
-        for (i, c) in conc.value.into_iter().enumerate() {
-            concurrency.push(self.int(&format!("{cp}[{i}]"), c, 1, i64::MAX)? as u64);
+        if let Some(conc) = conc {
+            let cp = format!("{path}.concurrency");
+            self.ctx.set_origin(&cp, origin(&conc));
+            for (i, c) in conc.value.into_iter().enumerate() {
+                concurrency.push(self.int(&format!("{cp}[{i}]"), c, 1, i64::MAX)? as u64);
+            }
         }
         let mut sc = SweepConfig {
             input_lens,
             output_len,
             concurrency,
-            prompts_per_concurrency: 1,
+            // An SLO level is judged under sustained load: several waves, not one burst.
+            prompts_per_concurrency: if slo.is_some() {
+                super::slo::DEFAULT_PROMPTS_PER_CONCURRENCY
+            } else {
+                1
+            },
             num_prompts: None,
             request_rate: "inf".into(),
             warmups: 0,
             layout: None,
             point_timeout: None,
             repeats: 1,
+            slo,
         };
         if let Some(v) = s.prompts_per_concurrency {
             sc.prompts_per_concurrency =
@@ -379,6 +417,117 @@ impl Merger<'_> {
             sc.repeats = self.int(&format!("{path}.repeats"), v, 1, 1000)? as u32;
         }
         Ok(sc)
+    }
+
+    /// `sweeps.<name>.slo`: the limits and the search's bounds, checked together.
+    fn slo(&mut self, path: &str, r: RawSlo) -> Result<SloConfig, ConfigError> {
+        let mut s = SloConfig::default();
+        let ms = |m: &mut Self, key: &str, v: Spanned<String>| -> Result<u64, ConfigError> {
+            let d = m.unit(&format!("{path}.{key}"), v, parse_duration)?;
+            Ok(d.as_millis() as u64)
+        };
+        if let Some(v) = r.ttft_p99 {
+            s.ttft_p99 = Some(ms(self, "ttft_p99", v)?);
+        }
+        if let Some(v) = r.tpot_p99 {
+            s.tpot_p99 = Some(ms(self, "tpot_p99", v)?);
+        }
+        if let Some(v) = r.e2el_p99 {
+            s.e2el_p99 = Some(ms(self, "e2el_p99", v)?);
+        }
+        if let Some(v) = r.by {
+            let p = format!("{path}.by");
+            let b = self.text(&p, v)?;
+            s.by = SloBy::parse(&b).ok_or_else(|| {
+                self.ctx
+                    .error(&p, format!("unknown search `{b}`"))
+                    .help("valid choices: concurrency, rate")
+            })?;
+        }
+        for (key, v, slot) in [
+            ("start", r.start, &mut s.start),
+            ("max", r.max, &mut s.max),
+            ("precision", r.precision, &mut s.precision),
+        ] {
+            if let Some(v) = v {
+                self.ctx.set_origin(&format!("{path}.{key}"), origin(&v));
+                *slot = v.value;
+            }
+        }
+        if let Some(v) = r.max_points {
+            s.max_points = self.int(&format!("{path}.max_points"), v, 2, 1000)? as u32;
+        }
+        if let Some(v) = r.boundary_repeats {
+            s.boundary_repeats = self.int(&format!("{path}.boundary_repeats"), v, 1, 50)? as u32;
+        }
+        s.check().map_err(|(key, why)| {
+            let p = if key == "slo" {
+                path.to_string()
+            } else {
+                format!("{path}.{key}")
+            };
+            let mut e = self.ctx.error(&p, why);
+            if let Some(x) = expectation(key) {
+                e = e.help(format!("expected: {x}"));
+            }
+            e
+        })?;
+        Ok(s)
+    }
+
+    /// `matrix:`: the combinations in order, each with a name (checked in `validate`).
+    fn matrix(
+        &mut self,
+        cfg: &mut Config,
+        list: Spanned<Vec<Spanned<RawCombination>>>,
+    ) -> Result<(), ConfigError> {
+        self.ctx.set_origin("matrix", origin(&list));
+        for (i, item) in list.value.into_iter().enumerate() {
+            let p = format!("matrix[{i}]");
+            self.ctx.set_origin(&p, origin(&item));
+            let r = item.value;
+            let name = r.name.ok_or_else(|| {
+                self.ctx
+                    .error(&p, "a combination has no `name`")
+                    .help("each matrix entry is `- name: NAME` followed by the server settings it changes")
+            })?;
+            let mut c = Combination {
+                name: self.text(&format!("{p}.name"), name)?,
+                ..Default::default()
+            };
+            if let Some(v) = r.image {
+                c.image = Some(self.text(&format!("{p}.image"), v)?);
+            }
+            if let Some(v) = r.tensor_parallel_size {
+                c.tensor_parallel_size =
+                    Some(
+                        self.int(&format!("{p}.tensor_parallel_size"), v, 1, u32::MAX.into())?
+                            as u32,
+                    );
+            }
+            if let Some(v) = r.gpu_memory_utilization {
+                self.ctx
+                    .set_origin(&format!("{p}.gpu_memory_utilization"), origin(&v));
+                c.gpu_memory_utilization = Some(v.value);
+            }
+            if let Some(v) = r.max_model_len {
+                c.max_model_len =
+                    Some(self.int(&format!("{p}.max_model_len"), v, 1, i64::MAX)? as u64);
+            }
+            if let Some(v) = r.enforce_eager {
+                self.ctx
+                    .set_origin(&format!("{p}.enforce_eager"), origin(&v));
+                c.enforce_eager = Some(v.value);
+            }
+            if let Some(v) = r.extra_args {
+                c.extra_args = Some(self.list(&format!("{p}.extra_args"), v)?);
+            }
+            if let Some(m) = r.env {
+                self.env(&format!("{p}.env"), &mut c.env, m)?;
+            }
+            cfg.matrix.push(c);
+        }
+        Ok(())
     }
 
     fn run(&mut self, cfg: &mut Config, r: RawRun) -> Result<(), ConfigError> {
@@ -499,6 +648,38 @@ impl Merger<'_> {
                     .error("server.gpus", m)
                     .help(format!("expected: {}", gpus::GPUS_EXPECTED))
             })?;
+        }
+        for set in &o.matrix_set {
+            let fail = |ctx: &super::error::Ctx, m: String| {
+                ctx.error_at(Origin::Flag("--matrix-set"), "matrix", m)
+                    .help(format!(
+                        "expected: NAME:key=value, key one of {}, env.NAME",
+                        super::COMBINATION_KEYS.join(", ")
+                    ))
+            };
+            let (name, key, value) =
+                super::parse_matrix_set(set).map_err(|m| fail(&self.ctx, m))?;
+            let i = match cfg.matrix.iter().position(|c| c.name == name) {
+                Some(i) => i,
+                None => {
+                    cfg.matrix.push(Combination {
+                        name: name.to_string(),
+                        ..Default::default()
+                    });
+                    let i = cfg.matrix.len() - 1;
+                    self.ctx
+                        .set_origin(&format!("matrix[{i}]"), Origin::Flag("--matrix-set"));
+                    i
+                }
+            };
+            cfg.matrix[i]
+                .set(key, value)
+                .map_err(|m| fail(&self.ctx, format!("`{set}`: {m}")))?;
+            let field = key.split('.').next().unwrap_or(key);
+            self.ctx.set_origin(
+                &format!("matrix[{i}].{field}"),
+                Origin::Flag("--matrix-set"),
+            );
         }
         if let Some(v) = &o.startup_timeout {
             self.ctx

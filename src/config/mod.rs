@@ -11,8 +11,10 @@ mod expand;
 mod file;
 mod gpus;
 mod load;
+mod matrix;
 mod redact;
 pub mod schema;
+mod slo;
 pub mod template;
 mod units;
 mod validate;
@@ -23,7 +25,9 @@ pub use gpus::{
     GPUS_EXPECTED, GpuSelection, check_on_host, parse_gpus, pipeline_parallel_size, world_size,
 };
 pub use load::{from_text, load_file, locate};
+pub use matrix::{COMBINATION_KEYS, Combination, RESERVED_NAMES, parse_matrix_set};
 pub use redact::{REDACTED, Secret, is_secret_name, redact_args, redact_env};
+pub use slo::{DEFAULT_PROMPTS_PER_CONCURRENCY as SLO_PROMPTS_PER_CONCURRENCY, SloBy, SloConfig};
 pub use units::{parse_duration, parse_size, parse_token_count};
 pub use validate::is_docker_name;
 
@@ -53,6 +57,9 @@ pub struct Overrides {
     /// `missing`, `always` or `never` (`--pull`; checked when applied, so the error names the
     /// flag).
     pub pull: Option<String>,
+    /// `NAME:key=value` (`--matrix-set`): set a key of matrix combination NAME (added when
+    /// the file has none of that name).
+    pub matrix_set: Vec<String>,
 }
 
 use std::collections::BTreeMap;
@@ -119,6 +126,8 @@ pub struct Config {
     pub sweeps: BTreeMap<String, SweepConfig>,
     /// What `vbench run` does with no sweep named on the command line.
     pub run: RunConfig,
+    /// Named combinations of server settings: a run measures its sweeps once per combination.
+    pub matrix: Vec<Combination>,
     /// Where each value came from, for errors found after loading (not part of the value).
     #[serde(skip)]
     pub provenance: Provenance,
@@ -183,7 +192,8 @@ pub struct SweepConfig {
     /// Input lengths in tokens (`1K` = 1024).
     pub input_lens: Vec<u64>,
     pub output_len: u64,
-    /// Maximum-concurrency levels.
+    /// Maximum-concurrency levels (none in an SLO search).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub concurrency: Vec<u64>,
     /// num_prompts = prompts_per_concurrency × C (1 = one wave, as the manual scripts did).
     #[serde(default = "one")]
@@ -206,6 +216,9 @@ pub struct SweepConfig {
     /// How many times each point runs (in rounds over the sweep), so a verdict knows the noise.
     #[serde(default = "one_u32")]
     pub repeats: u32,
+    /// An SLO search instead of fixed levels (`concurrency` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloConfig>,
 }
 
 fn one() -> u64 {
@@ -309,6 +322,7 @@ impl Default for Config {
                 point_timeout: Duration::from_secs(60 * 60),
                 client_mode: ClientMode::Auto,
             },
+            matrix: vec![],
             provenance: Provenance::default(),
         }
     }

@@ -136,6 +136,15 @@ impl Config {
         }
         v.extend(secret_args(&self.server.extra_args));
         v.extend(secret_args(&self.client.extra_args));
+        for c in &self.matrix {
+            v.extend(
+                c.env
+                    .iter()
+                    .filter(|(k, val)| is_secret_name(k) && !val.is_empty())
+                    .map(|(_, val)| val.clone()),
+            );
+            v.extend(secret_args(c.extra_args.as_deref().unwrap_or_default()));
+        }
         // Very short values (`x`) would mangle unrelated text when scrubbed as substrings; the
         // fields that hold them are still redacted by name.
         v.retain(|s| s.len() >= 4);
@@ -174,6 +183,27 @@ impl Config {
                     .into_iter()
                     .map(Value::String)
                     .collect();
+            }
+        }
+        if let Some(Value::Array(list)) = v.pointer_mut("/matrix") {
+            for c in list.iter_mut() {
+                if let Some(Value::Object(env)) = c.get_mut("env") {
+                    for (k, val) in env.iter_mut() {
+                        if let Value::String(s) = val {
+                            *s = redact_env(k, s);
+                        }
+                    }
+                }
+                if let Some(Value::Array(args)) = c.get_mut("extra_args") {
+                    let strings: Vec<String> = args
+                        .iter()
+                        .map(|a| a.as_str().unwrap_or_default().to_string())
+                        .collect();
+                    *args = redact_args(&strings)
+                        .into_iter()
+                        .map(Value::String)
+                        .collect();
+                }
             }
         }
         scrub_value(&mut v, &secrets);

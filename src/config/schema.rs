@@ -124,6 +124,22 @@ marker! {
     Fraction => { "type": "number", "exclusiveMinimum": 0, "maximum": 1 }
 }
 marker! {
+    /// An SLO search level (a concurrency or a request rate), > 0.
+    Level => { "type": "number", "exclusiveMinimum": 0 }
+}
+marker! {
+    /// Points per input length of an SLO search: 2 to 1000.
+    MaxPoints => { "type": "integer", "minimum": 2, "maximum": 1000 }
+}
+marker! {
+    /// Runs of an SLO search's boundary levels: 1 to 50.
+    BoundaryRepeats => { "type": "integer", "minimum": 1, "maximum": 50 }
+}
+marker! {
+    /// A fraction in (0, 1).
+    Precision => { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1 }
+}
+marker! {
     /// `all`, a GPU count (the first N), or a list of GPU indices; text may use `${VAR}`
     /// (`4,5,6,7` as text is a list too).
     Gpus => {
@@ -147,6 +163,10 @@ choice! {
     ClientMode => ["auto", "worker", "process"]
 }
 choice! {
+    /// What an SLO search varies.
+    SloBy => ["concurrency", "rate"]
+}
+choice! {
     /// Result file naming.
     Layout => ["production", "scaling", "custom"]
 }
@@ -159,7 +179,7 @@ mod tests {
     fn unknown_keys_are_refused_at_every_level() {
         let s = schema();
         assert_eq!(s["additionalProperties"], json!(false), "{s:#}");
-        for def in ["Server", "Client", "Sweep", "Run"] {
+        for def in ["Server", "Client", "Sweep", "Run", "Slo", "Combination"] {
             assert_eq!(
                 s["$defs"][def]["additionalProperties"],
                 json!(false),
@@ -187,7 +207,8 @@ mod tests {
                 "results_dir",
                 "sweeps",
                 "run",
-                "pull"
+                "pull",
+                "matrix"
             ]
         );
         assert!(keys(&s["$defs"]["Server"]).contains(&"gpus".to_string()));

@@ -107,6 +107,38 @@ sweeps: {}
 #    layout: custom                  # result file names: production, scaling or custom
 #    point_timeout: 1h               # per-point deadline (default: run.point_timeout)
 #    repeats: 1                      # run each point N times (rounds), to know the noise
+#  capacity:                         # an SLO search instead of concurrency levels:
+#    input_lens: [1K]
+#    output_len: 500
+#    slo:
+#      ttft_p99: 2s                  # limits on p99 latencies (at least one)
+#      tpot_p99: 50ms
+#      e2el_p99: 60s
+#      by: concurrency               # or rate (requests per second, no concurrency cap)
+#      start: 1                      # first level; doubles until a level misses the SLO
+#      max: 1024                     # highest level probed
+#      max_points: 20                # at most this many points per input length
+#      boundary_repeats: 3           # runs of the last level that meets and the first that misses
+#      precision: 0.1                # rate search: stop when the two rates are within 10 %
+
+# Combinations of server settings: with a matrix, `vbench run` measures its sweeps once per
+# combination, restarting vllm serve in between (recreating the server container when the
+# image or environment changes). Each combination's results go to <results_dir>/<name>/.
+# Keys: name, then any of image, tensor_parallel_size, gpu_memory_utilization, max_model_len,
+# enforce_eager, extra_args (replaces server.extra_args), env (merges over server.env).
+# Flag: --matrix-set NAME:key=value adds or changes a combination.
+matrix: []
+#  - name: seqs-64
+#    extra_args: ["--max-num-seqs", "64"]
+#  - name: seqs-256
+#    extra_args: ["--max-num-seqs", "256"]
+#    gpu_memory_utilization: 0.95
+#    enforce_eager: false
+#    tensor_parallel_size: 4
+#    max_model_len: 32768
+#    image: vllm/vllm-openai:v0.11.0
+#    env:
+#      VLLM_LOGGING_LEVEL: DEBUG
 
 run:
   # Sweeps `vbench run` runs when none is named on the command line.
@@ -192,10 +224,17 @@ mod tests {
     fn template_example_sweep_is_valid_when_uncommented() {
         let text = TEMPLATE
             .replace("sweeps: {}\n#", "sweeps:\n")
-            .replace("\n#    ", "\n    ");
+            .replace("\n#    ", "\n    ")
+            .replace("\n#  capacity:", "\n  capacity:")
+            .replace("matrix: []\n#", "matrix:\n")
+            .replace("\n#  - name", "\n  - name");
         let c = from_text(text, None, &Overrides::default(), None).unwrap();
         let s = &c.sweeps["long-context"];
         assert_eq!(s.input_lens, vec![32 * 1024, 64 * 1024, 96 * 1024]);
         assert_eq!(s.concurrency, vec![1, 2, 5, 10]);
+        let slo = c.sweeps["capacity"].slo.as_ref().expect("an slo sweep");
+        assert_eq!((slo.ttft_p99, slo.tpot_p99), (Some(2000), Some(50)));
+        assert_eq!(c.matrix.len(), 2);
+        assert_eq!(c.matrix[1].env["VLLM_LOGGING_LEVEL"], "DEBUG");
     }
 }

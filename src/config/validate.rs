@@ -227,7 +227,7 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
         if sw.output_len == 0 {
             return Err(err(ctx, &format!("{p}.output_len"), "must be >= 1"));
         }
-        if sw.concurrency.is_empty() {
+        if sw.concurrency.is_empty() && sw.slo.is_none() {
             return Err(err(ctx, &format!("{p}.concurrency"), "must not be empty"));
         }
         let rate_ok = sw.request_rate == "inf"
@@ -285,6 +285,67 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     }
     if c.run.point_timeout.is_zero() {
         return Err(err(ctx, "run.point_timeout", "must be longer than 0s"));
+    }
+    matrix(c, ctx)
+}
+
+/// The combinations: unique names that are safe as directory names (and not those of the
+/// results directory's own entries), and values the `server` section would accept.
+fn matrix(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
+    for (i, m) in c.matrix.iter().enumerate() {
+        let p = format!("matrix[{i}]");
+        name(ctx, &format!("{p}.name"), &m.name, "combination")?;
+        let taken = super::RESERVED_NAMES.contains(&m.name.as_str())
+            || c.sweeps.contains_key(&m.name)
+            || PRESETS.contains(&m.name.as_str())
+            || m.name == "demo";
+        if taken {
+            return Err(ctx
+                .error(
+                    &format!("{p}.name"),
+                    format!(
+                        "`{}` cannot name a combination: its results directory would mix with the results directory's own `{}`",
+                        m.name, m.name
+                    ),
+                )
+                .help(format!(
+                    "reserved: {}, and every sweep name",
+                    super::RESERVED_NAMES.join(", ")
+                )));
+        }
+        if let Some(j) = c.matrix[..i].iter().position(|o| o.name == m.name) {
+            return Err(ctx.error(
+                &format!("{p}.name"),
+                format!("`{}` also names matrix[{j}]", m.name),
+            ));
+        }
+        if let Some(v) = &m.image {
+            image(ctx, &format!("{p}.image"), v)?;
+        }
+        if m.tensor_parallel_size == Some(0) {
+            return Err(err(
+                ctx,
+                &format!("{p}.tensor_parallel_size"),
+                "must be >= 1, got 0",
+            ));
+        }
+        if let Some(g) = m.gpu_memory_utilization
+            && !(g > 0.0 && g <= 1.0)
+        {
+            return Err(err(
+                ctx,
+                &format!("{p}.gpu_memory_utilization"),
+                format!("must be in (0, 1], got {g}"),
+            ));
+        }
+        if m.max_model_len == Some(0) {
+            return Err(err(
+                ctx,
+                &format!("{p}.max_model_len"),
+                "must be >= 1, got 0",
+            ));
+        }
+        env(ctx, &format!("{p}.env"), &m.env)?;
     }
     Ok(())
 }

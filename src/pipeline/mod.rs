@@ -83,6 +83,7 @@ pub async fn run(
     let resolved = resolve_run(cfg, opts, sweeps, sink.as_ref())?;
     if let Resolved::Done(mut m) = resolved {
         let end = finish::end_of_resumed(&m);
+        publish_slo(cfg, &m, sink.as_ref())?;
         let verdict = finish_report(cfg, &mut m, opts, sink.as_ref())?;
         return Ok(RunOutcome::Ran {
             run_id: m.run_id.clone(),
@@ -90,7 +91,10 @@ pub async fn run(
             verdict,
         });
     }
-    let cancel = sweep::signals::install(sink.clone(), opts.exit_now);
+    let cancel = match &opts.cancel {
+        Some(c) => c.clone(),
+        None => sweep::signals::install(sink.clone(), opts.exit_now),
+    };
     let docker = connect(opts).await?;
     let info = ensure_server(&docker, cfg, opts, &cancel, sink.as_ref()).await?;
     if !matches!(resolved, Resolved::Resumed { .. }) {
@@ -111,6 +115,7 @@ pub async fn run(
         sink.as_ref(),
     )
     .await?;
+    publish_slo(cfg, &m, sink.as_ref())?;
     // A run that did not get through its points is not judged: it is resumable, not slow.
     let verdict = if end.resumable() {
         finish::report(
@@ -134,6 +139,18 @@ pub async fn run(
         end,
         verdict,
     })
+}
+
+/// What the run's SLO searches found (`slo.md`, `slo.json`, an event each); nothing for a
+/// run without one.
+fn publish_slo(cfg: &Config, m: &Manifest, sink: &dyn Sink) -> Result<(), RunError> {
+    let run_dir = session::run_dir(&cfg.results_dir, &m.run_id);
+    crate::slo::report::publish(m, &cfg.results_dir, &run_dir, sink)
+        .map(|_| ())
+        .map_err(RunError::state(format!(
+            "write the SLO report of run {}",
+            m.run_id
+        )))
 }
 
 /// Step 6: the report, compared with the baseline the options name (and judged then).
@@ -215,7 +232,7 @@ fn resolve_run(
             ),
         );
     }
-    if m.points.iter().all(|r| r.status.done()) {
+    if m.points.iter().all(|r| r.status.done()) && !crate::slo::unfinished(&m, &cfg.results_dir) {
         events::info(
             sink,
             format!("run {}: every point is done; nothing to resume", m.run_id),
@@ -359,6 +376,9 @@ async fn run_points_with(
     sink: &dyn Sink,
     telemetry: &Telemetry,
 ) -> Result<RunEnd, RunError> {
+    // An SLO search adds its next probe once the points so far are done.
+    let slo_next = |m: &Manifest| crate::slo::next_points(m, &cfg.results_dir);
+    let more: Option<&runner::MorePoints<'_>> = crate::slo::has_search(m).then_some(&slo_next);
     let runner = Runner {
         docker,
         client: cfg.client.container.clone(),
@@ -388,6 +408,7 @@ async fn run_points_with(
         telemetry: Some(telemetry),
         link: Default::default(),
         journal: Default::default(),
+        more,
     };
     runner.prepare_client(m).await?;
     runner.recover(m).await?;

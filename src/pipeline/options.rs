@@ -34,4 +34,7 @@ pub struct RunOptions {
     pub baseline: Option<String>,
     /// The verdict's threshold (relative, 0.05 = 5 %); default 10 %.
     pub threshold: Option<f64>,
+    /// Cancelled on SIGINT/SIGTERM by a caller that installed the handlers itself (a matrix
+    /// runs several runs under one); `None`: the run installs them.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }

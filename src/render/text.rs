@@ -132,6 +132,48 @@ pub fn line(event: &Event) -> String {
         Event::PullFailed {
             image, registry, ..
         } => format!("pull of {image} from {registry} failed"),
+        Event::SloResult(s) => s.headline(),
+        Event::MatrixPlan(p) => format!(
+            "matrix plan: {} combination(s), {} point(s), estimated {}",
+            p.combinations.len(),
+            p.points,
+            human_s(p.total_estimate_s)
+        ),
+        Event::CombinationStarted {
+            i,
+            n,
+            name,
+            settings,
+            resumed,
+            ..
+        } => format!(
+            "combination {i}/{n} {name}: {} ({})",
+            if *resumed { "resuming" } else { "starting" },
+            if settings.is_empty() {
+                "the server section as it is".to_string()
+            } else {
+                settings.join("; ")
+            }
+        ),
+        Event::CombinationFinished {
+            i,
+            n,
+            name,
+            status,
+            run_id,
+            cause,
+            ..
+        } => {
+            let mut s = format!("combination {i}/{n} {name}: {status}");
+            if let Some(r) = run_id {
+                s.push_str(&format!(" (run {r})"));
+            }
+            if let Some(c) = cause.as_deref().and_then(|c| c.lines().next()) {
+                s.push_str(&format!(": {c}"));
+            }
+            s
+        }
+        Event::MatrixSummary(s) => format!("matrix {}: {} ({})", s.matrix_id, s.status, s.dir),
         Event::Signal { signal, action } => match action {
             SignalAction::Stopping => format!(
                 "{signal}: stopping the benchmark in the client and saving the run (a second SIGINT or SIGTERM quits at once)"
@@ -150,6 +192,9 @@ pub fn block(event: &Event) -> Option<String> {
         Event::Summary(s) => Some(summary(s)),
         Event::Comparison(c) => Some(format!("{}\n", comparison_line(c))),
         Event::Verdict(v) => Some(v.render()),
+        Event::SloResult(s) => Some(slo_block(s)),
+        Event::MatrixPlan(p) => Some(matrix_plan(p)),
+        Event::MatrixSummary(s) => Some(crate::matrix::report::text(s)),
         _ => None,
     }
 }
@@ -264,4 +309,68 @@ fn comparison_line(c: &ComparisonSummary) -> String {
         "compared with run {}: {} (details: {})",
         c.baseline_run_id, c.headline, c.details
     )
+}
+
+/// An SLO search's walk and capacity: one line per probe, then the headline.
+fn slo_block(s: &crate::slo::report::SloSearch) -> String {
+    use crate::slo::probe::level_label;
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
+    let level = if s.by == "rate" { "rate" } else { "C" };
+    t.set_header(vec![
+        "#",
+        level,
+        "meets",
+        "p99 TTFT ms",
+        "p99 TPOT ms",
+        "p99 E2EL ms",
+        "goodput req/s",
+        "why not",
+    ]);
+    let f = |v: Option<f64>| crate::report::fmt_num(v);
+    for (i, p) in s.points.iter().enumerate() {
+        t.add_row(vec![
+            (i + 1).to_string(),
+            level_label(p.level),
+            if p.meets { "yes" } else { "no" }.to_string(),
+            f(p.p99_ttft_ms),
+            f(p.p99_tpot_ms),
+            f(p.p99_e2el_ms),
+            f(p.request_goodput),
+            p.reason.clone().unwrap_or_default(),
+        ]);
+    }
+    format!("{t}\n{}\n", s.headline())
+}
+
+/// A matrix's dry run: each combination's plan under its name and settings, then the total.
+fn matrix_plan(p: &crate::matrix::plan::MatrixPlanView) -> String {
+    let mut s = String::new();
+    for c in &p.combinations {
+        s.push_str(&format!(
+            "combination {} ({}) -> {}; server start: {}\n",
+            c.name,
+            if c.settings.is_empty() {
+                "the server section as it is".to_string()
+            } else {
+                c.settings.join("; ")
+            },
+            c.results_dir,
+            c.start_estimate_s
+                .map(human_s)
+                .unwrap_or_else(|| "not estimated".into())
+        ));
+        s.push_str(&plan_table(&c.plan));
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "{} combination(s) x points = {} point(s); estimated {} in all\n",
+        p.combinations.len(),
+        p.points,
+        human_s(p.total_estimate_s)
+    ));
+    for n in &p.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
 }

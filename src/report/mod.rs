@@ -23,6 +23,7 @@ pub mod verdict;
 
 pub use chart::{
     CHART_SUFFIXES, Chart, ChartOptions, TrendPoint, TrendSeries, chart_svgs, charts, trend_svg,
+    variant_chart_svgs,
 };
 pub use compare::{
     Comparison, DEFAULT_THRESHOLD, MetricDelta, PointComparison, compare, compare_with,

@@ -94,7 +94,8 @@ pub fn created_by_vbench(state: &crate::docker::ContainerState) -> bool {
 /// The model the stand-in serves when the configuration still names the production default.
 pub const STANDIN_MODEL: &str = "facebook/opt-125m";
 
-/// The same configuration pointed at the stand-in images: no GPU, one "GPU" of tensor
+/// The same configuration pointed at the stand-in images (a stand-in image already
+/// configured, of any tag, is kept): no GPU, one "GPU" of tensor
 /// parallelism (unless GPUs were selected: then the configured size, which the load already
 /// checked fits them, so the stand-in plays that many busy GPUs), a small model unless one
 /// was chosen, a short start-up deadline, no HF cache mount, and the port published on
@@ -103,8 +104,13 @@ pub fn standin_config(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     let defaults = Config::default();
     let images = crate::standin::StandinImages::for_tag(&crate::standin::tag());
-    c.server.image = images.server;
-    c.client.image = images.client;
+    // A stand-in image of another tag stays (a matrix comparing two stand-in images).
+    if !crate::standin::is_standin_image(&c.server.image) {
+        c.server.image = images.server;
+    }
+    if !crate::standin::is_standin_image(&c.client.image) {
+        c.client.image = images.client;
+    }
     c.server.gpu = GpuMode::None;
     if c.server.gpus.is_all() {
         c.server.tensor_parallel_size = 1;

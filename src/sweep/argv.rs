@@ -87,6 +87,8 @@ pub fn bench_argv(point: &Point, ctx: &BenchContext, result_filename: &str) -> V
         "--metric-percentiles",
         "50,90,99",
     ]);
+    v.extend(point.bench_args.iter().cloned());
+    let mut push = |items: &[&str]| v.extend(items.iter().map(|s| s.to_string()));
     push(&[
         "--save-result",
         "--result-dir",
@@ -128,6 +130,7 @@ mod tests {
             timeout_s: 3600,
             skip: None,
             repeat: 1,
+            bench_args: vec![],
         }
     }
 

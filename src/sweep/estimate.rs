@@ -109,6 +109,7 @@ mod tests {
             timeout_s: 60,
             skip: None,
             repeat: 1,
+            bench_args: vec![],
         }
     }
 

@@ -62,6 +62,9 @@ pub struct Point {
     /// Which run of the point this is (1-based) when its sweep repeats points.
     #[serde(default = "first")]
     pub repeat: u32,
+    /// Extra `vllm bench serve` arguments of this point alone (an SLO probe's `--goodput`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bench_args: Vec<String>,
 }
 
 fn first() -> u32 {
@@ -122,6 +125,7 @@ pub fn build(
     context: ContextLimit,
 ) -> Result<Plan, String> {
     let mut points = Vec::new();
+    let mut notes = Vec::new();
     let mut seen = BTreeMap::new();
     let mut single_waves = 0usize;
     for (name, s) in sweeps {
@@ -134,6 +138,23 @@ pub fn build(
         }
         .as_secs()
         .max(1);
+        if let Some(slo) = &s.slo {
+            // An SLO search: its first probe per input length; the rest follow the results.
+            points.extend(crate::slo::first_points(name, s, slo, timeout_s, context));
+            notes.push(format!(
+                "sweep `{name}` is an SLO search ({}; by {} from {} up to {}): later levels are chosen as results arrive, at most {} point(s) per input length; the plan shows the first",
+                slo.limits()
+                    .iter()
+                    .map(|(k, _, ms)| format!("{k} ≤ {ms} ms"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                slo.by.as_str(),
+                slo.start,
+                slo.max,
+                slo.max_points
+            ));
+            continue;
+        }
         for repeat in 1..=s.repeats.max(1) {
             for &input_len in &s.input_lens {
                 for &c in &s.concurrency {
@@ -178,6 +199,7 @@ pub fn build(
                         timeout_s,
                         skip,
                         repeat,
+                        bench_args: vec![],
                     };
                     if p.single_wave() && p.skip.is_none() && repeat == 1 {
                         single_waves += 1;
@@ -187,7 +209,6 @@ pub fn build(
             }
         }
     }
-    let mut notes = Vec::new();
     if single_waves > 0 {
         notes.push(format!(
             "{single_waves} point(s) send num_prompts = C: one wave of C requests at once (a burst, as the manual scripts measured), not a steady state; raise prompts_per_concurrency for steady-state points"
@@ -208,8 +229,12 @@ fn check_sweep(name: &str, s: &SweepConfig) -> Result<(), String> {
     if s.input_lens.is_empty() {
         return Err(field("input_lens", "empty"));
     }
-    if s.concurrency.is_empty() {
+    if s.concurrency.is_empty() && s.slo.is_none() {
         return Err(field("concurrency", "empty"));
+    }
+    if let Some(slo) = &s.slo {
+        slo.check()
+            .map_err(|(k, why)| field(&format!("slo.{k}"), &why))?;
     }
     if s.input_lens.contains(&0) {
         return Err(field("input_lens", "lengths must be at least 1"));

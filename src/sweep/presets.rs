@@ -35,6 +35,7 @@ pub fn preset(name: &str) -> Option<SweepConfig> {
         layout: Some(layout.into()),
         point_timeout: None,
         repeats: 1,
+        slo: None,
     };
     match name {
         "production" => Some(sweep(
@@ -146,6 +147,7 @@ pub fn custom(sel: &Selection) -> Result<Option<SweepConfig>, String> {
         layout: Some("custom".into()),
         point_timeout: None,
         repeats: 1,
+        slo: None,
     }))
 }
 

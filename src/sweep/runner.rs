@@ -78,7 +78,13 @@ pub struct Runner<'a, S: ServerControl> {
     pub link: ClientLink,
     /// The run's journal while `run` works.
     pub journal: Mutex<Option<Journal>>,
+    /// Points to add once every point so far is done (an SLO search picks its next level
+    /// from the results so far); `None`, or an empty answer: the plan is all there is.
+    pub more: Option<&'a MorePoints<'a>>,
 }
+
+/// What `Runner::more` asks: the points to add, given the run so far.
+pub type MorePoints<'a> = dyn Fn(&Manifest) -> Vec<super::plan::Point> + Sync + 'a;
 
 /// How the loop ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,6 +394,32 @@ impl<S: ServerControl> Runner<'_, S> {
     /// Run every point not yet done; each point's record is appended to the run's journal,
     /// and the manifest is written whole at the start and the end.
     pub async fn run(&self, m: &mut Manifest) -> Result<RunEnd, RunError> {
+        let end = loop {
+            let end = self.run_batch(m).await;
+            // Points decided by the results so far (an SLO search) join the run; the
+            // manifest is written whole before they run, so the journal always addresses
+            // points the manifest has.
+            match (&end, self.more) {
+                (Ok(RunEnd::Finished | RunEnd::PointsFailed), Some(more)) => {
+                    let next = more(m);
+                    if next.is_empty() {
+                        break end;
+                    }
+                    m.points.extend(next.into_iter().map(PointRecord::new));
+                }
+                _ => break end,
+            }
+        };
+        // Whatever happened, the channel is closed and the manifest written whole.
+        self.link.close().await;
+        let end = end?;
+        m.status = end.status().into();
+        self.save(m)?;
+        Ok(end)
+    }
+
+    /// Every point not yet done, with the journal open while they run.
+    async fn run_batch(&self, m: &mut Manifest) -> Result<RunEnd, RunError> {
         let todo: Vec<usize> = (0..m.points.len())
             .filter(|&i| !m.points[i].status.done())
             .collect();
@@ -400,12 +432,9 @@ impl<S: ServerControl> Runner<'_, S> {
         })?;
         *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal);
         let end = self.points(m, &todo, n).await;
-        // Whatever happened, the manifest is written whole (the journal then goes) and the
-        // channel closed.
+        // The manifest is written whole (the journal then goes) whatever happened.
         *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.link.close().await;
         let end = end?;
-        m.status = end.status().into();
         self.save(m)?;
         Ok(end)
     }

@@ -59,7 +59,7 @@ pub fn config_hash(cfg: &Config, plan: &Plan) -> String {
         .points
         .iter()
         .map(|p| {
-            json!([
+            let mut shape = json!([
                 p.id,
                 p.input_len,
                 p.output_len,
@@ -67,7 +67,14 @@ pub fn config_hash(cfg: &Config, plan: &Plan) -> String {
                 p.num_prompts,
                 p.request_rate,
                 p.warmups
-            ])
+            ]);
+            // Only when present, so the hashes of runs without them stay as they were.
+            if !p.bench_args.is_empty()
+                && let Some(a) = shape.as_array_mut()
+            {
+                a.push(json!(p.bench_args));
+            }
+            shape
         })
         .collect();
     let doc = json!({

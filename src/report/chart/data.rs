@@ -6,9 +6,12 @@
 use super::super::{Group, Metric, Row, Spread, fmt_tokens, group};
 use super::overlay::GapKind;
 
-/// A line of a chart: one input length (and output length).
+/// A line of a chart: one input length (and output length) — or, comparing runs, one
+/// variant (a matrix combination) at one input length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SeriesKey {
+    /// Index into `SweepData::variants` (0 when the chart shows a single run).
+    pub variant: usize,
     pub input_len: u64,
     pub output_len: u64,
 }
@@ -48,6 +51,8 @@ pub struct SweepData<'a> {
     pub concurrencies: Vec<u64>,
     /// The sweep has more than one output length, so labels must say which.
     pub multi_output: bool,
+    /// The runs compared, one line each (empty: one run, one line per input length).
+    pub variants: Vec<String>,
 }
 
 impl<'a> SweepData<'a> {
@@ -63,11 +68,12 @@ impl<'a> SweepData<'a> {
         names
             .into_iter()
             .map(|name| {
-                let mut points: Vec<Point<'a>> = groups
+                let points: Vec<Point<'a>> = groups
                     .iter()
                     .filter(|g| g.key.sweep == name)
                     .map(|g| Point {
                         series: SeriesKey {
+                            variant: 0,
                             input_len: g.key.input_len,
                             output_len: g.key.output_len,
                         },
@@ -75,24 +81,58 @@ impl<'a> SweepData<'a> {
                         group: g.clone(),
                     })
                     .collect();
-                points.sort_by_key(|p| (p.series, p.concurrency));
-                let mut series: Vec<SeriesKey> = points.iter().map(|p| p.series).collect();
-                series.dedup();
-                let mut concurrencies: Vec<u64> = points.iter().map(|p| p.concurrency).collect();
-                concurrencies.sort_unstable();
-                concurrencies.dedup();
-                let mut outputs: Vec<u64> = series.iter().map(|s| s.output_len).collect();
-                outputs.sort_unstable();
-                outputs.dedup();
-                SweepData {
-                    name,
-                    points,
-                    series,
-                    concurrencies,
-                    multi_output: outputs.len() > 1,
-                }
+                Self::from_points(name, points, vec![])
             })
             .collect()
+    }
+
+    /// One chart's data comparing runs: the points of sweep `sweep` at `input_len` in each
+    /// named run, one line per run (a matrix's combinations).
+    pub fn of_variants(
+        name: &'a str,
+        sweep: &str,
+        input_len: u64,
+        runs: &'a [(String, Vec<Row>)],
+    ) -> SweepData<'a> {
+        let mut points = Vec::new();
+        for (i, (_, rows)) in runs.iter().enumerate() {
+            points.extend(
+                group(rows)
+                    .into_iter()
+                    .filter(|g| g.key.sweep == sweep && g.key.input_len == input_len)
+                    .map(|g| Point {
+                        series: SeriesKey {
+                            variant: i,
+                            input_len: g.key.input_len,
+                            output_len: g.key.output_len,
+                        },
+                        concurrency: g.key.concurrency,
+                        group: g,
+                    }),
+            );
+        }
+        let variants = runs.iter().map(|(n, _)| n.clone()).collect();
+        Self::from_points(name, points, variants)
+    }
+
+    fn from_points(name: &'a str, mut points: Vec<Point<'a>>, variants: Vec<String>) -> Self {
+        points.sort_by_key(|p| (p.series, p.concurrency));
+        let mut series: Vec<SeriesKey> = points.iter().map(|p| p.series).collect();
+        series.dedup();
+        let mut concurrencies: Vec<u64> = points.iter().map(|p| p.concurrency).collect();
+        concurrencies.sort_unstable();
+        concurrencies.dedup();
+        let mut outputs: Vec<u64> = series.iter().map(|s| s.output_len).collect();
+        outputs.sort_unstable();
+        outputs.dedup();
+        SweepData {
+            name,
+            points,
+            series,
+            concurrencies,
+            multi_output: outputs.len() > 1,
+            variants,
+        }
     }
 
     /// Whether any point has an `ok` repeat: a sweep without one gets no charts (its table
@@ -103,6 +143,13 @@ impl<'a> SweepData<'a> {
 
     /// A series' name in legends: `input 1K`, or `input 1K → 500` when output lengths differ.
     pub fn series_label(&self, s: SeriesKey) -> String {
+        if let Some(v) = self.variants.get(s.variant) {
+            return if self.multi_output {
+                format!("{v} → {}", fmt_tokens(s.output_len))
+            } else {
+                v.clone()
+            };
+        }
         if self.multi_output {
             format!(
                 "input {} → {}",
@@ -116,6 +163,9 @@ impl<'a> SweepData<'a> {
 
     /// The short name of a series (`8K`) for labels next to marks.
     pub fn series_short(&self, s: SeriesKey) -> String {
+        if let Some(v) = self.variants.get(s.variant) {
+            return v.clone();
+        }
         if self.multi_output {
             format!("{}→{}", fmt_tokens(s.input_len), fmt_tokens(s.output_len))
         } else {

@@ -81,6 +81,39 @@ pub fn chart_svgs(rows: &[Row], opts: &ChartOptions) -> anyhow::Result<Vec<Chart
     Ok(out)
 }
 
+/// Charts comparing named runs (a matrix's combinations): for every sweep and input length,
+/// median TTFT, median TPOT and output throughput against concurrency, one line per run.
+/// Files `<sweep>_input_<len>_<suffix>.svg` (e.g. `demo_input_128_throughput.svg`).
+pub fn variant_chart_svgs(
+    runs: &[(String, Vec<Row>)],
+    opts: &ChartOptions,
+) -> anyhow::Result<Vec<Chart>> {
+    let mut shapes: Vec<(String, u64)> = Vec::new();
+    for (_, rows) in runs {
+        for r in rows {
+            let k = (r.sweep.clone(), r.input_len);
+            if !shapes.contains(&k) {
+                shapes.push(k);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (sweep, input_len) in shapes {
+        let name = format!("{sweep} input {}", super::fmt_tokens(input_len));
+        let data = SweepData::of_variants(&name, &sweep, input_len, runs);
+        if !data.has_ok() {
+            continue;
+        }
+        for spec in &lines::SPECS {
+            out.extend(
+                lines::chart(&data, spec, opts)
+                    .with_context(|| format!("draw the {} chart of {name}", spec.suffix))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Write the charts into `dir` (created if needed) through [`crate::durable`]; returns the
 /// paths, in the order of [`chart_svgs`].
 pub fn charts(rows: &[Row], dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<PathBuf>> {
