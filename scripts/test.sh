@@ -11,14 +11,21 @@ export VBENCH_STANDIN_BIN="$(scripts/build-standin.sh)"
 export VBENCH_VLLM_VENV="$(scripts/setup-real-client.sh | tail -n1)"
 # A Debian base image (debootstrap, no registry) for the client container that runs that venv.
 export VBENCH_DEBIAN_IMAGE="$(scripts/build-debian-image.sh | tail -n1)"
+# What was labelled vbench.test before this run (an earlier, killed run's leftovers) is not
+# this run's to judge; only what these tests leave behind fails the run.
+before_c=$(docker ps -aq --no-trunc --filter label=vbench.test | sort)
+before_n=$(docker network ls -q --no-trunc --filter label=vbench.test | sort)
 cargo test --workspace --no-fail-fast "$@"
 # After the tests, so the images it builds and removes (a tag of its own) meet no test.
 scripts/check-install.sh
-left_c=$(docker ps -aq --filter label=vbench.test | wc -l)
-left_n=$(docker network ls -q --filter label=vbench.test | wc -l)
-if [ "$left_c" != 0 ] || [ "$left_n" != 0 ]; then
-  echo "test: $left_c container(s) and $left_n network(s) labelled vbench.test left behind" >&2
-  docker ps -a --filter label=vbench.test >&2
+new_c=$(comm -13 <(echo "$before_c") <(docker ps -aq --no-trunc --filter label=vbench.test | sort) | sed '/^$/d')
+new_n=$(comm -13 <(echo "$before_n") <(docker network ls -q --no-trunc --filter label=vbench.test | sort) | sed '/^$/d')
+if [ -n "$new_c" ] || [ -n "$new_n" ]; then
+  echo "test: $(echo "$new_c" | sed '/^$/d' | wc -l) container(s) and $(echo "$new_n" | sed '/^$/d' | wc -l) network(s) labelled vbench.test left behind by these tests" >&2
+  for c in $new_c; do docker ps -a --no-trunc --filter "id=$c" --format '{{.Names}} {{.Status}}' >&2; done
   exit 1
+fi
+if [ -n "$before_c$before_n" ]; then
+  echo "test: note: vbench.test resources from before this run are still there (not this run's)" >&2
 fi
 echo "test: no vbench.test containers or networks left behind"
