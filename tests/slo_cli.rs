@@ -154,6 +154,24 @@ async fn vbench_slo_finds_the_standins_capacity_within_one_step_and_resumes() {
         serde_json::from_slice(&std::fs::read(run_dir.join("slo.json")).expect("slo.json"))
             .expect("json");
     assert_eq!(json[0]["capacity"].as_f64(), Some(cap));
+    // The walk's chart: every probe numbered in the order it ran, the capacity marked, linked
+    // from slo.md.
+    let chart = format!(
+        "charts/slo_{}_{}.svg",
+        json[0]["sweep"].as_str().expect("sweep"),
+        json[0]["input_len"]
+    );
+    assert!(md.contains(&format!("]({chart})")), "{md}");
+    let svg = std::fs::read_to_string(run_dir.join(&chart)).expect("walk chart");
+    let probes = json[0]["points"].as_array().expect("points").len();
+    for n in 1..=probes {
+        assert!(
+            svg.contains(&format!(">#{n}<")),
+            "probe #{n} in the walk chart"
+        );
+    }
+    assert!(!svg.contains(&format!(">#{}<", probes + 1)));
+    assert!(svg.contains(&format!("capacity {cap}")), "capacity line");
     // `vbench report` says it again.
     let (st, out, err) = run(&s.cfg_path, &["--json", "report"], Duration::from_secs(60)).await;
     assert!(st.success(), "{err}");
