@@ -129,6 +129,9 @@ pub fn searches(m: &Manifest, results_dir: &Path) -> Vec<SloSearch> {
     out
 }
 
+/// Reads one p99 of a probe.
+type Metric = fn(&SloProbe) -> Option<f64>;
+
 impl SloSearch {
     /// `p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 50 ms`.
     pub fn limits(&self) -> String {
@@ -206,7 +209,7 @@ impl SloSearch {
     /// The walk as a chart: each limited p99 as a share of its limit against the level, each
     /// probe numbered in the order it ran, the capacity marked.
     pub fn walk_svg(&self) -> String {
-        let limits: Vec<(&str, Option<u64>, fn(&SloProbe) -> Option<f64>)> = vec![
+        let limits: Vec<(&str, Option<u64>, Metric)> = vec![
             ("p99 TTFT", self.ttft_p99_ms, |p| p.p99_ttft_ms),
             ("p99 TPOT", self.tpot_p99_ms, |p| p.p99_tpot_ms),
             ("p99 E2EL", self.e2el_p99_ms, |p| p.p99_e2el_ms),
