@@ -63,7 +63,9 @@ fn free_subnet() -> u8 {
     let start = std::process::id().wrapping_mul(7) + NEXT.fetch_add(1, Ordering::Relaxed) * 13;
     (0..200u32)
         .map(|i| ((start + i) % 200 + 20) as u8)
-        .find(|n| !used.contains(&format!("10.213.{n}.")) && !used.contains(&format!("10.214.{n}.")))
+        .find(|n| {
+            !used.contains(&format!("10.213.{n}.")) && !used.contains(&format!("10.214.{n}."))
+        })
         .expect("a free 10.213.N.0/24")
 }
 
@@ -129,7 +131,11 @@ impl SecondEngine {
         engine.child = Some(child);
         let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Some(st) = engine.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(st) = engine
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("the second dockerd exited ({st}):\n{}", engine.log_tail());
             }
             if socket.exists() && Docker::connect(Some(&engine.docker_host)).await.is_ok() {
@@ -224,8 +230,38 @@ impl SecondEngine {
         mounts
     }
 
-    /// The containerd shims this daemon started outlive it: kill them by PID (each names our
-    /// exec root in its command line).
+    /// The processes of this engine's containers, which outlive a killed daemon: each sits in
+    /// a cgroup named after its container's id (the ids are the directories of the data
+    /// root's `containers/`). Killed by PID.
+    fn kill_containers(&self) {
+        let ids: Vec<String> = std::fs::read_dir(self.root().join("data/containers"))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| n.len() == 64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return;
+        }
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for p in procs.flatten() {
+            let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let cgroup = std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default();
+            if ids.iter().any(|id| cgroup.contains(id.as_str())) {
+                // SAFETY: kill(2) on a process of one of our engine's containers.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    /// The containerd shims (and fuse-overlayfs mounts) this daemon started outlive it: kill
+    /// them by PID (each names our directory in its command line).
     fn kill_shims(&self) {
         let root = self.root().to_string_lossy().to_string();
         let Ok(procs) = std::fs::read_dir("/proc") else {
@@ -249,6 +285,7 @@ impl Drop for SecondEngine {
     fn drop(&mut self) {
         // Never panic here: a panic while unwinding aborts the test binary.
         self.stop();
+        self.kill_containers();
         self.kill_shims();
         for m in self.mounts() {
             let _ = Command::new("umount").arg("-l").arg(&m).output();
