@@ -191,27 +191,28 @@ pub async fn run(
         .flatten()
         .collect();
 
-    let mut s = ctx.lock();
-    let interrupted = cancel.is_cancelled()
-        || s.rec
-            .hosts
-            .iter()
-            .any(|h| h.status == HostStatus::Interrupted);
-    let units_left = s.rec.units.iter().filter(|u| !u.done()).count();
-    let all_failed = s.rec.hosts.iter().all(|h| h.status == HostStatus::Failed);
-    s.rec.status = if interrupted {
-        "interrupted"
-    } else if all_failed || units_left > 0 {
-        "failed"
-    } else if s.rec.hosts.iter().any(|h| h.status == HostStatus::Failed) {
-        "hosts_failed"
-    } else {
-        "finished"
-    }
-    .into();
-    ctx.save(&mut s);
-    let rec = s.rec.clone();
-    drop(s);
+    let (rec, interrupted, units_left) = {
+        let mut s = ctx.lock();
+        let interrupted = cancel.is_cancelled()
+            || s.rec
+                .hosts
+                .iter()
+                .any(|h| h.status == HostStatus::Interrupted);
+        let units_left = s.rec.units.iter().filter(|u| !u.done()).count();
+        let all_failed = s.rec.hosts.iter().all(|h| h.status == HostStatus::Failed);
+        s.rec.status = if interrupted {
+            "interrupted"
+        } else if all_failed || units_left > 0 {
+            "failed"
+        } else if s.rec.hosts.iter().any(|h| h.status == HostStatus::Failed) {
+            "hosts_failed"
+        } else {
+            "finished"
+        }
+        .into();
+        ctx.save(&mut s);
+        (s.rec.clone(), interrupted, units_left)
+    };
     let threshold = opts.threshold.unwrap_or(DEFAULT_THRESHOLD);
     let judged = super::report::publish(cfg, &rec, threshold, sink.as_ref()).map_err(|e| {
         RunError::State {
@@ -270,6 +271,9 @@ fn host_options(
     }
 }
 
+/// The fan-out to work on, its sweeps, and whether it is resumed.
+type Resolved = (FanoutRecord, Vec<(String, SweepConfig)>, bool);
+
 /// A new fan-out, or the one to resume (its own sweeps, hosts and mode).
 fn resolve(
     cfg: &Config,
@@ -277,7 +281,7 @@ fn resolve(
     opts: &RunOptions,
     hosts: &[HostConfig],
     sweeps: Vec<(String, SweepConfig)>,
-) -> Result<(FanoutRecord, Vec<(String, SweepConfig)>, bool), RunError> {
+) -> Result<Resolved, RunError> {
     let Some(id) = &opts.resume else {
         let now = jiff::ZonedDateTime::now();
         let mut h = Sha256::new();
