@@ -68,6 +68,14 @@ pub enum Code {
     /// A matrix ran, but one or more of its combinations could not (the server did not
     /// start, or died); each cause is in the matrix's summary.
     CombinationsFailed = 24,
+    /// `--host NAME` / `--hosts` names no entry of the configuration's `hosts:`.
+    UnknownHost = 27,
+    /// A named host's Docker Engine cannot be reached (`--host`, `doctor --all-hosts`).
+    HostUnreachable = 28,
+    /// A fan-out run (`run --hosts`) lost one or more hosts (unreachable, server not
+    /// starting or dying, engine lost); in shard mode their points ran on the others, and
+    /// points no host was left for are listed in the summary (`--resume` runs them).
+    HostsFailed = 29,
     /// Interrupted by SIGINT/SIGTERM; the run is saved and resumable.
     Interrupted = 130,
 }
@@ -79,7 +87,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 28] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -104,6 +112,9 @@ impl Code {
         Code::EngineLost,
         Code::ServerUnreachable,
         Code::CombinationsFailed,
+        Code::UnknownHost,
+        Code::HostUnreachable,
+        Code::HostsFailed,
         Code::Interrupted,
     ];
 }
@@ -129,6 +140,13 @@ pub fn code_of_error(e: &(dyn std::error::Error + 'static)) -> Code {
 fn code_of_one(e: &(dyn std::error::Error + 'static)) -> Option<Code> {
     if e.is::<ConfigError>() {
         return Some(Code::Usage);
+    }
+    if let Some(e) = e.downcast_ref::<crate::hosts::HostError>() {
+        use crate::hosts::HostError;
+        return Some(match e {
+            HostError::Unknown { .. } => Code::UnknownHost,
+            HostError::Unreachable { .. } => Code::HostUnreachable,
+        });
     }
     if let Some(e) = e.downcast_ref::<InitError>() {
         return Some(match e {
@@ -271,6 +289,44 @@ pub fn code_for_matrix(o: &crate::matrix::MatrixOutcome) -> Code {
         return Code::CombinationsFailed;
     }
     if statuses.iter().any(|(_, s)| *s == S::PointsFailed) {
+        return Code::PointsFailed;
+    }
+    if verdicts.contains(&Outcome::Regressed) {
+        return Code::Regressed;
+    }
+    if verdicts.contains(&Outcome::CannotJudge) {
+        return Code::CannotJudge;
+    }
+    Code::Ok
+}
+
+/// The code for a fan-out: interrupted (130), else a host that failed (29), else points that
+/// failed validation (5), else the verdicts (8 regressed, 9 cannot judge), else 0.
+pub fn code_for_fanout(o: &crate::hosts::fanout::FanoutOutcome) -> Code {
+    use crate::hosts::fanout::FanoutOutcome;
+    use crate::hosts::record::HostStatus as S;
+    use crate::report::verdict::Outcome;
+    let FanoutOutcome::Ran {
+        hosts,
+        units_left,
+        interrupted,
+        verdicts,
+        ..
+    } = o
+    else {
+        return Code::Ok;
+    };
+    if *interrupted || hosts.iter().any(|(_, s)| *s == S::Interrupted) {
+        return Code::Interrupted;
+    }
+    if *units_left > 0
+        || hosts
+            .iter()
+            .any(|(_, s)| !matches!(s, S::Ok | S::PointsFailed))
+    {
+        return Code::HostsFailed;
+    }
+    if hosts.iter().any(|(_, s)| *s == S::PointsFailed) {
         return Code::PointsFailed;
     }
     if verdicts.contains(&Outcome::Regressed) {
