@@ -75,11 +75,11 @@ async fn resume_finishes(d: &vbench::docker::Docker, s: &Setup, id: &str, args: 
 }
 
 /// Case 1: the results file system fills up while a point runs: its result cannot be copied
-/// (exit 7); resuming while it is still full fails at the manifest write (exit 7, nothing
-/// changed); once space is freed the resume collects the point's result from the client
-/// (no re-run) and finishes.
+/// (exit 7); resuming while it is still full fails at once (exit 7, nothing changed); once
+/// space is freed the resume collects the point's result from the client (no re-run) and
+/// finishes.
 #[tokio::test(flavor = "multi_thread")]
-async fn full_disk_at_a_result_copy_and_a_manifest_write_exits_7_and_resume_finishes_once_freed()
+async fn full_disk_at_a_result_copy_exits_7_keeps_results_and_resume_collects_it_once_freed()
 {
     images().await;
     let d = common::docker().await;
@@ -117,16 +117,17 @@ async fn full_disk_at_a_result_copy_and_a_manifest_write_exits_7_and_resume_fini
     assert!(temp_files(s.dir()).is_empty(), "{:?}", temp_files(s.dir()));
     assert_no_orphan(&d, &s).await;
 
-    // Still full: the resume stops at its first write, the manifest, and changes nothing.
+    // Still full: the resume stops at its first write (the lock's record), changing
+    // nothing, and says the same.
     s.results.fill();
     let (st, _, err) = vbench(&s.cfg_path, RESUME, LONG).await;
     assert_eq!(st.code(), Some(7), "{err}");
     let line = assert_one_message(
         &err,
         &format!("the results directory {dir} is full"),
-        &format!("then `vbench run --resume {}`", m.run_id),
+        &format!("free space there, then `vbench run --resume {}`", m.run_id),
     );
-    assert!(line.contains("manifest.json"), "at the manifest: {line}");
+    assert!(line.contains(".vbench.lock"), "at the lock: {line}");
     let still = the_run(s.dir());
     assert_eq!(
         still.points.iter().map(|p| p.status).collect::<Vec<_>>(),
@@ -142,15 +143,23 @@ async fn full_disk_at_a_result_copy_and_a_manifest_write_exits_7_and_resume_fini
     assert_cleaned_up(&d, s).await;
 }
 
-/// Case 1 at a report write: space runs out after the last point's result and the run's
-/// manifest are written, at the report. The points are all done and kept; the resume writes
-/// the report once space is freed.
-#[tokio::test(flavor = "multi_thread")]
-async fn full_disk_at_a_report_write_exits_7_keeps_every_point_and_resume_writes_it() {
+/// Where space runs out after the last point's result.
+#[derive(PartialEq)]
+enum After {
+    /// At the run's final manifest write.
+    Manifest,
+    /// At the report, once the manifest is written.
+    Report,
+}
+
+/// Case 1 after the last point: space runs out once the last point's result is on the host,
+/// at the manifest write or at the report. Every point is done and kept; once space is freed
+/// the resume records the run as finished and writes the report.
+async fn full_disk_after_the_last_point(prefix: &str, at: After) {
     images().await;
     let d = common::docker().await;
     let s = setup(
-        "report",
+        prefix,
         &Spec {
             server_env: SLOW,
             sweep: TWO_POINTS,
@@ -160,9 +169,10 @@ async fn full_disk_at_a_report_write_exits_7_keeps_every_point_and_resume_writes
     let child = spawn(&s.cfg_path, RUN).await;
     let mid = wait_mid_point(&d, &s, 1, Duration::from_secs(120)).await;
     assert_eq!(running_point(&mid), 1, "the last point runs");
-    // Room for what comes before the report — the last result (as large as the first, same
-    // shape), the journal line and the manifest written twice (temp file and rename) — with
-    // two pages to spare; the report (tables, charts, HTML) needs far more.
+    // Room for the last result (as large as the first: same shape) with a page to spare, and
+    // a page for its journal line; then the manifest (over a page, written as a temp file)
+    // does not fit. With room for the manifest twice more (and two pages to spare), the
+    // report (tables, charts, HTML: far more) does not.
     let run_dir = vbench::sweep::session::run_dir(s.dir(), &mid.run_id);
     let first = std::fs::metadata(s.dir().join(rel_of(&mid, 0)))
         .expect("first result")
@@ -170,25 +180,35 @@ async fn full_disk_at_a_report_write_exits_7_keeps_every_point_and_resume_writes
     let manifest = std::fs::metadata(Manifest::path(&run_dir))
         .expect("manifest")
         .len();
+    assert!(manifest > 4096, "the manifest needs more than a page: {manifest}");
     let page = 4096;
     let pages = |b: u64| b.div_ceil(page) + 1;
+    let room = match at {
+        After::Manifest => pages(first) + 1,
+        After::Report => pages(first) + 1 + 2 * pages(manifest + 4096) + 2,
+    };
     s.results.fill();
-    s.results
-        .free((pages(first) + 2 * pages(manifest + 4096) + 2) * page);
+    s.results.free(room * page);
     let (st, _, err) = finish(child, LONG).await;
     assert_eq!(st.code(), Some(7), "{err}");
     let m = the_run(s.dir());
     let line = assert_one_message(
         &err,
         &format!("the results directory {} is full", s.dir().display()),
-        &format!("then `vbench run --resume {}`", m.run_id),
+        &format!("free space there, then `vbench run --resume {}`", m.run_id),
     );
-    assert!(line.contains("write the report"), "at the report: {line}");
+    match at {
+        After::Manifest => assert!(
+            line.contains("write the run manifest") && line.contains("manifest.json"),
+            "at the manifest: {line}"
+        ),
+        After::Report => assert!(line.contains("write the report"), "at the report: {line}"),
+    }
     assert_eq!(m.count(PointStatus::Ok), 2, "{:#?}", m.points);
     assert_eq!(assert_no_result_lost(&d, &s, &[]).await, 2);
     assert!(
-        !run_dir.join("summary.md").exists() || !run_dir.join("report.html").exists(),
-        "the report was not all written"
+        !run_dir.join("report.html").exists(),
+        "the report was not written"
     );
     assert!(temp_files(s.dir()).is_empty(), "{:?}", temp_files(s.dir()));
     assert_no_orphan(&d, &s).await;
@@ -197,7 +217,19 @@ async fn full_disk_at_a_report_write_exits_7_keeps_every_point_and_resume_writes
     for f in ["summary.md", "summary.csv", "summary.json", "report.html"] {
         assert!(run_dir.join(f).is_file(), "{f} written by the resume");
     }
+    // Nothing ran again.
+    assert!(the_run(s.dir()).points.iter().all(|p| p.attempts == 1));
     assert_cleaned_up(&d, s).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_disk_at_the_final_manifest_write_exits_7_and_resume_records_the_run_finished() {
+    full_disk_after_the_last_point("manifest", After::Manifest).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_disk_at_a_report_write_exits_7_keeps_every_point_and_resume_writes_it() {
+    full_disk_after_the_last_point("report", After::Report).await;
 }
 
 /// Case 2 at start: a read-only results directory stops the run before anything starts

@@ -72,9 +72,14 @@ pub async fn run(
     // The run under way, once known: a results directory that stops taking writes ends the
     // run with the way to resume it (`sweep::storage`).
     let mut run_id = None;
-    steps(cfg, opts, sink, &mut run_id)
-        .await
-        .map_err(|e| sweep::storage::explain(e, &cfg.results_dir, run_id.as_deref()))
+    steps(cfg, opts, sink, &mut run_id).await.map_err(|e| {
+        // Refused before the run was resolved (at the lock): a resume's run is still there.
+        let run_id = run_id.or_else(|| {
+            let asked = opts.resume.as_deref()?;
+            manifest::find_run(&cfg.results_dir, Some(asked)).ok()
+        });
+        sweep::storage::explain(e, &cfg.results_dir, run_id.as_deref())
+    })
 }
 
 async fn steps(

@@ -679,6 +679,21 @@ impl<S: ServerControl> Runner<'_, S> {
                 finish(m);
                 return self.lost(m, idx, i, n, f);
             }
+            Err(e) if durable::refusal_in(&e).is_some() => {
+                // The result came back but the results directory refused it (full or
+                // read-only): it waits in the client under its known name, so the point
+                // stays `running` and `--resume` collects it rather than running it again
+                // (a second result would leave the first one unrecorded). Best effort: the
+                // journal may be refused too, and says `running` already.
+                let r = &mut m.points[idx];
+                r.reason = Some(
+                    "its result could not be written on the host (the results directory refused it); --resume collects it from the client"
+                        .into(),
+                );
+                finish(m);
+                let _ = self.record(m, idx);
+                return Err(e);
+            }
             Err(e) => {
                 // A failed Docker call under a point: the container or the engine gone?
                 if let Some(f) = self.link.fault(self.docker, &self.client).await {

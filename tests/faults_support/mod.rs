@@ -133,6 +133,7 @@ impl Drop for Tmpfs {
             let ok = Command::new("umount")
                 .arg("-l")
                 .arg(&p)
+                .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
             if !ok {
