@@ -318,7 +318,13 @@ impl Vbench {
 
     /// Wait (with a deadline) and return (status, stdout, stderr). Output is drained while
     /// waiting, so a chatty run never blocks on a full pipe.
-    pub fn finish(mut self, within: Duration) -> (ExitStatus, String, String) {
+    pub fn finish(self, within: Duration) -> (ExitStatus, String, String) {
+        self.finish_bounded(within, u64::MAX)
+    }
+
+    /// `finish`, failing at once (vbench killed) when its peak resident memory goes over
+    /// `bound` bytes, rather than waiting for a run that holds too much to end.
+    pub fn finish_bounded(mut self, within: Duration, bound: u64) -> (ExitStatus, String, String) {
         let deadline = Instant::now() + within;
         let mut o = self.child.stdout.take().expect("stdout");
         let mut e = self.child.stderr.take().expect("stderr");
@@ -340,6 +346,16 @@ impl Vbench {
                 Instant::now() < deadline,
                 "vbench did not finish within {within:?}"
             );
+            let peak = self.peak_kib.load(Ordering::Relaxed) * 1024;
+            if peak > bound {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "vbench's peak RSS reached {} MiB, over the bound of {} MiB (killed)",
+                    peak >> 20,
+                    bound >> 20
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         };
         if let Some(s) = self.sampler.take() {
@@ -352,10 +368,14 @@ impl Vbench {
         )
     }
 
-    /// `finish`, and the peak resident memory (bytes).
-    pub fn finish_with_peak(self, within: Duration) -> (ExitStatus, String, String, u64) {
+    /// `finish_bounded`, and the peak resident memory (bytes).
+    pub fn finish_with_peak(
+        self,
+        within: Duration,
+        bound: u64,
+    ) -> (ExitStatus, String, String, u64) {
         let peak = self.peak_kib.clone();
-        let (st, out, err) = self.finish(within);
+        let (st, out, err) = self.finish_bounded(within, bound);
         (st, out, err, peak.load(Ordering::Relaxed) * 1024)
     }
 }
