@@ -425,11 +425,16 @@ mod tests {
         let full = io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error());
         let ro = io::Error::from_raw_os_error(rustix::io::Errno::ROFS.raw_os_error());
         assert_eq!(refusal(&full), Some(Refusal::Full));
-        assert_eq!(refusal(&io::Error::from(ErrorKind::StorageFull)), Some(Refusal::Full));
+        assert_eq!(
+            refusal(&io::Error::from(ErrorKind::StorageFull)),
+            Some(Refusal::Full)
+        );
         assert_eq!(refusal(&ro), Some(Refusal::ReadOnly));
         assert_eq!(refusal(&io::Error::from(ErrorKind::NotFound)), None);
         // Found under layers of context.
-        let wrapped = anyhow::Error::from(full).context("cannot write x").context("run");
+        let wrapped = anyhow::Error::from(full)
+            .context("cannot write x")
+            .context("run");
         let boxed: Box<dyn std::error::Error + Send + Sync> = wrapped.into();
         assert_eq!(refusal_in(boxed.as_ref()), Some(Refusal::Full));
     }

@@ -79,8 +79,7 @@ async fn resume_finishes(d: &vbench::docker::Docker, s: &Setup, id: &str, args: 
 /// space is freed the resume collects the point's result from the client (no re-run) and
 /// finishes.
 #[tokio::test(flavor = "multi_thread")]
-async fn full_disk_at_a_result_copy_exits_7_keeps_results_and_resume_collects_it_once_freed()
-{
+async fn full_disk_at_a_result_copy_exits_7_keeps_results_and_resume_collects_it_once_freed() {
     images().await;
     let d = common::docker().await;
     let s = setup(
@@ -105,9 +104,15 @@ async fn full_disk_at_a_result_copy_exits_7_keeps_results_and_resume_collects_it
         &format!("the results directory {dir} is full"),
         &format!("free space there, then `vbench run --resume {}`", m.run_id),
     );
-    assert!(line.contains(&rel), "names the refused write ({rel}): {line}");
+    assert!(
+        line.contains(&rel),
+        "names the refused write ({rel}): {line}"
+    );
     assert!(line.contains("No space left on device"), "{line}");
-    assert!(line.contains("every result written before is kept"), "{line}");
+    assert!(
+        line.contains("every result written before is kept"),
+        "{line}"
+    );
     // Results written before are kept; the point hit waits, under its known name, in the
     // client.
     assert_eq!(m.count(PointStatus::Failed), 0, "{:#?}", m.points);
@@ -180,7 +185,10 @@ async fn full_disk_after_the_last_point(prefix: &str, at: After) {
     let manifest = std::fs::metadata(Manifest::path(&run_dir))
         .expect("manifest")
         .len();
-    assert!(manifest > 4096, "the manifest needs more than a page: {manifest}");
+    assert!(
+        manifest > 4096,
+        "the manifest needs more than a page: {manifest}"
+    );
     let page = 4096;
     let pages = |b: u64| b.div_ceil(page) + 1;
     let room = match at {
@@ -298,7 +306,10 @@ async fn a_results_directory_turning_read_only_mid_run_exits_7_and_resume_finish
             m.run_id
         ),
     );
-    assert!(line.contains(&rel), "names the refused write ({rel}): {line}");
+    assert!(
+        line.contains(&rel),
+        "names the refused write ({rel}): {line}"
+    );
     assert!(m.points[..hit].iter().all(|p| p.status == PointStatus::Ok));
     assert_eq!(m.count(PointStatus::Failed), 0, "{:#?}", m.points);
     assert_eq!(assert_no_result_lost(&d, &s, &[&rel]).await, hit + 1);
@@ -329,7 +340,12 @@ async fn a_truncated_or_corrupt_result_file_fails_its_point_with_file_line_colum
         assert_eq!(st.code(), Some(5), "{fault}: {err}");
         let m = the_run(s.dir());
         assert_eq!(m.status, "points_failed");
-        assert_eq!(m.count(PointStatus::Failed), 2, "every point ran: {:#?}", m.points);
+        assert_eq!(
+            m.count(PointStatus::Failed),
+            2,
+            "every point ran: {:#?}",
+            m.points
+        );
         for p in &m.points {
             assert_eq!(p.attempts, 1, "{}", p.point.id);
             let rel = p.result_file.as_deref().expect("the bad file is kept");
@@ -386,23 +402,29 @@ async fn huge_output_a_100k_request_detailed_result_and_a_300_mb_server_log_in_b
         },
     );
     let child = spawn(&s.cfg_path, RUN).await;
-    let (st, _, err, peak) =
-        tokio::task::spawn_blocking(move || {
-            child.finish_with_peak(Duration::from_secs(900), PEAK_RSS_BOUND)
-        })
-            .await
-            .expect("join");
+    let (st, _, err, peak) = tokio::task::spawn_blocking(move || {
+        child.finish_with_peak(Duration::from_secs(900), PEAK_RSS_BOUND)
+    })
+    .await
+    .expect("join");
     assert_eq!(st.code(), Some(0), "{err}");
     let m = the_run(s.dir());
     assert_eq!(m.count(PointStatus::Ok), 1, "{:#?}", m.points);
     let rel = m.points[0].result_file.clone().expect("result");
     let size = std::fs::metadata(s.dir().join(&rel)).expect("result").len();
-    assert!(size > 5 << 20, "a detailed result of 100 000 requests: {size} bytes");
+    assert!(
+        size > 5 << 20,
+        "a detailed result of 100 000 requests: {size} bytes"
+    );
     assert_eq!(
         m.points[0].metrics.as_ref().map(|x| x.completed),
         Some(100_000)
     );
-    eprintln!("vbench peak RSS: {} MiB (result {} MiB)", peak >> 20, size >> 20);
+    eprintln!(
+        "vbench peak RSS: {} MiB (result {} MiB)",
+        peak >> 20,
+        size >> 20
+    );
     assert!(peak > 0, "the peak was sampled");
     assert!(
         peak < PEAK_RSS_BOUND,
@@ -433,7 +455,10 @@ async fn the_port_is_published_on_loopback_only_and_a_symlinked_results_dir_is_r
     assert_eq!(st.code(), Some(0), "{err}");
     let engine = bollard::Docker::connect_with_local_defaults().expect("engine");
     let info = engine
-        .inspect_container(&s.server, None::<bollard::query_parameters::InspectContainerOptions>)
+        .inspect_container(
+            &s.server,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
         .await
         .expect("inspect the server");
     let bindings = info
@@ -463,7 +488,9 @@ async fn the_port_is_published_on_loopback_only_and_a_symlinked_results_dir_is_r
     ]);
     let (o, _, e) = d.exec_capture(&s.client, &link).await.expect("ln");
     assert_eq!(o.exit_code, Some(0), "{e}");
-    let runs_before = std::fs::read_dir(s.dir().join("runs")).expect("runs").count();
+    let runs_before = std::fs::read_dir(s.dir().join("runs"))
+        .expect("runs")
+        .count();
     let (st, _, err) = vbench(&s.cfg_path, RUN, LONG).await;
     assert_eq!(st.code(), Some(3), "{err}");
     assert_one_message(
@@ -473,7 +500,9 @@ async fn the_port_is_published_on_loopback_only_and_a_symlinked_results_dir_is_r
     );
     let m = the_run(s.dir());
     assert_eq!(
-        std::fs::read_dir(s.dir().join("runs")).expect("runs").count(),
+        std::fs::read_dir(s.dir().join("runs"))
+            .expect("runs")
+            .count(),
         runs_before + 1
     );
     assert!(
@@ -482,11 +511,17 @@ async fn the_port_is_published_on_loopback_only_and_a_symlinked_results_dir_is_r
         m.points
     );
     let (o, out, _) = d
-        .exec_capture(&s.client, &vbench::docker::ExecSpec::argv(["ls", "-A", "/elsewhere"]))
+        .exec_capture(
+            &s.client,
+            &vbench::docker::ExecSpec::argv(["ls", "-A", "/elsewhere"]),
+        )
         .await
         .expect("ls");
     assert_eq!(o.exit_code, Some(0));
-    assert!(out.trim().is_empty(), "nothing was written through the link: {out}");
+    assert!(
+        out.trim().is_empty(),
+        "nothing was written through the link: {out}"
+    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let e = d
         .copy_out(&s.client, CLIENT_RESULTS, tmp.path())
@@ -499,7 +534,12 @@ async fn the_port_is_published_on_loopback_only_and_a_symlinked_results_dir_is_r
 }
 
 /// SIGKILL vbench once a point after `ok` finished points runs; returns the run then.
-async fn kill_mid_point(d: &vbench::docker::Docker, s: &Setup, args: &[&str], ok: usize) -> Manifest {
+async fn kill_mid_point(
+    d: &vbench::docker::Docker,
+    s: &Setup,
+    args: &[&str],
+    ok: usize,
+) -> Manifest {
     let child = spawn(&s.cfg_path, args).await;
     let m = wait_mid_point(d, s, ok, Duration::from_secs(120)).await;
     tokio::task::spawn_blocking(move || child.kill())
@@ -542,8 +582,7 @@ async fn a_configured_sweep_killed_mid_point_is_finished_by_resume_alone() {
 /// The custom sweep resume: a sweep from flags, SIGKILLed, is resumed by `--resume RUN`
 /// alone; killed again, by `--resume RUN` with the same flags; other flags are refused.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_custom_sweep_from_flags_killed_mid_point_resumes_with_the_run_alone_or_the_same_flags()
-{
+async fn a_custom_sweep_from_flags_killed_mid_point_resumes_with_the_run_alone_or_the_same_flags() {
     images().await;
     let d = common::docker().await;
     let s = setup(
@@ -572,8 +611,16 @@ async fn a_custom_sweep_from_flags_killed_mid_point_resumes_with_the_run_alone_o
     let (st, _, err) = vbench(
         &s.cfg_path,
         &[
-            "run", "--standin", "--resume", &id, "--input-len", "16", "--concurrency", "1",
-            "--output-len", "20",
+            "run",
+            "--standin",
+            "--resume",
+            &id,
+            "--input-len",
+            "16",
+            "--concurrency",
+            "1",
+            "--output-len",
+            "20",
         ],
         LONG,
     )

@@ -247,7 +247,10 @@ fn resolve_run(
         || opts.selection.repeats.is_some();
     if named && sweeps != own {
         let names = |s: &[(String, SweepConfig)]| {
-            s.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         return Err(RunError::usage(format!(
             "--resume runs the sweeps of run {} ({}); the sweeps named with it ({}) differ from them: give --resume alone, or start a new run",

@@ -403,7 +403,8 @@ mod tests {
     #[test]
     fn a_huge_log_keeps_bounded_lines_and_every_line_a_check_needs() {
         let mut m = Machine::new("m", secs(600));
-        let spam = |n: usize| (0..n).map(|i| format!("INFO Engine 000: Avg prompt throughput: {i}"));
+        let spam =
+            |n: usize| (0..n).map(|i| format!("INFO Engine 000: Avg prompt throughput: {i}"));
         m.keep_lines(["INFO vLLM API server version 0.33.0".to_string()]);
         m.keep_lines(spam(30_000));
         m.keep_lines(["INFO:     Application startup complete.".to_string()]);
@@ -413,7 +414,10 @@ mod tests {
             m.keep_lines(spam(30_000));
         }
         assert!(m.lines.len() <= KEEP_LINES, "{}", m.lines.len());
-        assert_eq!(diagnose::logged_version(&m.lines).as_deref(), Some("0.33.0"));
+        assert_eq!(
+            diagnose::logged_version(&m.lines).as_deref(),
+            Some("0.33.0")
+        );
         assert!(diagnose::startup_complete(&m.lines).is_some());
         assert_eq!(
             diagnose::classify(&m.lines).map(|f| f.cause),

@@ -31,9 +31,8 @@ pub fn explain(err: RunError, results_dir: &Path, run_id: Option<&str>) -> RunEr
             "make it writable (remount it read-write, or set results_dir elsewhere)",
         ),
     };
-    let saved = run_id.filter(|id| {
-        manifest::Manifest::path(&session::run_dir(results_dir, id)).is_file()
-    });
+    let saved =
+        run_id.filter(|id| manifest::Manifest::path(&session::run_dir(results_dir, id)).is_file());
     let next = match saved {
         Some(id) => format!(
             "every result written before is kept and the run is saved: {fix}, then `vbench run --resume {id}` continues it"

@@ -381,11 +381,7 @@ impl Vbench {
 }
 
 /// Run vbench to its end off the async runtime.
-pub async fn vbench(
-    cfg: &Path,
-    args: &[&str],
-    within: Duration,
-) -> (ExitStatus, String, String) {
+pub async fn vbench(cfg: &Path, args: &[&str], within: Duration) -> (ExitStatus, String, String) {
     let cfg = cfg.to_path_buf();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -630,7 +626,15 @@ pub async fn assert_cleaned_up(d: &Docker, s: Setup) {
 pub fn assert_one_message(err: &str, cause: &str, next: &str) -> String {
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
     assert_eq!(lines.len(), 1, "one error message:\n{err}");
-    assert!(lines[0].contains(cause), "names the cause ({cause}): {}", lines[0]);
-    assert!(lines[0].contains(next), "names the next step ({next}): {}", lines[0]);
+    assert!(
+        lines[0].contains(cause),
+        "names the cause ({cause}): {}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(next),
+        "names the next step ({next}): {}",
+        lines[0]
+    );
     lines[0].to_string()
 }
