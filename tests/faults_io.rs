@@ -434,6 +434,23 @@ async fn huge_output_a_100k_request_detailed_result_and_a_300_mb_server_log_in_b
     );
     assert_eq!(assert_no_result_lost(&d, &s, &[]).await, 1);
     assert_no_orphan(&d, &s).await;
+    // `down` keeps the stopped server's whole log (over 300 MB) on the host, streamed.
+    let child = spawn(&s.cfg_path, &["down"]).await;
+    let (st, _, err, peak) =
+        tokio::task::spawn_blocking(move || child.finish_with_peak(LONG, PEAK_RSS_BOUND))
+            .await
+            .expect("join");
+    assert_eq!(st.code(), Some(0), "{err}");
+    eprintln!("vbench down peak RSS: {} MiB", peak >> 20);
+    let kept: Vec<_> = std::fs::read_dir(s.dir().join("logs"))
+        .expect("logs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("-final.log"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the final log is kept");
+    let len = kept[0].metadata().expect("stat").len();
+    assert!(len > 300 << 20, "the whole log: {len} bytes");
+    assert!(peak < PEAK_RSS_BOUND, "{} MiB", peak >> 20);
     assert_cleaned_up(&d, s).await;
 }
 
