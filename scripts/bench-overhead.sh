@@ -28,7 +28,7 @@
 #   --points N          points of the vbench sweep (default 1000; the RSS figure is over these)
 #   --manual-points M   points of the manual loop (default 200)
 #   --ready-rounds R    readiness measurements (default 5; each restarts vllm serve)
-#   --worker-points W   points per mode for the real client (default 10; 0 skips it)
+#   --worker-points W   points per mode for the real client (default 5; 0 skips it)
 #   --quick             N=60, M=30, R=2, W=3: a couple of minutes, for iterating
 #   --keep DIR          keep the work directory (events, logs, results) in DIR
 #   --vbench PATH       measure this vbench binary instead of building one (before/after)
@@ -41,7 +41,7 @@ repo="$PWD"
 points=1000
 manual_points=200
 ready_rounds=5
-worker_points=10
+worker_points=5
 keep=""
 vb=""
 while [ $# -gt 0 ]; do
@@ -284,7 +284,7 @@ done
 : >"$work/rss.txt"
 while kill -0 "$tpid" 2>/dev/null; do
   done_pts=$(grep -c '"event":"point_finished"' "$work/run.jsonl" 2>/dev/null || true)
-  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$vpid/status" 2>/dev/null || true)
+  rss=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r) print r, h }' "/proc/$vpid/status" 2>/dev/null || true)
   [ -z "$rss" ] || echo "$done_pts $rss" >>"$work/rss.txt"
   read -r -t 0.5 -u 4 _ || true
 done
@@ -300,8 +300,12 @@ awk "$awk_ts"'/"event":"point_finished"/ { t = epoch(field($0, "ts")); if (p) pr
 awk "$awk_ts"'/"event":"point_finished"/ { print num($0, "elapsed_s") }' "$work/run.jsonl" >"$work/elapsed.txt"
 vb_gap=$(stats <"$work/gaps.txt")
 vb_in=$(stats <"$work/elapsed.txt")
+# From the sampler (every 0.5 s): RSS at 10 % of the points and at the last point, and the
+# peak (VmHWM) reached before the first point finished (start-up) and by the last one.
 rss_early=$(awk -v n="$points" '$1 >= n / 10 { print $2; exit }' "$work/rss.txt")
-rss_late=$(awk '{ r = $2 } END { print r }' "$work/rss.txt")
+rss_late=$(awk -v n="$points" '$1 < n { r = $2 } END { print r }' "$work/rss.txt")
+hwm_start=$(awk '$1 >= 1 { print h; exit } { h = $3 }' "$work/rss.txt")
+hwm_points=$(awk -v n="$points" '$1 < n { h = $3 } END { print h }' "$work/rss.txt")
 # vbench's start (process start to the first point_started) and finish (last point to exit).
 first_start=$(awk "$awk_ts"'/"event":"point_started"/ { printf "%.6f\n", epoch(field($0, "ts")); exit }' "$work/run.jsonl")
 last_fin=$(awk "$awk_ts"'/"event":"point_finished"/ { t = epoch(field($0, "ts")) } END { printf "%.6f\n", t }' "$work/run.jsonl")
@@ -338,7 +342,8 @@ echo "ratio vbench/manual (median): $(calc %.3f "$vb_med / $m_med")   (p95: $(ca
 echo "vbench beyond the benchmark / manual loop: $(calc %.3f "$over / $m_med")   (target <= 0.05)"
 echo "vbench start-up (process start to first point): $(calc %.2f "$first_start - $run_started") s after run_started; finish after the last point: wall $wall total"
 echo "readiness after the first 200 on /health: $ready   (target median <= 100 ms)"
-echo "peak RSS over $points points: $((peak_kb / 1024)) MiB ($peak_kb kB; target <= 30 MB); RSS at 10% of the points: ${rss_early:-?} kB, at the end: ${rss_late:-?} kB"
+echo "peak RSS over $points points: $((peak_kb / 1024)) MiB ($peak_kb kB; target <= 30 MB)"
+echo "  RSS at 10% of the points ${rss_early:-?} kB, at the last point ${rss_late:-?} kB; peak by the first point ${hwm_start:-?} kB, by the last point ${hwm_points:-?} kB (the rest: the reports)"
 if [ -n "$real" ]; then
   pm=$(echo "$real" | sed -n 's/^process .*median_s=\([0-9.]*\).*/\1/p')
   wm=$(echo "$real" | sed -n 's/^worker .*median_s=\([0-9.]*\).*/\1/p')
@@ -358,6 +363,7 @@ echo "ratio_beyond_bench=$(calc %.3f "$over / $m_med")"
 echo "ready_median_ms=$(get "$ready" median_ms)"
 echo "ready_max_ms=$(printf '%s\n' "${ready_ms[@]}" | sort -g | tail -n1 | awk '{ printf "%.1f", $1 * 1000 }')"
 echo "peak_rss_kb=$peak_kb"
+echo "rss_growth_kb=$(( ${rss_late:-0} - ${rss_early:-0} ))"
 if [ -n "$real" ]; then
   echo "real_process_median_ms=$(calc %.1f "$pm * 1000")"
   echo "real_worker_median_ms=$(calc %.1f "$wm * 1000")"
