@@ -326,6 +326,11 @@ pub async fn wait_ready(
                     max_model_len: None,
                 });
                 let version = m.version.clone().unwrap_or_else(|| "unknown".into());
+                // The quick probes read no log: bring the host copy up to date (the start-up
+                // lines up to `Application startup complete.`), after the ready event.
+                if !full {
+                    follower.poll(docker, &t.container, running).await;
+                }
                 return Ok(Ok(Ready {
                     model,
                     version,
