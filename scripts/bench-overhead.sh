@@ -318,6 +318,8 @@ if [ "$worker_points" -gt 0 ] && [ -f "$venv/.vbench-real-client-ok" ]; then
   say "real vLLM client: $worker_points point(s) per mode (scripts/measure-worker.sh)"
   real=$(VBENCH_VLLM_VENV="$venv" scripts/measure-worker.sh "$worker_points" 2>"$work/worker.err" | tail -n 3) ||
     { say "measure-worker failed:"; tail -n 20 "$work/worker.err" >&2; real=""; }
+elif [ "$worker_points" -eq 0 ]; then
+  say "real vLLM client: skipped (--worker-points 0)"
 else
   say "real vLLM client: skipped (no cached venv at $venv; scripts/setup-real-client.sh makes it)"
 fi
@@ -349,7 +351,7 @@ if [ -n "$real" ]; then
   wm=$(echo "$real" | sed -n 's/^worker .*median_s=\([0-9.]*\).*/\1/p')
   echo "real vLLM client per point: process $(calc %.1f "$pm * 1000") ms, worker $(calc %.1f "$wm * 1000") ms, worker/process $(calc %.4f "$wm / $pm")   (target <= 0.02)"
 else
-  echo "real vLLM client per point: not measured (no cached venv)"
+  echo "real vLLM client per point: not measured (no cached venv, or --worker-points 0)"
 fi
 echo
 echo "manual_median_ms=$m_med"
