@@ -41,6 +41,15 @@ pub fn to_line(event: &Event) -> String {
     line
 }
 
+impl Sink for JsonLines {
+    fn emit(&self, event: Event) {
+        let line = to_line(&event);
+        let mut out = self.out.lock().expect("json renderer poisoned");
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,14 +77,5 @@ mod tests {
                 .parse::<jiff::Timestamp>()
                 .is_ok()
         );
-    }
-}
-
-impl Sink for JsonLines {
-    fn emit(&self, event: Event) {
-        let line = to_line(&event);
-        let mut out = self.out.lock().expect("json renderer poisoned");
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
     }
 }
