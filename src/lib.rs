@@ -74,7 +74,10 @@ fn clap_color(args: &[OsString]) -> clap::ColorChoice {
 /// Run one invocation and return the process exit code. Errors are printed here, once.
 pub fn run(cli: cli::Cli) -> ExitCode {
     render::color::apply(commands::color(&cli.global));
+    // Two workers whatever the host: vbench waits on sockets and the engine, and a GPU host's
+    // 100+ cores would otherwise give it 100+ threads (and their malloc arenas) to idle.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {

@@ -72,9 +72,50 @@ pub struct ImageInfo {
     pub env: Vec<String>,
 }
 
+/// One entry of a build context with its bytes borrowed: what `write_context` packs, so a
+/// large file (the stand-in's binaries) is packed or hashed without a copy of it.
+#[derive(Debug, Clone, Copy)]
+pub enum EntryRef<'a> {
+    File {
+        path: &'a str,
+        data: &'a [u8],
+        mode: u32,
+    },
+    Dir {
+        path: &'a str,
+        mode: u32,
+    },
+    Symlink {
+        path: &'a str,
+        target: &'a str,
+    },
+}
+
+impl ContextEntry {
+    pub fn borrowed(&self) -> EntryRef<'_> {
+        match self {
+            ContextEntry::File { path, data, mode } => EntryRef::File {
+                path,
+                data,
+                mode: *mode,
+            },
+            ContextEntry::Dir { path, mode } => EntryRef::Dir { path, mode: *mode },
+            ContextEntry::Symlink { path, target } => EntryRef::Symlink { path, target },
+        }
+    }
+}
+
 /// Pack entries into an uncompressed tar (deterministic: mtime 0, root owner).
 pub fn context_tar(entries: &[ContextEntry]) -> std::io::Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::new());
+    write_context(entries.iter().map(ContextEntry::borrowed), Vec::new())
+}
+
+/// `context_tar` into any writer (a hasher: the tar's digest without the tar in memory).
+pub fn write_context<'a, W: std::io::Write>(
+    entries: impl IntoIterator<Item = EntryRef<'a>>,
+    out: W,
+) -> std::io::Result<W> {
+    let mut b = tar::Builder::new(out);
     let header = |kind: tar::EntryType, size: u64, mode: u32| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
@@ -87,15 +128,15 @@ pub fn context_tar(entries: &[ContextEntry]) -> std::io::Result<Vec<u8>> {
     };
     for e in entries {
         match e {
-            ContextEntry::File { path, data, mode } => {
-                let mut h = header(tar::EntryType::Regular, data.len() as u64, *mode);
-                b.append_data(&mut h, path, data.as_slice())?;
+            EntryRef::File { path, data, mode } => {
+                let mut h = header(tar::EntryType::Regular, data.len() as u64, mode);
+                b.append_data(&mut h, path, data)?;
             }
-            ContextEntry::Dir { path, mode } => {
-                let mut h = header(tar::EntryType::Directory, 0, *mode);
+            EntryRef::Dir { path, mode } => {
+                let mut h = header(tar::EntryType::Directory, 0, mode);
                 b.append_data(&mut h, path, std::io::empty())?;
             }
-            ContextEntry::Symlink { path, target } => {
+            EntryRef::Symlink { path, target } => {
                 let mut h = header(tar::EntryType::Symlink, 0, 0o777);
                 b.append_link(&mut h, path, target)?;
             }

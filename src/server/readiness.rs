@@ -105,6 +105,9 @@ pub struct Observation {
     pub process_alive: bool,
     /// New complete log lines since the last tick, ANSI-stripped.
     pub new_lines: Vec<String>,
+    /// Whether the log was read for this observation (a quick HTTP-only observation between
+    /// full ticks reads no log, so an absent milestone line says nothing).
+    pub log_read: bool,
     pub health_ok: Option<bool>,
     /// `Some(Ok(list))` when `/v1/models` answered, `Some(Err(why))` when it did not.
     pub models: Option<Result<Vec<ModelCard>, String>>,
@@ -122,6 +125,7 @@ impl Observation {
             container,
             process_alive,
             new_lines,
+            log_read: true,
             health_ok: None,
             models: None,
             refused: None,
@@ -304,6 +308,9 @@ impl Machine {
             Stage::LogMilestone => {
                 if diagnose::startup_complete(&self.lines).is_some() {
                     Some(format!("log says `{}`", diagnose::STARTUP_COMPLETE))
+                } else if obs.health_ok == Some(true) && !obs.log_read {
+                    // Seen by a quick probe between two reads of the log.
+                    Some("GET /health answered 200".to_string())
                 } else if obs.health_ok == Some(true) {
                     // A logging setup that hides uvicorn's line must not hang us: /health is
                     // the proof that matters.

@@ -1,6 +1,9 @@
 //! The readiness driver: every tick it gathers an `Observation` (container state, the tracked
 //! process, new serve-log lines, the HTTP probe the current stage needs), feeds the
 //! `readiness::Machine`, emits the live status line, and copies the serve log to the host log.
+//! Between full ticks, observations are the HTTP probe alone (no exec): `/health` every
+//! `FAST_POLL` while waiting for its first 200, then the later stages back to back, so
+//! readiness is seen within tens of milliseconds of the server answering (BENCHMARKS.md).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -153,6 +156,15 @@ fn sh(script: &str) -> ExecSpec {
 
 const STAGE: &str = "up";
 
+/// A full look at the server (container, process, new log lines: an inspect and two execs,
+/// ~100 ms) at most this often once it is launched.
+const TICK: Duration = Duration::from_secs(1);
+
+/// While waiting for the first `GET /health` 200, between full looks, `/health` alone is asked
+/// this often (about a millisecond over HTTP, no exec): the wait ends within this of the
+/// server answering. Every later stage is HTTP too and follows at once.
+const FAST_POLL: Duration = Duration::from_millis(20);
+
 /// Per-attempt timeout of the test completion.
 const GENERATE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -200,34 +212,52 @@ pub async fn wait_ready(
         detail: Stage::Launch.doing().into(),
     });
     let mut last_line = String::new();
+    // The last full look (container, process, log: two execs) and what it saw; between full
+    // looks an observation is one HTTP probe and reuses them.
+    let mut last_full: Option<Instant> = None;
+    let mut container = ContainerLife::Running;
+    let mut alive = false;
+    let mut force_full = false;
     loop {
-        let mut container = container_life(docker, &t.container).await?;
-        // Process first, log second: a process that just died has flushed its last lines.
-        let mut alive = container == ContainerLife::Running
-            && docker
-                .tracked_alive(&t.container, SERVE_PIDFILE)
-                .await
-                .unwrap_or(false);
-        if !alive && container == ContainerLife::Running {
-            // The container may have died between the two calls (the process dies with it):
-            // look again, so a killed container is not reported as an exited process.
+        let full = force_full
+            || m.stage == Stage::Launch
+            || !alive
+            || last_full.is_none_or(|t| t.elapsed() >= TICK);
+        force_full = false;
+        let mut lines: Vec<String> = Vec::new();
+        if full {
+            last_full = Some(Instant::now());
             container = container_life(docker, &t.container).await?;
+            // Process first, log second: a process that just died has flushed its last lines.
             alive = container == ContainerLife::Running
                 && docker
                     .tracked_alive(&t.container, SERVE_PIDFILE)
                     .await
                     .unwrap_or(false);
+            if !alive && container == ContainerLife::Running {
+                // The container may have died between the two calls (the process dies with
+                // it): look again, so a killed container is not reported as an exited process.
+                container = container_life(docker, &t.container).await?;
+                alive = container == ContainerLife::Running
+                    && docker
+                        .tracked_alive(&t.container, SERVE_PIDFILE)
+                        .await
+                        .unwrap_or(false);
+            }
+            let raw = follower
+                .poll(docker, &t.container, container == ContainerLife::Running)
+                .await;
+            lines = raw.iter().map(|l| diagnose::clean_line(l)).collect();
+            if !alive && let Some(rest) = follower.rest() {
+                lines.push(diagnose::clean_line(&rest));
+            }
+            if let Some(l) = lines.iter().rev().find(|l| !l.trim().is_empty()) {
+                last_line = l.clone();
+            }
         }
         let running = container == ContainerLife::Running;
-        let raw = follower.poll(docker, &t.container, running).await;
-        let mut lines: Vec<String> = raw.iter().map(|l| diagnose::clean_line(l)).collect();
-        if !alive && let Some(rest) = follower.rest() {
-            lines.push(diagnose::clean_line(&rest));
-        }
-        if let Some(l) = lines.iter().rev().find(|l| !l.trim().is_empty()) {
-            last_line = l.clone();
-        }
         let mut obs = Observation::new(container, alive, lines);
+        obs.log_read = full;
         let budget = m.remaining(start.elapsed()).min(probe::PROBE_TIMEOUT);
         if alive {
             match m.stage {
@@ -252,31 +282,43 @@ pub async fn wait_ready(
                     )
                 }
                 Stage::Version => {
-                    obs.version = Some(probe::version(&t.endpoint, budget).await.ok())
+                    let v = probe::version(&t.endpoint, budget).await.ok();
+                    if v.is_none() && !full {
+                        // The fallback reads the version from the log: read it first.
+                        force_full = true;
+                    } else {
+                        obs.version = Some(v);
+                    }
                 }
             }
         }
         let now = start.elapsed();
         match m.observe(now, obs) {
             Step::Wait => {
-                let tail: String = last_line.chars().take(100).collect();
-                let detail = match &m.models_note {
-                    Some(n) if m.stage == Stage::Models => format!("{} ({n})", m.stage.doing()),
-                    _ if tail.is_empty() => m.stage.doing().to_string(),
-                    _ => format!("{} | {tail}", m.stage.doing()),
-                };
-                sink.emit(Event::StageProgress {
-                    stage: STAGE.into(),
-                    detail,
-                    elapsed_s: now.as_secs_f64(),
-                });
-                let tick = if m.stage == Stage::Launch {
-                    Duration::from_millis(300)
-                } else {
-                    Duration::from_secs(1)
+                if full {
+                    let tail: String = last_line.chars().take(100).collect();
+                    let detail = match &m.models_note {
+                        Some(n) if m.stage == Stage::Models => {
+                            format!("{} ({n})", m.stage.doing())
+                        }
+                        _ if tail.is_empty() => m.stage.doing().to_string(),
+                        _ => format!("{} | {tail}", m.stage.doing()),
+                    };
+                    sink.emit(Event::StageProgress {
+                        stage: STAGE.into(),
+                        detail,
+                        elapsed_s: now.as_secs_f64(),
+                    });
+                }
+                let pause = match m.stage {
+                    Stage::Launch => Duration::from_millis(300),
+                    // Waiting for the first 200: a quick probe every FAST_POLL, so readiness
+                    // is seen within that of the server answering, not up to a tick later.
+                    Stage::LogMilestone | Stage::Health if alive => FAST_POLL,
+                    _ => TICK,
                 };
                 let left = m.remaining(start.elapsed());
-                tokio::time::sleep(tick.min(left)).await;
+                tokio::time::sleep(pause.min(left)).await;
             }
             Step::Advanced { from, to, how } => {
                 sink.emit(Event::StageFinished {
@@ -302,6 +344,11 @@ pub async fn wait_ready(
                     max_model_len: None,
                 });
                 let version = m.version.clone().unwrap_or_else(|| "unknown".into());
+                // The quick probes read no log: bring the host copy up to date (the start-up
+                // lines up to `Application startup complete.`), after the ready event.
+                if !full {
+                    follower.poll(docker, &t.container, running).await;
+                }
                 return Ok(Ok(Ready {
                     model,
                     version,

@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
-use crate::docker::image::{ContextEntry, context_tar};
+use crate::docker::image::{ContextEntry, EntryRef, write_context};
 use crate::docker::{Docker, LABEL_ROLE};
 use crate::events::{Event, Sink};
 
@@ -97,20 +97,25 @@ pub fn dockerfile(role: &str) -> String {
     )
 }
 
-/// The build context of one image.
-pub fn context_entries(role: &str, vllm: &[u8], busybox: &[u8]) -> Vec<ContextEntry> {
-    let dir = |path: &str, mode: u32| ContextEntry::Dir {
-        path: path.into(),
-        mode,
-    };
-    let link = |path: String, target: &str| ContextEntry::Symlink {
-        path,
-        target: target.into(),
-    };
+/// The paths of the busybox applet links, `rootfs/bin/<applet>`.
+fn applet_paths() -> Vec<String> {
+    APPLETS.iter().map(|a| format!("rootfs/bin/{a}")).collect()
+}
+
+/// The build context of one image, borrowing the binaries (`applets` from `applet_paths`):
+/// packed or hashed as it is, never copied.
+fn context_refs<'a>(
+    dockerfile: &'a str,
+    vllm: &'a [u8],
+    busybox: &'a [u8],
+    applets: &'a [String],
+) -> Vec<EntryRef<'a>> {
+    let dir = |path, mode| EntryRef::Dir { path, mode };
+    let link = |path, target| EntryRef::Symlink { path, target };
     let mut e = vec![
-        ContextEntry::File {
-            path: "Dockerfile".into(),
-            data: dockerfile(role).into_bytes(),
+        EntryRef::File {
+            path: "Dockerfile",
+            data: dockerfile.as_bytes(),
             mode: 0o644,
         },
         dir("rootfs/", 0o755),
@@ -120,25 +125,44 @@ pub fn context_entries(role: &str, vllm: &[u8], busybox: &[u8]) -> Vec<ContextEn
         dir("rootfs/root/bench_results/", 0o777),
         dir("rootfs/root/.cache/", 0o755),
         dir("rootfs/root/.cache/huggingface/", 0o755),
-        ContextEntry::File {
-            path: "rootfs/bin/vllm".into(),
-            data: vllm.to_vec(),
+        EntryRef::File {
+            path: "rootfs/bin/vllm",
+            data: vllm,
             mode: 0o755,
         },
-        link("rootfs/bin/nvidia-smi".into(), "vllm"),
-        link("rootfs/bin/rocm-smi".into(), "vllm"),
-        ContextEntry::File {
-            path: "rootfs/bin/busybox".into(),
-            data: busybox.to_vec(),
+        link("rootfs/bin/nvidia-smi", "vllm"),
+        link("rootfs/bin/rocm-smi", "vllm"),
+        EntryRef::File {
+            path: "rootfs/bin/busybox",
+            data: busybox,
             mode: 0o755,
         },
     ];
-    e.extend(
-        APPLETS
-            .iter()
-            .map(|a| link(format!("rootfs/bin/{a}"), "busybox")),
-    );
+    e.extend(applets.iter().map(|p| link(p, "busybox")));
     e
+}
+
+/// The build context of one image.
+pub fn context_entries(role: &str, vllm: &[u8], busybox: &[u8]) -> Vec<ContextEntry> {
+    let (dockerfile, applets) = (dockerfile(role), applet_paths());
+    context_refs(&dockerfile, vllm, busybox, &applets)
+        .into_iter()
+        .map(|e| match e {
+            EntryRef::File { path, data, mode } => ContextEntry::File {
+                path: path.into(),
+                data: data.to_vec(),
+                mode,
+            },
+            EntryRef::Dir { path, mode } => ContextEntry::Dir {
+                path: path.into(),
+                mode,
+            },
+            EntryRef::Symlink { path, target } => ContextEntry::Symlink {
+                path: path.into(),
+                target: target.into(),
+            },
+        })
+        .collect()
 }
 
 struct Built {
@@ -173,29 +197,51 @@ async fn build_one(
 /// so `ensure_images` rebuilds images made by an older recipe.
 const RECIPE: &[u8] = b"labels-v2: no vbench.managed on images";
 
-/// One image's build context: its role, the tar, and the content hash kept in its label.
-type Context = (String, Vec<u8>, String);
+/// The two files of the images, and where they came from.
+struct Files {
+    vllm: std::borrow::Cow<'static, [u8]>,
+    busybox: std::borrow::Cow<'static, [u8]>,
+    origins: String,
+}
 
-/// The two contexts, and where the stand-in and busybox came from.
-fn contexts() -> anyhow::Result<([Context; 2], String)> {
+fn files() -> anyhow::Result<Files> {
     let vllm = binaries::standin()?;
     let busybox = binaries::busybox()?;
     let origins = format!("stand-in {}, busybox {}", vllm.origin, busybox.origin);
-    let (vllm, busybox) = (vllm.data, busybox.data);
-    let make = |role: &str| -> anyhow::Result<Context> {
-        let ctx = context_tar(&context_entries(role, &vllm, &busybox))
-            .context("pack the stand-in image context")?;
+    Ok(Files {
+        vllm: vllm.data,
+        busybox: busybox.data,
+        origins,
+    })
+}
+
+impl Files {
+    /// The tar context of `role`'s image.
+    fn context(&self, role: &str) -> anyhow::Result<Vec<u8>> {
+        let (dockerfile, applets) = (dockerfile(role), applet_paths());
+        let size = self.vllm.len() + self.busybox.len() + 64 * 1024;
+        write_context(
+            context_refs(&dockerfile, &self.vllm, &self.busybox, &applets),
+            Vec::with_capacity(size),
+        )
+        .context("pack the stand-in image context")
+    }
+
+    /// The content hash of `role`'s image, kept in its label: the SHA-256 of RECIPE and the
+    /// context tar, streamed through the hasher (the tar, 7 MB a role, is never in memory
+    /// just to be compared: most runs find their images up to date).
+    fn content(&self, role: &str) -> anyhow::Result<String> {
+        let (dockerfile, applets) = (dockerfile(role), applet_paths());
+        let mut hasher = Sha256::new();
         // The labels are set by the build call, outside the context: RECIPE stands for them.
-        let hash = format!(
-            "{:x}",
-            Sha256::new()
-                .chain_update(RECIPE)
-                .chain_update(&ctx)
-                .finalize()
-        );
-        Ok((role.to_string(), ctx, hash))
-    };
-    Ok(([make("server")?, make("client")?], origins))
+        hasher.update(RECIPE);
+        let hasher = write_context(
+            context_refs(&dockerfile, &self.vllm, &self.busybox, &applets),
+            hasher,
+        )
+        .context("hash the stand-in image context")?;
+        Ok(format!("{:x}", hasher.finalize()))
+    }
 }
 
 fn mib(bytes: i64) -> String {
@@ -229,7 +275,7 @@ async fn build(
     let refs = StandinImages::for_tag(tag);
     // With no binary at hand (built without the embedded stand-in, no VBENCH_STANDIN_BIN),
     // present images are used as they are.
-    let (ctxs, origins) = match contexts() {
+    let files = match files() {
         Ok(c) => c,
         Err(e) if only_if_changed => {
             let mut present = true;
@@ -246,12 +292,13 @@ async fn build(
         }
         Err(e) => return Err(e),
     };
-    for (role, ctx, content) in ctxs {
+    for role in ["server", "client"] {
         let reference = if role == "server" {
             &refs.server
         } else {
             &refs.client
         };
+        let content = files.content(role)?;
         if only_if_changed
             && let Some(img) = docker.inspect_image(reference).await?
             && img.labels.get(LABEL_CONTENT) == Some(&content)
@@ -261,9 +308,12 @@ async fn build(
         let t = Instant::now();
         sink.emit(Event::StageStarted {
             stage: "images".into(),
-            detail: format!("building {reference} (CPU stand-in for vLLM; {origins})"),
+            detail: format!(
+                "building {reference} (CPU stand-in for vLLM; {})",
+                files.origins
+            ),
         });
-        let built = build_one(docker, reference, ctx, &content).await?;
+        let built = build_one(docker, reference, files.context(role)?, &content).await?;
         sink.emit(Event::StageFinished {
             stage: "images".into(),
             detail: format!("built {} ({})", built.reference, mib(built.size)),
@@ -301,6 +351,36 @@ mod tests {
         assert_eq!(not_static(&elf), None);
         elf[64] = 3; // PT_INTERP
         assert!(not_static(&elf).unwrap().contains("dynamically linked"));
+    }
+
+    #[test]
+    fn the_streamed_content_hash_is_the_hash_of_the_context_tar() {
+        let files = Files {
+            vllm: b"stand-in bytes".to_vec().into(),
+            busybox: b"busybox bytes".to_vec().into(),
+            origins: String::new(),
+        };
+        for role in ["server", "client"] {
+            let tar = crate::docker::image::context_tar(&context_entries(
+                role,
+                &files.vllm,
+                &files.busybox,
+            ))
+            .expect("tar");
+            assert_eq!(files.context(role).expect("context"), tar);
+            let whole = format!(
+                "{:x}",
+                Sha256::new()
+                    .chain_update(RECIPE)
+                    .chain_update(&tar)
+                    .finalize()
+            );
+            assert_eq!(files.content(role).expect("content"), whole);
+        }
+        assert_ne!(
+            files.content("server").expect("server"),
+            files.content("client").expect("client")
+        );
     }
 
     #[test]

@@ -452,8 +452,16 @@ impl<S: ServerControl> Runner<'_, S> {
         })?;
         *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = Some(journal);
         let end = self.points(m, &todo, n).await;
-        // The manifest is written whole (the journal then goes) whatever happened.
-        *self.journal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // The manifest is written whole (the journal then goes) whatever happened; the last
+        // record's sync is waited for first (the manifest's own sync makes its error moot).
+        if let Some(mut j) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = j.settle();
+        }
         let end = end?;
         self.save(m)?;
         Ok(end)
