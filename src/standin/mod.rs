@@ -1,6 +1,6 @@
 //! The CPU stand-in images (`vbench/vllm-standin-server`, `vbench/vllm-standin-client`): built
 //! locally FROM scratch from an in-memory context (no registry), holding the static stand-in
-//! binary (`/bin/vllm`, with `nvidia-smi` / `rocm-smi` links to it) and a static busybox.
+//! binary (`/bin/vllm`, with `nvidia-smi` / `rocm-smi` / `ray` links to it) and a static busybox.
 //! They are a test double and demo backend, never a GPU measurement; both say so in a label.
 //! The two files come from `binaries` (environment, else embedded at build time, so an
 //! installed vbench builds them anywhere); `elf` checks that they are static.
@@ -127,6 +127,7 @@ pub fn context_entries(role: &str, vllm: &[u8], busybox: &[u8]) -> Vec<ContextEn
         },
         link("rootfs/bin/nvidia-smi".into(), "vllm"),
         link("rootfs/bin/rocm-smi".into(), "vllm"),
+        link("rootfs/bin/ray".into(), "vllm"),
         ContextEntry::File {
             path: "rootfs/bin/busybox".into(),
             data: busybox.to_vec(),
