@@ -28,6 +28,11 @@ pub struct Global {
     /// Docker Engine address (unix:///var/run/docker.sock by default).
     #[arg(long, global = true, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
+    /// Use the engine named NAME in the configuration's `hosts:` (its address, GPU settings
+    /// and container names; results under <results_dir>/hosts/NAME). Wins over
+    /// --docker-host. Default: the local engine.
+    #[arg(long, global = true, value_name = "NAME", env = "VBENCH_HOST")]
+    pub host: Option<String>,
     /// Output mode: a terminal UI, plain timestamped lines (cron), or one JSON event per line.
     /// Default: `auto` (terminal UI on a TTY, plain lines otherwise).
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Auto)]
@@ -130,6 +135,9 @@ pub enum Command {
     },
     /// Check Docker, the GPU runtime, images, containers and disk space.
     Doctor {
+        /// Check every engine of the configuration's `hosts:`, one section per host.
+        #[arg(long, conflicts_with = "host")]
+        all_hosts: bool,
         #[command(flatten)]
         overrides: Overrides,
     },

@@ -68,6 +68,14 @@ pub enum Code {
     /// A matrix ran, but one or more of its combinations could not (the server did not
     /// start, or died); each cause is in the matrix's summary.
     CombinationsFailed = 24,
+    /// `--host NAME` / `--hosts` names no entry of the configuration's `hosts:`.
+    UnknownHost = 27,
+    /// A named host's Docker Engine cannot be reached (`--host`, `doctor --all-hosts`, or
+    /// every host of a fan-out run).
+    HostUnreachable = 28,
+    /// A fan-out run finished, but one or more hosts failed on the way (unreachable, or
+    /// their server died); in shard mode their points ran on the others.
+    HostsFailed = 29,
     /// Interrupted by SIGINT/SIGTERM; the run is saved and resumable.
     Interrupted = 130,
 }
@@ -79,7 +87,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 28] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -104,6 +112,9 @@ impl Code {
         Code::EngineLost,
         Code::ServerUnreachable,
         Code::CombinationsFailed,
+        Code::UnknownHost,
+        Code::HostUnreachable,
+        Code::HostsFailed,
         Code::Interrupted,
     ];
 }
@@ -129,6 +140,13 @@ pub fn code_of_error(e: &(dyn std::error::Error + 'static)) -> Code {
 fn code_of_one(e: &(dyn std::error::Error + 'static)) -> Option<Code> {
     if e.is::<ConfigError>() {
         return Some(Code::Usage);
+    }
+    if let Some(e) = e.downcast_ref::<crate::hosts::HostError>() {
+        use crate::hosts::HostError;
+        return Some(match e {
+            HostError::Unknown { .. } => Code::UnknownHost,
+            HostError::Unreachable { .. } => Code::HostUnreachable,
+        });
     }
     if let Some(e) = e.downcast_ref::<InitError>() {
         return Some(match e {

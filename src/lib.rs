@@ -18,6 +18,7 @@ pub mod events;
 pub mod exit;
 pub mod gpu;
 pub mod gpu_doctor;
+pub mod hosts;
 pub mod matrix;
 pub mod pipeline;
 pub mod pull;

@@ -29,6 +29,7 @@ fn every_key_is_in_the_template_and_the_reference() {
         "sweeps:\n  s1:\n    zzz_unknown: 1\n",
         "sweeps:\n  s1:\n    slo:\n      zzz_unknown: 1\n",
         "matrix:\n  - name: a\n    zzz_unknown: 1\n",
+        "hosts:\n  - name: a\n    zzz_unknown: 1\n",
     ];
     let mut total = 0;
     for probe in probes {

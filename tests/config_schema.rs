@@ -102,13 +102,14 @@ fn the_file_vbench_init_writes_is_valid() {
     assert_eq!(errors(&v, &text), Vec::<String>::new());
     assert!(loader_accepts(&text).0);
 
-    // The commented examples (a sweep, an SLO search, a matrix), uncommented as the
+    // The commented examples (a sweep, an SLO search, a matrix, hosts), uncommented as the
     // template's own test does, are valid too.
     let examples = text
         .replace("sweeps: {}\n#", "sweeps:\n")
         .replace("\n#    ", "\n    ")
         .replace("\n#  capacity:", "\n  capacity:")
         .replace("matrix: []\n#", "matrix:\n")
+        .replace("hosts: []\n#", "hosts:\n")
         .replace("\n#  - name", "\n  - name");
     for part in [
         "long-context:\n    input_lens: [32K",

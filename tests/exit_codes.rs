@@ -87,6 +87,20 @@ fn table() -> Vec<(u8, &'static str, Code)> {
     let _held = RunLock::acquire(&lock_dir, &Holder::me("first")).expect("first lock");
     let second = RunLock::acquire(&lock_dir, &Holder::me("second")).expect_err("held");
     let bug = std::fs::read("/nonexistent/vbench-test/file").expect_err("no such file");
+    let hosts_yaml = tmp.path().join("hosts.yaml");
+    std::fs::write(
+        &hosts_yaml,
+        "hosts:\n  - name: gone\n    docker_host: unix:///nonexistent/vbench-test/docker.sock\n",
+    )
+    .expect("write");
+    let hosts_cfg =
+        vbench::config::load(Some(&hosts_yaml), &Default::default()).expect("hosts config");
+    let unknown_host = vbench::hosts::named(&hosts_cfg, "nope").expect_err("no such host");
+    let gone = vbench::hosts::named(&hosts_cfg, "gone").expect("named");
+    let host_unreachable = rt
+        .block_on(vbench::hosts::connect(gone, Default::default()))
+        .err()
+        .expect("nobody serves that socket");
 
     vec![
         (0, "every point passed", code_for_end(&RunEnd::Finished)),
@@ -231,6 +245,16 @@ fn table() -> Vec<(u8, &'static str, Code)> {
                 interrupted: false,
                 verdicts: vec![],
             }),
+        ),
+        (
+            27,
+            "--host names no hosts: entry",
+            code_of(&unknown_host.into()),
+        ),
+        (
+            28,
+            "a named host's engine is unreachable",
+            code_of(&host_unreachable.into()),
         ),
         (130, "interrupted", code_for_end(&RunEnd::Interrupted)),
     ]

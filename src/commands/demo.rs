@@ -13,7 +13,7 @@ pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Outcome> {
     let output = super::output(g);
     let sink = crate::render::sink_for(output);
     {
-        let docker = super::connect(g).await?;
+        let docker = super::connect(g, &cfg).await?;
         crate::standin::ensure_images(&docker, &crate::standin::tag(), sink.as_ref())
             .await
             .map_err(|e| CommandError::Setup(format!("{e:#}")))?;
@@ -23,7 +23,8 @@ pub async fn cmd(g: &Global, args: DemoArgs) -> anyhow::Result<Outcome> {
         sweeps: Some(vec![("demo".to_string(), demo)]),
         down: args.down,
         standin: true,
-        docker_host: g.docker_host.clone(),
+        docker_host: super::endpoint(g, &cfg).host,
+        tls_cert_path: super::endpoint(g, &cfg).tls_cert_path,
         labels: super::labels(),
         exit_now: Some(super::exit_interrupted),
         ..Default::default()

@@ -5,6 +5,11 @@
 //!
 //! Exit 0 when the machine can run at least the CPU stand-in (warnings allowed); exit 3
 //! (set-up) when a check fails, e.g. the engine is unreachable.
+//!
+//! `--host NAME` checks one named engine; `--all-hosts` checks every `hosts:` entry, a
+//! section each (exit 28 when one is unreachable, else 3 when a check fails). The host facts
+//! `gpu_doctor` reads from this machine (drivers, `/dev/kfd`) are only read for engines on
+//! this machine (`unix://` addresses).
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +18,7 @@ use serde::Serialize;
 use super::{CommandError, Outcome};
 use crate::cli::{Global, Overrides};
 use crate::config::{Config, GpuMode};
-use crate::docker::{ContainerState, Docker, EngineInfo};
+use crate::docker::{ContainerState, Docker, Endpoint, EngineInfo};
 use crate::gpu_doctor::Level;
 use crate::render::Output;
 
@@ -52,9 +57,31 @@ fn check(id: &str, status: Status, detail: impl Into<String>) -> Check {
     }
 }
 
-pub async fn cmd(g: &Global, o: &Overrides) -> anyhow::Result<Outcome> {
+/// One host's report, for `--all-hosts`.
+#[derive(Debug, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub docker_host: String,
+    #[serde(flatten)]
+    pub report: Report,
+}
+
+/// `--all-hosts`: every host's report.
+#[derive(Debug, Serialize)]
+pub struct HostsReport {
+    /// No check failed on any host.
+    pub ok: bool,
+    pub hosts: Vec<HostReport>,
+}
+
+pub async fn cmd(g: &Global, all_hosts: bool, o: &Overrides) -> anyhow::Result<Outcome> {
+    if all_hosts {
+        return all(g, o).await;
+    }
     let cfg = super::load(g, o)?;
-    let report = gather(g.docker_host.as_deref(), &cfg).await;
+    let endpoint = super::endpoint(g, &cfg);
+    let local = is_local(&endpoint);
+    let report = gather_at(&endpoint, local, &cfg).await;
     let text = if super::output(g) == Output::Json {
         format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
@@ -71,10 +98,75 @@ pub async fn cmd(g: &Global, o: &Overrides) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Run every check. Never fails itself: an unreachable engine is a failed check.
-pub async fn gather(docker_host: Option<&str>, cfg: &Config) -> Report {
+/// `--all-hosts`: each host checked with its own settings, one after the other.
+async fn all(g: &Global, o: &Overrides) -> anyhow::Result<Outcome> {
+    let cfg = crate::config::load(g.config.as_deref(), &super::overrides(o))?;
+    if cfg.hosts.is_empty() {
+        return Err(CommandError::Usage(
+            "--all-hosts: the configuration has no `hosts:` list (see docs/configuration.md)"
+                .into(),
+        )
+        .into());
+    }
+    let mut hosts = Vec::new();
+    for h in &cfg.hosts {
+        let hcfg = crate::hosts::on_host(&cfg, h);
+        let endpoint = h.endpoint();
+        let report = gather_at(&endpoint, is_local(&endpoint), &hcfg).await;
+        hosts.push(HostReport {
+            host: h.name.clone(),
+            docker_host: h.docker_host.clone(),
+            report,
+        });
+    }
+    let all = HostsReport {
+        ok: hosts.iter().all(|h| h.report.ok),
+        hosts,
+    };
+    let text = if super::output(g) == Output::Json {
+        format!("{}\n", serde_json::to_string_pretty(&all)?)
+    } else {
+        all.hosts
+            .iter()
+            .map(|h| format!("host {} ({})\n{}", h.host, h.docker_host, render(&h.report)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    super::print_out(&text)?;
+    // An unreachable host first (its own code), then any other failed check.
+    for h in &all.hosts {
+        if h.report.engine.is_none()
+            && let Some(c) = h.report.checks.iter().find(|c| c.check == "docker")
+        {
+            return Err(crate::hosts::HostError::Unreachable {
+                name: h.host.clone(),
+                source: crate::docker::DockerError::Other(c.detail.clone()),
+            }
+            .into());
+        }
+    }
+    for h in &all.hosts {
+        if let Some(failed) = h.report.checks.iter().find(|c| c.status == Status::Fail) {
+            return Err(CommandError::ChecksFailed {
+                check: format!("{}: {}", h.host, failed.check),
+                detail: failed.detail.clone(),
+            }
+            .into());
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// An engine on this machine: its GPUs and drivers are this machine's.
+fn is_local(e: &Endpoint) -> bool {
+    e.host.as_deref().is_none_or(|h| h.starts_with("unix://"))
+}
+
+/// Run every check against `endpoint`. Never fails itself: an unreachable engine is a failed
+/// check. `local`: the engine runs on this machine, so this machine's GPU facts are its own.
+pub async fn gather_at(endpoint: &Endpoint, local: bool, cfg: &Config) -> Report {
     let mut checks = Vec::new();
-    let docker = match Docker::connect(docker_host).await {
+    let docker = match Docker::connect_endpoint(endpoint).await {
         Ok(d) => {
             let i = &d.info;
             checks.push(check(
@@ -92,29 +184,40 @@ pub async fn gather(docker_host: Option<&str>, cfg: &Config) -> Report {
             None
         }
     };
-    let gpu_facts = crate::gpu_doctor::Facts::read(cfg, docker.as_ref()).await;
-    if let Some(d) = &docker {
-        checks.push(gpu_check(
-            d,
-            cfg.server.gpu,
-            Path::new("/dev/kfd").exists(),
-            gpu_facts.nvidia_hook.is_some(),
+    if !local {
+        if let Some(d) = &docker {
+            checks.push(gpu_check(d, cfg.server.gpu, false, false));
+        }
+        checks.push(check(
+            "gpu_host",
+            Status::Warn,
+            "a remote engine: its GPUs, drivers and /dev/kfd are not checked from this machine",
         ));
+    } else {
+        let gpu_facts = crate::gpu_doctor::Facts::read(cfg, docker.as_ref()).await;
+        if let Some(d) = &docker {
+            checks.push(gpu_check(
+                d,
+                cfg.server.gpu,
+                Path::new("/dev/kfd").exists(),
+                gpu_facts.nvidia_hook.is_some(),
+            ));
+        }
+        // The GPUs per vendor, the container toolkit, /dev/kfd's groups, the image's CUDA/ROCm.
+        checks.extend(
+            crate::gpu_doctor::checks(&gpu_facts)
+                .into_iter()
+                .map(|f| Check {
+                    check: f.check,
+                    status: match f.level {
+                        Level::Ok => Status::Ok,
+                        Level::Warn => Status::Warn,
+                        Level::Fail => Status::Fail,
+                    },
+                    detail: f.detail,
+                }),
+        );
     }
-    // The GPUs per vendor, the container toolkit, /dev/kfd's groups, the image's CUDA/ROCm.
-    checks.extend(
-        crate::gpu_doctor::checks(&gpu_facts)
-            .into_iter()
-            .map(|f| Check {
-                check: f.check,
-                status: match f.level {
-                    Level::Ok => Status::Ok,
-                    Level::Warn => Status::Warn,
-                    Level::Fail => Status::Fail,
-                },
-                detail: f.detail,
-            }),
-    );
     if let Some(d) = &docker {
         checks.push(
             image_check(

@@ -6,7 +6,7 @@ use crate::server::{self, DownOptions};
 
 pub async fn cmd(g: &Global, args: DownArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;
-    let docker = super::connect(g).await?;
+    let docker = super::connect(g, &cfg).await?;
     let sink = crate::render::sink_for(super::output(g));
     server::down(
         &docker,

@@ -19,7 +19,7 @@ pub async fn cmd(g: &Global, watch: Option<f64>, o: &Overrides) -> anyhow::Resul
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    let docker = super::connect(g).await?;
+    let docker = super::connect(g, &cfg).await?;
     let server = &cfg.server.container;
     let in_container = matches!(docker.inspect_container(server).await, Ok(Some(s)) if s.running);
     let json = super::output(g) == Output::Json;

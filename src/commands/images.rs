@@ -18,7 +18,7 @@ pub async fn cmd(g: &Global, action: ImagesAction) -> anyhow::Result<Outcome> {
 
 async fn pull(g: &Global, o: &crate::cli::Overrides) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, o)?;
-    let docker = super::connect(g).await?;
+    let docker = super::connect(g, &cfg).await?;
     let output = super::output(g);
     let sink = crate::render::sink_for(output);
     let creds = crate::docker::credentials::Credentials::from_env();
@@ -60,7 +60,13 @@ async fn pull(g: &Global, o: &crate::cli::Overrides) -> anyhow::Result<Outcome> 
 }
 
 async fn build(g: &Global, tag: &str) -> anyhow::Result<Outcome> {
-    let docker = super::connect(g).await?;
+    // Only `--host` needs the configuration (the host's address).
+    let cfg = if g.host.is_some() {
+        super::load(g, &Default::default())?
+    } else {
+        crate::config::Config::default()
+    };
+    let docker = super::connect(g, &cfg).await?;
     let sink = crate::render::sink_for(super::output(g));
     let t = Instant::now();
     let images = crate::standin::build_images(&docker, tag, sink.as_ref()).await?;

@@ -23,7 +23,7 @@ fn keep_ansi(g: &Global) -> bool {
 
 pub async fn cmd(g: &Global, args: LogsArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load(g, &args.overrides)?;
-    let docker = super::connect(g).await?;
+    let docker = super::connect(g, &cfg).await?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let container = match args.which {
         Which::Server => cfg.server.container.clone(),

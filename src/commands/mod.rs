@@ -22,7 +22,7 @@ mod status;
 mod up;
 
 use crate::cli::{Cli, ColorMode, Command, Global, OutputMode};
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config};
 use crate::docker::{Docker, DockerError};
 use crate::pipeline::RunOutcome;
 use crate::render::Output;
@@ -73,7 +73,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Init { path, force } => init::cmd(&path, force),
         Command::Config { schema, overrides } => config_cmd::cmd(g, schema, &overrides),
-        Command::Doctor { overrides } => doctor::cmd(g, &overrides).await,
+        Command::Doctor {
+            all_hosts,
+            overrides,
+        } => doctor::cmd(g, all_hosts, &overrides).await,
         Command::Images { action } => images::cmd(g, action).await,
         Command::Up(args) => up::cmd(g, args).await,
         Command::Status { overrides } => status::cmd(g, &overrides).await,
@@ -153,9 +156,29 @@ pub(crate) fn selection(s: &crate::cli::SweepSelection) -> Selection {
     }
 }
 
-/// The effective configuration: `--config` (else `./vbench.yaml`), then the flags.
-pub(crate) fn load(g: &Global, o: &crate::cli::Overrides) -> Result<Config, ConfigError> {
-    config::load(g.config.as_deref(), &overrides(o))
+/// The effective configuration: `--config` (else `./vbench.yaml`), then the flags, then
+/// `--host`'s settings.
+pub(crate) fn load(g: &Global, o: &crate::cli::Overrides) -> anyhow::Result<Config> {
+    on_host(g, config::load(g.config.as_deref(), &overrides(o))?)
+}
+
+/// With `--host NAME`: the configuration on that host (`hosts::on_host`).
+pub(crate) fn on_host(g: &Global, cfg: Config) -> anyhow::Result<Config> {
+    match &g.host {
+        None => Ok(cfg),
+        Some(name) => {
+            let h = crate::hosts::named(&cfg, name)?;
+            Ok(crate::hosts::on_host(&cfg, h))
+        }
+    }
+}
+
+/// The engine a command talks to: `--host`'s, else `--docker-host` (or `DOCKER_HOST`).
+pub(crate) fn endpoint(g: &Global, cfg: &Config) -> crate::docker::Endpoint {
+    match g.host.as_deref().and_then(|n| cfg.host(n)) {
+        Some(h) => h.endpoint(),
+        None => crate::docker::Endpoint::host(g.docker_host.as_deref()),
+    }
 }
 
 /// `load`, with `--pull` (on the commands that create containers) overriding `pull`.
@@ -163,10 +186,10 @@ pub(crate) fn load_with_pull(
     g: &Global,
     o: &crate::cli::Overrides,
     pull: Option<&str>,
-) -> Result<Config, ConfigError> {
+) -> anyhow::Result<Config> {
     let mut ov = overrides(o);
     ov.pull = pull.map(str::to_string);
-    config::load(g.config.as_deref(), &ov)
+    on_host(g, config::load(g.config.as_deref(), &ov)?)
 }
 
 /// `load_with_pull`, plus the matrix combinations set on the command line.
@@ -175,7 +198,7 @@ pub(crate) fn load_for_run(
     o: &crate::cli::Overrides,
     pull: Option<&str>,
     matrix: &crate::cli::MatrixArgs,
-) -> Result<Config, ConfigError> {
+) -> anyhow::Result<Config> {
     let mut ov = overrides(o);
     ov.pull = pull.map(str::to_string);
     ov.matrix_set = matrix.matrix_set.clone();
@@ -183,7 +206,7 @@ pub(crate) fn load_for_run(
     if matrix.no_matrix {
         cfg.matrix.clear();
     }
-    Ok(cfg)
+    on_host(g, cfg)
 }
 
 /// Run the pipeline, or the matrix when the configuration has one.
@@ -221,15 +244,21 @@ pub(crate) fn labels() -> crate::docker::Labels {
         .unwrap_or_default()
 }
 
-/// Connect to the Docker Engine (`--docker-host`, else `DOCKER_HOST`), labelling what the
-/// command creates with `VBENCH_LABELS`.
-pub(crate) async fn connect(g: &Global) -> Result<Docker, CommandError> {
+/// Connect to the Docker Engine (`--host`'s, else `--docker-host`, else `DOCKER_HOST`),
+/// labelling what the command creates with `VBENCH_LABELS`.
+pub(crate) async fn connect(g: &Global, cfg: &Config) -> anyhow::Result<Docker> {
+    if let Some(h) = g.host.as_deref().and_then(|n| cfg.host(n)) {
+        return Ok(crate::hosts::connect(h, labels()).await?);
+    }
     Docker::connect(g.docker_host.as_deref())
         .await
         .map(|d| d.with_labels(labels()))
-        .map_err(|source| CommandError::Docker {
-            op: "connect to the Docker Engine".into(),
-            source,
+        .map_err(|source| {
+            CommandError::Docker {
+                op: "connect to the Docker Engine".into(),
+                source,
+            }
+            .into()
         })
 }
 

@@ -7,7 +7,7 @@ use crate::server::{self, UpOptions};
 
 pub async fn cmd(g: &Global, args: UpArgs) -> anyhow::Result<Outcome> {
     let cfg = super::load_with_pull(g, &args.overrides, args.pull.as_deref())?;
-    let docker = super::connect(g).await?;
+    let docker = super::connect(g, &cfg).await?;
     let sink = crate::render::sink_for(super::output(g));
     let opts = UpOptions {
         restart: args.restart,

@@ -46,6 +46,42 @@ pub struct RawConfig {
     /// combination, in order.
     #[schemars(with = "Option<Vec<RawCombination>>")]
     pub matrix: Opt<Vec<Spanned<RawCombination>>>,
+    /// Named Docker Engines: `--host NAME` points a command at one, `vbench run --hosts a,b`
+    /// fans a run out over several.
+    #[schemars(with = "Option<Vec<RawHost>>")]
+    pub hosts: Opt<Vec<Spanned<RawHost>>>,
+}
+
+/// One named Docker Engine (`hosts:` entries); unset keys keep the `server`/`client` values.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Host")]
+pub struct RawHost {
+    /// The host's name, unique (required).
+    #[schemars(with = "schema::Scalar")]
+    pub name: Opt<String>,
+    /// The engine's address (required): unix:///var/run/docker.sock, tcp://HOST:2376 or
+    /// ssh://user@host.
+    #[schemars(with = "schema::Scalar")]
+    pub docker_host: Opt<String>,
+    /// Directory with ca.pem, cert.pem and key.pem: connect to a tcp:// address over TLS.
+    #[schemars(with = "Option<schema::Scalar>")]
+    pub tls_cert_path: Opt<String>,
+    /// GPU preset on this host: auto, nvidia, amd or none.
+    #[schemars(with = "Option<schema::GpuMode>")]
+    pub gpu: Opt<String>,
+    /// GPUs on this host: all, a count (the first N) or host indices.
+    #[schemars(with = "Option<schema::Gpus>")]
+    pub gpus: Opt<super::gpus::RawGpus>,
+    /// Server container name on this host.
+    #[schemars(with = "Option<schema::Scalar>")]
+    pub server_container: Opt<String>,
+    /// Client container name on this host.
+    #[schemars(with = "Option<schema::Scalar>")]
+    pub client_container: Opt<String>,
+    /// Publish the server port on 127.0.0.1:<port> of this host.
+    #[schemars(with = "Option<schema::Port>")]
+    pub publish_port: Opt<i64>,
 }
 
 /// One named combination of server settings (`matrix:` entries); unset keys keep the
@@ -304,6 +340,12 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "image" => "an image reference like vllm/vllm-openai:v0.11.0 or repo@sha256:<64 hex>",
         "server" | "client" | "run" | "slo" => "a mapping of keys",
         "matrix" => "a list of combinations, each a mapping with a `name` and server settings",
+        "hosts" => "a list of hosts, each a mapping with a `name` and a `docker_host`",
+        "docker_host" => {
+            "an address: unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://user@host"
+        }
+        "tls_cert_path" => "a directory holding ca.pem, cert.pem and key.pem",
+        "server_container" | "client_container" => "a container name",
         "name" => "a name: a letter or digit, then letters, digits, `_`, `.` or `-`",
         "ttft_p99" | "tpot_p99" | "e2el_p99" => "a duration like 2s or 50ms",
         "by" => "one of concurrency, rate",

@@ -12,13 +12,14 @@ use serde_saphyr::Spanned;
 use super::error::{ConfigError, Ctx, Origin};
 use super::expand::expand;
 use super::file::{
-    self, RawClient, RawCombination, RawConfig, RawRun, RawServer, RawSlo, RawSweep, expectation,
-    origin,
+    self, RawClient, RawCombination, RawConfig, RawHost, RawRun, RawServer, RawSlo, RawSweep,
+    expectation, origin,
 };
 use super::gpus::{self, GpuSelection, RawGpus, parse_gpus};
 use super::units::{parse_duration, parse_size, parse_token_count};
 use super::{
-    Combination, Config, GpuMode, Overrides, PullPolicy, SloBy, SloConfig, SweepConfig, validate,
+    Combination, Config, GpuMode, HostConfig, Overrides, PullPolicy, SloBy, SloConfig, SweepConfig,
+    validate,
 };
 
 /// The environment lookup used for `${VAR}`; `None` leaves values unexpanded.
@@ -211,6 +212,9 @@ impl Merger<'_> {
         if let Some(m) = raw.matrix {
             self.matrix(cfg, m)?;
         }
+        if let Some(h) = raw.hosts {
+            self.hosts(cfg, h)?;
+        }
         Ok(())
     }
 
@@ -287,9 +291,72 @@ impl Merger<'_> {
         Ok(())
     }
 
+    /// `hosts:`: each with a name and an address (checked in `validate`).
+    fn hosts(
+        &mut self,
+        cfg: &mut Config,
+        list: Spanned<Vec<Spanned<RawHost>>>,
+    ) -> Result<(), ConfigError> {
+        self.ctx.set_origin("hosts", origin(&list));
+        for (i, item) in list.value.into_iter().enumerate() {
+            let p = format!("hosts[{i}]");
+            self.ctx.set_origin(&p, origin(&item));
+            let r = item.value;
+            let need = |ctx: &Ctx, key: &str| {
+                ctx.error(&p, format!("a host has no `{key}`")).help(
+                    "each hosts entry is `- name: NAME` with `docker_host: unix:///var/run/docker.sock` (or tcp://HOST:PORT, ssh://user@host)",
+                )
+            };
+            let name = r.name.ok_or_else(|| need(&self.ctx, "name"))?;
+            let addr = r
+                .docker_host
+                .ok_or_else(|| need(&self.ctx, "docker_host"))?;
+            let mut h = HostConfig {
+                name: self.text(&format!("{p}.name"), name)?,
+                docker_host: self.text(&format!("{p}.docker_host"), addr)?,
+                tls_cert_path: None,
+                gpu: None,
+                gpus: None,
+                server_container: None,
+                client_container: None,
+                publish_port: None,
+            };
+            if let Some(v) = r.tls_cert_path {
+                h.tls_cert_path = Some(PathBuf::from(self.text(&format!("{p}.tls_cert_path"), v)?));
+            }
+            if let Some(v) = r.gpu {
+                let path = format!("{p}.gpu");
+                let g = self.text(&path, v)?;
+                h.gpu = Some(parse_gpu(&g).ok_or_else(|| {
+                    self.ctx
+                        .error(&path, format!("unknown GPU mode `{g}`"))
+                        .help("valid choices: auto, nvidia, amd, none")
+                })?);
+            }
+            if let Some(v) = r.gpus {
+                h.gpus = Some(self.gpus_at(&format!("{p}.gpus"), v)?);
+            }
+            if let Some(v) = r.server_container {
+                h.server_container = Some(self.text(&format!("{p}.server_container"), v)?);
+            }
+            if let Some(v) = r.client_container {
+                h.client_container = Some(self.text(&format!("{p}.client_container"), v)?);
+            }
+            if let Some(v) = r.publish_port {
+                h.publish_port = Some(self.int(&format!("{p}.publish_port"), v, 1, 65535)? as u16);
+            }
+            cfg.hosts.push(h);
+        }
+        Ok(())
+    }
+
     /// `server.gpus`: a count, a list, or text (`all`, `4,5,6,7`, `${GPUS:-all}`, expanded).
     fn gpus(&mut self, v: Spanned<RawGpus>) -> Result<GpuSelection, ConfigError> {
-        let path = "server.gpus";
+        self.gpus_at("server.gpus", v)
+    }
+
+    /// A GPU selection at `path` (`server.gpus`, `hosts[i].gpus`).
+    fn gpus_at(&mut self, path: &str, v: Spanned<RawGpus>) -> Result<GpuSelection, ConfigError> {
         self.ctx.set_origin(path, origin(&v));
         let parsed = match v.value {
             RawGpus::Count(n) => gpus::count(n),

@@ -20,8 +20,9 @@ pub const COMBINATION_KEYS: [&str; 7] = [
 ];
 
 /// Names a combination may not take: its results directory sits beside these.
-pub const RESERVED_NAMES: [&str; 8] = [
+pub const RESERVED_NAMES: [&str; 9] = [
     "matrix",
+    "hosts",
     "runs",
     "server",
     "logs",

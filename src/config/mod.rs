@@ -3,13 +3,14 @@
 //!
 //! Submodules: `file` (raw YAML types), `load` (lookup, merge, overrides), `expand`
 //! (`${VAR}`), `units` (durations, sizes, `1K`), `validate`, `error` (file:line:column
-//! diagnostics), `redact` (secrets), `template` (`vbench init`'s commented file) and `schema`
+//! diagnostics), `hosts` (named Docker Engines), `redact` (secrets), `template` (`vbench init`'s commented file) and `schema`
 //! (the file's JSON Schema, from `file`'s types).
 
 mod error;
 mod expand;
 mod file;
 mod gpus;
+mod hosts;
 mod load;
 mod matrix;
 mod redact;
@@ -24,6 +25,7 @@ pub use expand::{ExpandError, expand};
 pub use gpus::{
     GPUS_EXPECTED, GpuSelection, check_on_host, parse_gpus, pipeline_parallel_size, world_size,
 };
+pub use hosts::{HOST_SCHEMES, HostConfig};
 pub use load::{from_text, load_file, locate};
 pub use matrix::{COMBINATION_KEYS, Combination, RESERVED_NAMES, parse_matrix_set};
 pub use redact::{REDACTED, Secret, is_secret_name, redact_args, redact_env};
@@ -128,6 +130,9 @@ pub struct Config {
     pub run: RunConfig,
     /// Named combinations of server settings: a run measures its sweeps once per combination.
     pub matrix: Vec<Combination>,
+    /// Named Docker Engines (`--host NAME`, `vbench run --hosts a,b`); empty: only the local
+    /// engine (or `--docker-host`).
+    pub hosts: Vec<HostConfig>,
     /// Where each value came from, for errors found after loading (not part of the value).
     #[serde(skip)]
     pub provenance: Provenance,
@@ -323,6 +328,7 @@ impl Default for Config {
                 client_mode: ClientMode::Auto,
             },
             matrix: vec![],
+            hosts: vec![],
             provenance: Provenance::default(),
         }
     }

@@ -140,6 +140,23 @@ matrix: []
 #    env:
 #      VLLM_LOGGING_LEVEL: DEBUG
 
+# Named Docker Engines: `--host NAME` points any command at one (results then under
+# <results_dir>/hosts/NAME/), `vbench run --hosts a,b [--mode replicate|shard]` fans a run out
+# over several, `vbench doctor --all-hosts` checks them all. Keys: name, docker_host
+# (unix://, tcp:// or ssh://user@host), then any of tls_cert_path (a directory with ca.pem,
+# cert.pem, key.pem), gpu, gpus, server_container, client_container, publish_port.
+hosts: []
+#  - name: gpu-a
+#    docker_host: unix:///var/run/docker.sock
+#  - name: gpu-b
+#    docker_host: tcp://10.0.0.7:2376
+#    tls_cert_path: /etc/vbench/certs/gpu-b
+#    gpu: nvidia
+#    gpus: 4,5,6,7
+#    server_container: vllm-server
+#    client_container: vllm-bench-client
+#    publish_port: 18000
+
 run:
   # Sweeps `vbench run` runs when none is named on the command line.
   sweeps: [production]
@@ -227,6 +244,7 @@ mod tests {
             .replace("\n#    ", "\n    ")
             .replace("\n#  capacity:", "\n  capacity:")
             .replace("matrix: []\n#", "matrix:\n")
+            .replace("hosts: []\n#", "hosts:\n")
             .replace("\n#  - name", "\n  - name");
         let c = from_text(text, None, &Overrides::default(), None).unwrap();
         let s = &c.sweeps["long-context"];
@@ -236,5 +254,7 @@ mod tests {
         assert_eq!((slo.ttft_p99, slo.tpot_p99), (Some(2000), Some(50)));
         assert_eq!(c.matrix.len(), 2);
         assert_eq!(c.matrix[1].env["VLLM_LOGGING_LEVEL"], "DEBUG");
+        assert_eq!(c.hosts.len(), 2);
+        assert_eq!(c.hosts[1].publish_port, Some(18000));
     }
 }

@@ -286,7 +286,47 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     if c.run.point_timeout.is_zero() {
         return Err(err(ctx, "run.point_timeout", "must be longer than 0s"));
     }
-    matrix(c, ctx)
+    matrix(c, ctx)?;
+    hosts(c, ctx)
+}
+
+/// `hosts:`: unique names safe as directory names, addresses bollard can connect to, TLS
+/// only over tcp, valid container names.
+fn hosts(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
+    for (i, h) in c.hosts.iter().enumerate() {
+        let p = format!("hosts[{i}]");
+        name(ctx, &format!("{p}.name"), &h.name, "host")?;
+        if let Some(j) = c.hosts[..i].iter().position(|o| o.name == h.name) {
+            return Err(ctx.error(
+                &format!("{p}.name"),
+                format!("`{}` also names hosts[{j}]", h.name),
+            ));
+        }
+        let addr = &h.docker_host;
+        if !super::HOST_SCHEMES.iter().any(|s| addr.starts_with(s)) {
+            return Err(err(
+                ctx,
+                &format!("{p}.docker_host"),
+                format!("`{addr}` is not a Docker Engine address"),
+            ));
+        }
+        let tcp = ["tcp://", "https://"].iter().any(|s| addr.starts_with(s));
+        if h.tls_cert_path.is_some() && !tcp {
+            return Err(ctx
+                .error(
+                    &format!("{p}.tls_cert_path"),
+                    format!("TLS certificates apply to tcp:// addresses, not `{addr}`"),
+                )
+                .help("remove tls_cert_path, or give a tcp://HOST:2376 address"));
+        }
+        if let Some(n) = &h.server_container {
+            name(ctx, &format!("{p}.server_container"), n, "container")?;
+        }
+        if let Some(n) = &h.client_container {
+            name(ctx, &format!("{p}.client_container"), n, "container")?;
+        }
+    }
+    Ok(())
 }
 
 /// The combinations: unique names that are safe as directory names (and not those of the

@@ -1,6 +1,9 @@
 //! Connecting to the Docker Engine: `DOCKER_HOST` (or `--docker-host`) honoured, unix socket by
-//! default, API version always negotiated, and the engine facts `doctor` and the GPU presets need.
+//! default, tcp (TLS with a certificate directory) and ssh (through the `ssh` program) for
+//! named hosts, API version always negotiated, and the engine facts `doctor` and the GPU
+//! presets need.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{DockerError, Result, within};
@@ -13,6 +16,29 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
 /// The address bollard uses when neither `--docker-host` nor `DOCKER_HOST` is given.
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// Where an engine is: an address and, for TLS over tcp, Docker's certificate directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `unix:///…`, `tcp://HOST:PORT`, `ssh://user@host`; `None`: `DOCKER_HOST`, else the
+    /// local socket.
+    pub host: Option<String>,
+    /// A directory with `ca.pem`, `cert.pem`, `key.pem` (`DOCKER_CERT_PATH`'s layout).
+    pub tls_cert_path: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// An address without TLS (`None`: the default engine).
+    pub fn host(host: Option<&str>) -> Endpoint {
+        Endpoint {
+            host: host.map(str::to_string),
+            tls_cert_path: None,
+        }
+    }
+}
+
+/// bollard's per-request timeout for the TLS transport, in seconds (as `CLIENT_TIMEOUT`).
+const CLIENT_TIMEOUT_SECS: u64 = 300;
 
 /// A connected, version-negotiated Docker handle. Cheap to clone.
 ///
@@ -42,12 +68,20 @@ pub struct EngineInfo {
     pub kernel_version: Option<String>,
     pub ncpu: Option<i64>,
     pub mem_total: Option<i64>,
+    /// The storage driver (`overlay2`, `fuse-overlayfs`).
+    pub storage_driver: Option<String>,
 }
 
 impl Docker {
     /// Connect to `host` (or `DOCKER_HOST`, or the default unix socket), negotiate the API
     /// version and read `version` + `info`. Fails with `DockerError::Unreachable` naming the host.
     pub async fn connect(host: Option<&str>) -> Result<Docker> {
+        Docker::connect_endpoint(&Endpoint::host(host)).await
+    }
+
+    /// Connect to `endpoint`: like `connect`, over TLS when it names a certificate directory.
+    pub async fn connect_endpoint(endpoint: &Endpoint) -> Result<Docker> {
+        let host = endpoint.host.as_deref();
         let host_name = match host {
             Some(h) => h.to_string(),
             None => std::env::var("DOCKER_HOST")
@@ -59,9 +93,18 @@ impl Docker {
             host: host_name.clone(),
             detail,
         };
-        let client = match host {
-            Some(h) => bollard::Docker::connect_with_host(h),
-            None => bollard::Docker::connect_with_defaults(),
+        let client = match (host, &endpoint.tls_cert_path) {
+            // bollard's `ssl` feature brings rustls with `ring`, the binary's only provider.
+            (Some(h), Some(dir)) => bollard::Docker::connect_with_ssl(
+                h,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                CLIENT_TIMEOUT_SECS,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            (Some(h), None) => bollard::Docker::connect_with_host(h),
+            (None, _) => bollard::Docker::connect_with_defaults(),
         }
         .map_err(|e| unreachable(e.to_string()))?
         .with_timeout(CLIENT_TIMEOUT);
@@ -103,6 +146,7 @@ impl Docker {
             kernel_version: info.kernel_version.or(version.kernel_version),
             ncpu: info.ncpu,
             mem_total: info.mem_total,
+            storage_driver: info.driver,
         };
         Ok(Docker {
             inner,

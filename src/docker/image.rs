@@ -322,6 +322,45 @@ impl Docker {
         .await
     }
 
+    /// `docker save`: `references` as one archive, in memory (meant for small images such as
+    /// the stand-in's, copied from one engine to another).
+    pub async fn save_images(&self, references: &[&str]) -> Result<Vec<u8>> {
+        let op = format!("save images {}", references.join(", "));
+        within(&op, Duration::from_secs(300), async {
+            let mut stream = self.inner.export_images(references);
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.map_err(api(op.clone()))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `docker load`: the images of an archive `save_images` wrote.
+    pub async fn load_images(&self, archive: Vec<u8>) -> Result<()> {
+        let op = "load images".to_string();
+        within(&op, Duration::from_secs(300), async {
+            let opts = bollard::query_parameters::ImportImageOptionsBuilder::default()
+                .quiet(true)
+                .build();
+            let mut stream =
+                self.inner
+                    .import_image(opts, bollard::body_full(archive.into()), None);
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(api(op.clone()))?;
+                if let Some(err) = info.error_detail {
+                    return Err(DockerError::Stream {
+                        op: op.clone(),
+                        message: err.message.unwrap_or_default(),
+                    });
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Remove an image; absent is not an error.
     pub async fn remove_image(&self, reference: &str) -> Result<()> {
         let op = format!("remove image {reference}");

@@ -27,7 +27,7 @@ pub mod spec;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use connect::{Docker, EngineInfo};
+pub use connect::{Docker, Endpoint, EngineInfo};
 pub use container::{ContainerState, Ensured};
 pub use exec::{ExecOutcome, ExecSpec, OutputLine, Stream as OutputStream};
 pub use session::ExecSession;

@@ -102,7 +102,7 @@ pub async fn run(
     rec.status = "running".into();
     save(&mut rec)?;
     let cancel = sweep::signals::install(sink.clone(), opts.exit_now);
-    let docker = Docker::connect(opts.docker_host.as_deref())
+    let docker = Docker::connect_endpoint(&opts.endpoint())
         .await
         .map(|d| d.with_labels(opts.labels.clone()))
         .map_err(|source| RunError::Docker {
@@ -435,6 +435,7 @@ async fn run_one(
         restart: true,
         standin: opts.standin,
         docker_host: opts.docker_host.clone(),
+        tls_cert_path: opts.tls_cert_path.clone(),
         labels: opts.labels.clone(),
         exit_now: opts.exit_now,
         baseline: opts.baseline.clone(),

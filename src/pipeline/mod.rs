@@ -254,7 +254,7 @@ fn config_hash(cfg: &Config, sweeps: &[(String, SweepConfig)]) -> Result<String,
 }
 
 async fn connect(opts: &RunOptions) -> Result<Docker, RunError> {
-    Docker::connect(opts.docker_host.as_deref())
+    Docker::connect_endpoint(&opts.endpoint())
         .await
         .map(|d| d.with_labels(opts.labels.clone()))
         .map_err(|source| RunError::Docker {
@@ -557,7 +557,7 @@ async fn dry_run(
 async fn live_context(opts: &RunOptions, cfg: &Config) -> Option<u64> {
     use crate::server::probe;
     let t = std::time::Duration::from_secs(5);
-    let docker = tokio::time::timeout(t, Docker::connect(opts.docker_host.as_deref()))
+    let docker = tokio::time::timeout(t, Docker::connect_endpoint(&opts.endpoint()))
         .await
         .ok()?
         .ok()?;

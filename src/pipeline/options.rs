@@ -5,6 +5,16 @@ use crate::config::SweepConfig;
 use crate::docker::Labels;
 use crate::sweep::Selection;
 
+impl RunOptions {
+    /// The engine the run talks to.
+    pub fn endpoint(&self) -> crate::docker::Endpoint {
+        crate::docker::Endpoint {
+            host: self.docker_host.clone(),
+            tls_cert_path: self.tls_cert_path.clone(),
+        }
+    }
+}
+
 /// The whole request behind `vbench run` / `vbench demo`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -26,6 +36,9 @@ pub struct RunOptions {
     pub standin: bool,
     /// The Docker Engine (`None`: `DOCKER_HOST`, else the local socket).
     pub docker_host: Option<String>,
+    /// With `docker_host`: connect over TLS with this certificate directory (a named host's
+    /// `tls_cert_path`).
+    pub tls_cert_path: Option<std::path::PathBuf>,
     /// Extra labels on everything the run creates.
     pub labels: Labels,
     /// What a second SIGINT/SIGTERM does: exit at once (the caller decides the code).
