@@ -176,6 +176,7 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     }
     env(ctx, "server.env", &s.env)?;
     api_key(ctx, c)?;
+    nodes(c, ctx)?;
     volumes(ctx, "server.volumes", &s.volumes)?;
 
     let cl = &c.client;
@@ -331,6 +332,56 @@ fn hosts(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
 
 /// The combinations: unique names that are safe as directory names (and not those of the
 /// results directory's own entries), and values the `server` section would accept.
+/// A multi-node server: two nodes or more, each a distinct `hosts:` entry; the head's Ray and
+/// server ports differ (host networking puts both on the head machine).
+fn nodes(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
+    let s = &c.server;
+    if s.nodes.is_empty() {
+        return Ok(());
+    }
+    if s.nodes.len() < 2 {
+        return Err(err(
+            ctx,
+            "server.nodes",
+            "a multi-node server needs at least two nodes (one node: leave server.nodes empty)",
+        ));
+    }
+    for (i, n) in s.nodes.iter().enumerate() {
+        let p = format!("server.nodes[{i}]");
+        if s.nodes[..i].contains(n) {
+            return Err(err(ctx, &p, format!("`{n}` is listed twice")));
+        }
+        if c.host(n).is_none() {
+            return Err(err(
+                ctx,
+                &p,
+                format!("`{n}` is not a host: every node must be a name from hosts:"),
+            ));
+        }
+    }
+    if s.ray_port == s.port {
+        return Err(err(
+            ctx,
+            "server.ray_port",
+            format!(
+                "{} is also server.port: with host networking both listen on the head's machine",
+                s.ray_port
+            ),
+        ));
+    }
+    if s.nodes_timeout.is_zero() {
+        return Err(err(ctx, "server.nodes_timeout", "must be longer than 0s"));
+    }
+    if !c.matrix.is_empty() {
+        return Err(err(
+            ctx,
+            "server.nodes",
+            "a multi-node server cannot be combined with matrix: yet",
+        ));
+    }
+    Ok(())
+}
+
 fn matrix(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     for (i, m) in c.matrix.iter().enumerate() {
         let p = format!("matrix[{i}]");

@@ -325,6 +325,7 @@ mod tests {
             "rootfs/bin/vllm",
             "rootfs/bin/nvidia-smi",
             "rootfs/bin/rocm-smi",
+            "rootfs/bin/ray",
             "rootfs/bin/busybox",
             "rootfs/bin/[",
             "rootfs/bin/setsid",
