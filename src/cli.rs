@@ -330,6 +330,20 @@ pub struct RunArgs {
     pub pull: Option<String>,
     #[command(flatten)]
     pub matrix: MatrixArgs,
+    /// Fan the run out over these hosts of the configuration's `hosts:` (`a,b`): one run id,
+    /// per-host progress, one report with a line per host.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        conflicts_with = "host"
+    )]
+    pub hosts: Vec<String>,
+    /// With --hosts: `replicate` runs every point on every host (compare hosts or GPU
+    /// types); `shard` divides the points among identical hosts (a free host takes the next;
+    /// a failed host's points go to the others).
+    #[arg(long, value_parser = ["replicate", "shard"], default_value = "replicate", requires = "hosts")]
+    pub mode: String,
     #[command(flatten)]
     pub overrides: Overrides,
 }

@@ -180,6 +180,36 @@ pub enum Event {
     /// The end of a matrix: every combination with its status and rows, and the verdicts
     /// between image combinations.
     MatrixSummary(Box<crate::matrix::report::MatrixSummary>),
+    /// A fan-out run (`vbench run --hosts`) began or resumed: its hosts, its mode, and in
+    /// shard mode how many units (points) are to be shared.
+    FanoutStarted {
+        fanout_id: String,
+        mode: String,
+        hosts: Vec<String>,
+        units: usize,
+        dir: String,
+        resumed: bool,
+    },
+    /// An event of one host's run within a fan-out (its per-host progress).
+    OnHost { host: String, inner: Box<Event> },
+    /// A host of a fan-out failed mid-unit: the unit goes back in the queue for the others.
+    UnitRequeued {
+        fanout_id: String,
+        host: String,
+        unit: String,
+        cause: String,
+    },
+    /// A host of a fan-out is done: `status` is `ok`, `points_failed`, `failed` (`cause`
+    /// says why) or `interrupted`.
+    HostFinished {
+        fanout_id: String,
+        host: String,
+        status: String,
+        run_ids: Vec<String>,
+        cause: Option<String>,
+    },
+    /// The end of a fan-out: every host with its status and rows, the verdicts.
+    FanoutSummary(Box<crate::hosts::report::FanoutSummary>),
 }
 
 /// What vbench does about a signal.

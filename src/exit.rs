@@ -70,11 +70,11 @@ pub enum Code {
     CombinationsFailed = 24,
     /// `--host NAME` / `--hosts` names no entry of the configuration's `hosts:`.
     UnknownHost = 27,
-    /// A named host's Docker Engine cannot be reached (`--host`, `doctor --all-hosts`, or
-    /// every host of a fan-out run).
+    /// A named host's Docker Engine cannot be reached (`--host`, `doctor --all-hosts`).
     HostUnreachable = 28,
-    /// A fan-out run finished, but one or more hosts failed on the way (unreachable, or
-    /// their server died); in shard mode their points ran on the others.
+    /// A fan-out run (`run --hosts`) lost one or more hosts (unreachable, server not
+    /// starting or dying, engine lost); in shard mode their points ran on the others, and
+    /// points no host was left for are listed in the summary (`--resume` runs them).
     HostsFailed = 29,
     /// Interrupted by SIGINT/SIGTERM; the run is saved and resumable.
     Interrupted = 130,
@@ -291,6 +291,44 @@ pub fn code_for_matrix(o: &crate::matrix::MatrixOutcome) -> Code {
         return Code::CombinationsFailed;
     }
     if statuses.iter().any(|(_, s)| *s == S::PointsFailed) {
+        return Code::PointsFailed;
+    }
+    if verdicts.contains(&Outcome::Regressed) {
+        return Code::Regressed;
+    }
+    if verdicts.contains(&Outcome::CannotJudge) {
+        return Code::CannotJudge;
+    }
+    Code::Ok
+}
+
+/// The code for a fan-out: interrupted (130), else a host that failed (29), else points that
+/// failed validation (5), else the verdicts (8 regressed, 9 cannot judge), else 0.
+pub fn code_for_fanout(o: &crate::hosts::fanout::FanoutOutcome) -> Code {
+    use crate::hosts::fanout::FanoutOutcome;
+    use crate::hosts::record::HostStatus as S;
+    use crate::report::verdict::Outcome;
+    let FanoutOutcome::Ran {
+        hosts,
+        units_left,
+        interrupted,
+        verdicts,
+        ..
+    } = o
+    else {
+        return Code::Ok;
+    };
+    if *interrupted || hosts.iter().any(|(_, s)| *s == S::Interrupted) {
+        return Code::Interrupted;
+    }
+    if *units_left > 0
+        || hosts
+            .iter()
+            .any(|(_, s)| !matches!(s, S::Ok | S::PointsFailed))
+    {
+        return Code::HostsFailed;
+    }
+    if hosts.iter().any(|(_, s)| *s == S::PointsFailed) {
         return Code::PointsFailed;
     }
     if verdicts.contains(&Outcome::Regressed) {

@@ -89,6 +89,7 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Ok(commands::Outcome::Run(outcome)) => exit::code_for_outcome(&outcome),
         Ok(commands::Outcome::Judged(verdict)) => exit::code_for_verdict(verdict),
         Ok(commands::Outcome::Matrix(outcome)) => exit::code_for_matrix(&outcome),
+        Ok(commands::Outcome::Fanout(outcome)) => exit::code_for_fanout(&outcome),
         Err(err) => {
             // Not `eprintln!`: a terminal gone with a closed ssh session must not turn the
             // exit code into a panic's.

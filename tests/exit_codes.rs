@@ -256,6 +256,20 @@ fn table() -> Vec<(u8, &'static str, Code)> {
             "a named host's engine is unreachable",
             code_of(&host_unreachable.into()),
         ),
+        (
+            29,
+            "a fan-out ran, but one of its hosts failed",
+            vbench::exit::code_for_fanout(&vbench::hosts::fanout::FanoutOutcome::Ran {
+                fanout_id: "f".into(),
+                hosts: vec![
+                    ("a".into(), vbench::hosts::record::HostStatus::Ok),
+                    ("b".into(), vbench::hosts::record::HostStatus::Failed),
+                ],
+                units_left: 0,
+                interrupted: false,
+                verdicts: vec![],
+            }),
+        ),
         (130, "interrupted", code_for_end(&RunEnd::Interrupted)),
     ]
 }

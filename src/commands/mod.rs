@@ -37,6 +37,8 @@ pub enum Outcome {
     Judged(crate::report::verdict::Outcome),
     /// A run over a matrix of server combinations.
     Matrix(crate::matrix::MatrixOutcome),
+    /// A run fanned out over several hosts.
+    Fanout(crate::hosts::fanout::FanoutOutcome),
 }
 
 /// What a command itself (not the engine below it) can fail at.

@@ -1,5 +1,5 @@
 //! `vbench run` glue: load the configuration, hand the sweep pipeline (or, with a `matrix:`,
-//! the matrix) its options, return its outcome.
+//! the matrix; with `--hosts`, the fan-out) its options, return its outcome.
 
 use super::Outcome;
 use crate::cli::{Global, RunArgs};
@@ -31,5 +31,15 @@ pub async fn cmd(g: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         threshold: Some(super::threshold(&args.threshold)?),
         cancel: None,
     };
+    if !args.hosts.is_empty() {
+        let fan = crate::hosts::fanout::FanoutOptions {
+            hosts: args.hosts.clone(),
+            mode: crate::hosts::record::Mode::parse(&args.mode)
+                .ok_or_else(|| super::CommandError::Usage(format!("--mode {}", args.mode)))?,
+        };
+        return Ok(Outcome::Fanout(
+            crate::hosts::fanout::run(&cfg, &fan, &opts, sink).await?,
+        ));
+    }
     super::run_or_matrix(&cfg, &opts, sink).await
 }

@@ -91,3 +91,81 @@ impl Config {
         c
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{GpuMode, GpuSelection, Overrides, from_text};
+
+    const TWO: &str = "hosts:\n  - name: ha\n    docker_host: unix:///var/run/docker.sock\n  - name: hb\n    docker_host: tcp://10.0.0.7:2376\n    tls_cert_path: /certs/b\n    gpu: amd\n    gpus: 2\n    server_container: srv-b\n    publish_port: 18001\n";
+
+    fn load(
+        yaml: &str,
+        o: &Overrides,
+    ) -> Result<crate::config::Config, crate::config::ConfigError> {
+        from_text(yaml.to_string(), None, o, None)
+    }
+
+    #[test]
+    fn hosts_load_and_override_the_server_settings_they_name() {
+        let c = load(TWO, &Overrides::default()).expect("valid");
+        assert_eq!(c.host_names(), ["ha", "hb"]);
+        let b = c.host("hb").expect("b");
+        assert_eq!(
+            b.endpoint().tls_cert_path.as_deref(),
+            Some(std::path::Path::new("/certs/b"))
+        );
+        let on_b = c.for_host(b);
+        assert_eq!(on_b.server.gpu, GpuMode::Amd);
+        assert_eq!(on_b.server.gpus, GpuSelection::Count(2));
+        assert_eq!(on_b.server.container, "srv-b");
+        assert_eq!(on_b.server.publish_port, Some(18001));
+        // What a host does not set stays the server section's.
+        assert_eq!(on_b.client.container, c.client.container);
+        assert_eq!(c.for_host(c.host("ha").unwrap()).server, c.server);
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_host() {
+        let o = Overrides {
+            gpus: Some("4,5,6,7".into()),
+            server_container: Some("from-flag".into()),
+            ..Default::default()
+        };
+        let c = load(TWO, &o).expect("valid");
+        let on_b = c.for_host(c.host("hb").unwrap());
+        assert_eq!(on_b.server.gpus, GpuSelection::Ids(vec![4, 5, 6, 7]));
+        assert_eq!(on_b.server.container, "from-flag");
+        assert_eq!(on_b.server.gpu, GpuMode::Amd);
+    }
+
+    #[test]
+    fn bad_hosts_are_refused_at_their_line() {
+        for (yaml, want) in [
+            ("hosts:\n  - name: ha\n", "no `docker_host`"),
+            ("hosts:\n  - docker_host: unix:///x\n", "no `name`"),
+            (
+                "hosts:\n  - name: ha\n    docker_host: unix:///x\n  - name: ha\n    docker_host: unix:///y\n",
+                "also names hosts[0]",
+            ),
+            (
+                "hosts:\n  - name: ha\n    docker_host: ftp://x\n",
+                "not a Docker Engine address",
+            ),
+            (
+                "hosts:\n  - name: ha\n    docker_host: unix:///x\n    tls_cert_path: /c\n",
+                "TLS certificates apply to tcp://",
+            ),
+            (
+                "hosts:\n  - name: ha\n    docker_host: unix:///x\n    gpus: zero\n",
+                "hosts[0].gpus",
+            ),
+        ] {
+            let e = load(yaml, &Overrides::default()).expect_err(yaml);
+            let text = format!("{e} {}", e.help.join(" "));
+            assert!(
+                text.contains(want) || e.to_string().contains(want),
+                "{yaml}: {e}"
+            );
+        }
+    }
+}

@@ -20,9 +20,10 @@ pub const COMBINATION_KEYS: [&str; 7] = [
 ];
 
 /// Names a combination may not take: its results directory sits beside these.
-pub const RESERVED_NAMES: [&str; 9] = [
+pub const RESERVED_NAMES: [&str; 10] = [
     "matrix",
     "hosts",
+    "fanout",
     "runs",
     "server",
     "logs",

@@ -179,7 +179,15 @@ mod tests {
     fn unknown_keys_are_refused_at_every_level() {
         let s = schema();
         assert_eq!(s["additionalProperties"], json!(false), "{s:#}");
-        for def in ["Server", "Client", "Sweep", "Run", "Slo", "Combination"] {
+        for def in [
+            "Server",
+            "Client",
+            "Sweep",
+            "Run",
+            "Slo",
+            "Combination",
+            "Host",
+        ] {
             assert_eq!(
                 s["$defs"][def]["additionalProperties"],
                 json!(false),
@@ -208,9 +216,11 @@ mod tests {
                 "sweeps",
                 "run",
                 "pull",
-                "matrix"
+                "matrix",
+                "hosts"
             ]
         );
+        assert!(keys(&s["$defs"]["Host"]).contains(&"docker_host".to_string()));
         assert!(keys(&s["$defs"]["Server"]).contains(&"gpus".to_string()));
         assert!(keys(&s["$defs"]["Sweep"]).contains(&"repeats".to_string()));
     }

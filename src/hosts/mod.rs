@@ -2,6 +2,13 @@
 //! `docker::Docker` to it, and (in `fanout`) running one benchmark over several of them.
 //! The configuration's side (the `hosts:` list, `HostConfig`, `Config::for_host`) lives in
 //! `config`; this module owns what needs an engine.
+//!
+//! Submodules: `fanout` (one run over several hosts, replicate or shard), `record` (its state
+//! on disk), `report` (its one report across hosts).
+
+pub mod fanout;
+pub mod record;
+pub mod report;
 
 use crate::config::{Config, HostConfig};
 use crate::docker::{Docker, DockerError, Labels};

@@ -174,6 +174,44 @@ pub fn line(event: &Event) -> String {
             s
         }
         Event::MatrixSummary(s) => format!("matrix {}: {} ({})", s.matrix_id, s.status, s.dir),
+        Event::FanoutStarted {
+            fanout_id,
+            mode,
+            hosts,
+            units,
+            resumed,
+            ..
+        } => format!(
+            "fan-out {fanout_id}: {} {mode} over {}{}",
+            if *resumed { "resuming" } else { "starting" },
+            hosts.join(", "),
+            if *units > 0 {
+                format!(" ({units} unit(s) to share)")
+            } else {
+                String::new()
+            }
+        ),
+        Event::OnHost { host, inner } => format!("[{host}] {}", line(inner)),
+        Event::UnitRequeued {
+            host, unit, cause, ..
+        } => format!(
+            "[{host}] failed ({}); {unit} goes back to the other hosts",
+            cause.lines().next().unwrap_or("")
+        ),
+        Event::HostFinished {
+            host,
+            status,
+            run_ids,
+            cause,
+            ..
+        } => {
+            let mut s = format!("host {host}: {status} ({} run(s))", run_ids.len());
+            if let Some(c) = cause.as_deref().and_then(|c| c.lines().next()) {
+                s.push_str(&format!(": {c}"));
+            }
+            s
+        }
+        Event::FanoutSummary(s) => format!("fan-out {}: {} ({})", s.fanout_id, s.status, s.dir),
         Event::Signal { signal, action } => match action {
             SignalAction::Stopping => format!(
                 "{signal}: stopping the benchmark in the client and saving the run (a second SIGINT or SIGTERM quits at once)"
@@ -195,6 +233,8 @@ pub fn block(event: &Event) -> Option<String> {
         Event::SloResult(s) => Some(slo_block(s)),
         Event::MatrixPlan(p) => Some(matrix_plan(p)),
         Event::MatrixSummary(s) => Some(crate::matrix::report::text(s)),
+        Event::FanoutSummary(s) => Some(crate::hosts::report::text(s)),
+        Event::OnHost { host, inner } => block(inner).map(|b| format!("host {host}:\n{b}")),
         _ => None,
     }
 }

@@ -8,8 +8,12 @@
 //! Networking: the engine gets a bridge of its own (`ip link add vbt-hst-XXXXXX type bridge`
 //! on an unused 10.213.N.0/24) and `--iptables=false`; its user networks come from
 //! 10.214.N.0/24. Never `--bridge=none`: a daemon started with it deletes the host's docker0
-//! and breaks the machine's own engine. Containers of this engine cannot reach the first
-//! engine's networks, so each host runs its own server and client.
+//! and breaks the machine's own engine. Bridged traffic passes the host's iptables
+//! (`br_netfilter`), whose FORWARD policy the main engine set to DROP, and this engine adds
+//! no rules of its own: two rules accept its subnets' traffic (removed on drop), or its
+//! containers could not talk to each other. Containers of this engine cannot reach the
+//! first engine's networks, so each host runs its own server and client. The user-network
+//! bridges a stopped dockerd leaves behind are deleted on drop too.
 //!
 //! The stand-in images are copied in through the API (saved from the main engine, loaded
 //! here). On drop (also while unwinding from a failed assert) the daemon is stopped by its
@@ -39,6 +43,18 @@ pub struct SecondEngine {
     pub docker_host: String,
     /// The bridge created for it (`vbt-hst-XXXXXX`, at most 15 characters as Linux wants).
     pub bridge: String,
+    /// N of its subnets 10.213.N.0/24 (bridge) and 10.214.N.0/24 (user networks).
+    subnet: u8,
+    /// The iptables FORWARD rules added for it (removed on drop).
+    rules: Vec<Vec<String>>,
+}
+
+/// `iptables ARGS`; its success.
+fn iptables(args: &[String]) -> bool {
+    Command::new("iptables")
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// `ip ARGS`, panicking with its output when it fails.
@@ -95,7 +111,21 @@ impl SecondEngine {
             pid: 0,
             docker_host: String::new(),
             bridge: bridge.clone(),
+            subnet: n,
+            rules: vec![],
         };
+        for net in [format!("10.213.{n}.0/24"), format!("10.214.{n}.0/24")] {
+            for dir in ["-s", "-d"] {
+                let rule: Vec<String> = ["FORWARD", dir, &net, "-j", "ACCEPT"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                let mut insert = vec!["-I".to_string()];
+                insert.extend(rule.iter().cloned());
+                assert!(iptables(&insert), "iptables {insert:?}");
+                engine.rules.push(rule);
+            }
+        }
         ip(&["addr", "add", &format!("10.213.{n}.1/24"), "dev", &bridge]);
         ip(&["link", "set", &bridge, "up"]);
         let root = engine.root().to_path_buf();
@@ -293,6 +323,23 @@ impl Drop for SecondEngine {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
+        // The bridges of its user networks (dockerd leaves them when it stops).
+        let out = Command::new("ip")
+            .args(["-o", "-4", "addr", "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        let ours = format!(" 10.214.{}.", self.subnet);
+        for line in out.lines().filter(|l| l.contains(&ours)) {
+            if let Some(link) = line.split_whitespace().nth(1) {
+                let _ = Command::new("ip").args(["link", "del", link]).output();
+            }
+        }
+        for rule in std::mem::take(&mut self.rules) {
+            let mut delete = vec!["-D".to_string()];
+            delete.extend(rule);
+            let _ = iptables(&delete);
+        }
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             if dir.close().is_err() {

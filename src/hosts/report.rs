@@ -1,0 +1,294 @@
+//! The one report of a fan-out run, in `<results_dir>/fanout/<id>/`: a table of every point
+//! of every host (`summary.md`, `summary.csv`, `summary.json`), charts with one line per host
+//! (`report::variant_chart_svgs`, as the matrix draws its combinations), and a verdict per
+//! host (`verdict.md`): in replicate mode each host judged against the first one
+//! (`report::verdict::judge`, the GPUs allowed to differ — that is what is compared).
+
+use serde::Serialize;
+
+use super::record::{FanoutRecord, HostRecord, Mode};
+use crate::archive::source::meta_of_run;
+use crate::config::Config;
+use crate::events::{Event, Sink};
+use crate::matrix::report::COLUMNS;
+use crate::report::verdict::{self, Verdict};
+use crate::report::{ChartOptions, Row, Rows, RunMeta, fmt_num, fmt_tokens, variant_chart_svgs};
+use crate::sweep::manifest::Manifest;
+use crate::sweep::{rows, session};
+
+/// One host in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    #[serde(flatten)]
+    pub record: HostRecord,
+    /// The rows of all its runs.
+    pub rows: Rows,
+}
+
+/// The fan-out's end.
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutSummary {
+    pub fanout_id: String,
+    pub mode: Mode,
+    pub status: String,
+    /// Where the report files are.
+    pub dir: String,
+    pub standin: bool,
+    pub hosts: Vec<HostSummary>,
+    /// Shard mode: units no host could finish.
+    pub units_left: Vec<String>,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A host's runs, loaded: its rows and the meta of its first run.
+fn load(cfg: &Config, h: &HostRecord) -> (Vec<Row>, Option<RunMeta>) {
+    let dir = cfg.results_dir.join("hosts").join(&h.name);
+    let mut out = Vec::new();
+    let mut meta = None;
+    for id in &h.run_ids {
+        let run_dir = session::run_dir(&dir, id);
+        if let Ok(m) = Manifest::load(&run_dir) {
+            out.extend(rows::rows_from_manifest(&m, &dir));
+            meta.get_or_insert_with(|| meta_of_run(&m, &run_dir));
+        }
+    }
+    (out, meta)
+}
+
+/// Write the report files, emit the verdicts and the summary; returns the verdicts.
+pub fn publish(
+    cfg: &Config,
+    record: &FanoutRecord,
+    threshold: f64,
+    sink: &dyn Sink,
+) -> anyhow::Result<Vec<Verdict>> {
+    let dir = super::record::fanout_dir(&cfg.results_dir, &record.fanout_id);
+    let loaded: Vec<(Vec<Row>, Option<RunMeta>)> =
+        record.hosts.iter().map(|h| load(cfg, h)).collect();
+    let mut verdicts = Vec::new();
+    if record.mode == Mode::Replicate
+        && let Some((base_rows, Some(base_meta))) = loaded.first()
+        && !base_rows.is_empty()
+    {
+        // Hosts are compared: their GPUs (and the digest of an image each pulled) may differ.
+        let meta = |h: &HostRecord, m: &RunMeta| RunMeta {
+            title: format!("host {}", h.name),
+            gpus: vec![],
+            image_digest: None,
+            ..m.clone()
+        };
+        let base = meta(&record.hosts[0], base_meta);
+        for (h, (rows, m)) in record.hosts.iter().zip(&loaded).skip(1) {
+            if let Some(m) = m
+                && !rows.is_empty()
+            {
+                verdicts.push(verdict::judge(
+                    (&base, base_rows),
+                    (&meta(h, m), rows),
+                    threshold,
+                ));
+            }
+        }
+    }
+    let runs: Vec<(String, Vec<Row>)> = record
+        .hosts
+        .iter()
+        .zip(&loaded)
+        .filter(|(_, (rows, _))| !rows.is_empty())
+        .map(|(h, (rows, _))| (h.name.clone(), rows.clone()))
+        .collect();
+    let charts = variant_chart_svgs(
+        &runs,
+        &ChartOptions {
+            standin: record.standin,
+        },
+    )?;
+    for c in &charts {
+        crate::durable::write_replace(&dir.join("charts").join(&c.name), c.svg.as_bytes())?;
+    }
+    let summary = FanoutSummary {
+        fanout_id: record.fanout_id.clone(),
+        mode: record.mode,
+        status: record.status.clone(),
+        dir: dir.display().to_string(),
+        standin: record.standin,
+        hosts: record
+            .hosts
+            .iter()
+            .zip(loaded)
+            .map(|(h, (rows, _))| HostSummary {
+                record: h.clone(),
+                rows: Rows(rows),
+            })
+            .collect(),
+        units_left: record
+            .units
+            .iter()
+            .filter(|u| !u.done())
+            .map(|u| u.label())
+            .collect(),
+        verdicts: verdicts.clone(),
+    };
+    let chart_names: Vec<String> = charts.iter().map(|c| c.name.clone()).collect();
+    crate::durable::write_replace(
+        &dir.join("summary.md"),
+        markdown(&summary, &chart_names).as_bytes(),
+    )?;
+    crate::durable::write_replace(&dir.join("summary.csv"), csv(&summary).as_bytes())?;
+    crate::durable::write_replace(
+        &dir.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary)?,
+    )?;
+    if !verdicts.is_empty() {
+        let text: String = verdicts.iter().map(Verdict::render).collect();
+        crate::durable::write_replace(&dir.join("verdict.md"), text.as_bytes())?;
+    }
+    for v in &verdicts {
+        sink.emit(Event::Verdict(v.clone()));
+    }
+    sink.emit(Event::FanoutSummary(Box::new(summary)));
+    Ok(verdicts)
+}
+
+fn first_line(s: Option<&str>) -> String {
+    s.and_then(|c| c.lines().next())
+        .unwrap_or("")
+        .replace('|', "/")
+}
+
+/// The hosts (status, runs, cause) and the one table of every point.
+pub fn markdown(s: &FanoutSummary, charts: &[String]) -> String {
+    let mut out = format!(
+        "# Fan-out {} ({}): {}\n\n",
+        s.fanout_id,
+        s.mode.as_str(),
+        s.status
+    );
+    if s.standin {
+        out.push_str("_Measured on the CPU stand-in: not a GPU measurement._\n\n");
+    }
+    out.push_str("| host | engine | status | runs | points | cause |\n|---|---|---|---|---|---|\n");
+    for h in &s.hosts {
+        let r = &h.record;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.docker_host,
+            r.status.as_str(),
+            r.run_ids.len(),
+            h.rows.0.len(),
+            first_line(r.cause.as_deref())
+        ));
+    }
+    if !s.units_left.is_empty() {
+        out.push_str(&format!(
+            "\nNot run (no host left to take them): {}\n",
+            s.units_left.join(", ")
+        ));
+    }
+    out.push_str("\n| host | sweep | input | output | C | run | status |");
+    for m in COLUMNS {
+        out.push_str(&format!(" {} |", m.header));
+    }
+    out.push_str("\n|---|---|---|---|---|---|---|");
+    out.push_str(&"---|".repeat(COLUMNS.len()));
+    out.push('\n');
+    for h in &s.hosts {
+        for r in &h.rows.0 {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                h.record.name,
+                r.sweep,
+                fmt_tokens(r.input_len),
+                fmt_tokens(r.output_len),
+                r.concurrency,
+                r.repeat,
+                r.status
+            ));
+            for m in COLUMNS {
+                out.push_str(&format!(" {} |", fmt_num(r.metric(m))));
+            }
+            out.push('\n');
+        }
+    }
+    if !charts.is_empty() {
+        out.push_str("\nCharts (one line per host):\n\n");
+        for c in charts {
+            out.push_str(&format!("- [{c}](charts/{c})\n"));
+        }
+    }
+    for v in &s.verdicts {
+        out.push_str(&format!("\n```\n{}```\n", v.render()));
+    }
+    out
+}
+
+/// The one table as CSV (numbers unformatted; empty when unknown).
+pub fn csv(s: &FanoutSummary) -> String {
+    let mut out =
+        "host,sweep,input_len,output_len,concurrency,num_prompts,repeat,status".to_string();
+    for m in COLUMNS {
+        out.push(',');
+        out.push_str(m.id);
+    }
+    out.push('\n');
+    for h in &s.hosts {
+        for r in &h.rows.0 {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{}",
+                h.record.name,
+                r.sweep,
+                r.input_len,
+                r.output_len,
+                r.concurrency,
+                r.num_prompts,
+                r.repeat,
+                r.status
+            ));
+            for m in COLUMNS {
+                out.push(',');
+                if let Some(v) = r.metric(m) {
+                    out.push_str(&v.to_string());
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The summary as text for the terminal: each host's status and where the report is.
+pub fn text(s: &FanoutSummary) -> String {
+    let mut out = String::new();
+    for h in &s.hosts {
+        let r = &h.record;
+        out.push_str(&format!(
+            "host {}: {} ({} run(s), {} point(s)){}\n",
+            r.name,
+            r.status.as_str(),
+            r.run_ids.len(),
+            h.rows.0.len(),
+            r.cause
+                .as_deref()
+                .and_then(|c| c.lines().next())
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        ));
+    }
+    if !s.units_left.is_empty() {
+        out.push_str(&format!("not run: {}\n", s.units_left.join(", ")));
+    }
+    out.push_str(&format!(
+        "fan-out {} ({}): {}{}; report: {}\n",
+        s.fanout_id,
+        s.mode.as_str(),
+        s.status,
+        if s.standin {
+            " — CPU stand-in, not a GPU measurement"
+        } else {
+            ""
+        },
+        s.dir
+    ));
+    out
+}
