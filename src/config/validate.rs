@@ -471,6 +471,36 @@ mod tests {
     }
 
     #[test]
+    fn nodes_must_be_two_distinct_hosts_with_their_own_ray_port() {
+        let hosts = "hosts:\n  - name: na\n    docker_host: unix:///a.sock\n  - name: nb\n    docker_host: tcp://10.0.0.2:2375\n";
+        let ok = load(
+            &format!("{hosts}server:\n  nodes: [na, nb]\n  pipeline_parallel_size: 2\n"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.server.nodes, ["na", "nb"]);
+        assert_eq!(ok.server.pipeline_parallel_size, 2);
+        for (server, path, words) in [
+            ("  nodes: [na]\n", "server.nodes", "at least two"),
+            (
+                "  nodes: [na, nc]\n",
+                "server.nodes[1]",
+                "`nc` is not a host",
+            ),
+            ("  nodes: [na, na]\n", "server.nodes[1]", "listed twice"),
+            (
+                "  nodes: [na, nb]\n  ray_port: 8000\n",
+                "server.ray_port",
+                "also server.port",
+            ),
+        ] {
+            let e = load(&format!("{hosts}server:\n{server}"), None).unwrap_err();
+            assert_eq!(e.field, path, "{e}");
+            assert!(e.to_string().contains(words), "{e}");
+        }
+    }
+
+    #[test]
     fn api_key_expands_and_conflicting_keys_are_refused_without_showing_them() {
         let c = load(
             "server:\n  api_key: ${VLLM_API_KEY}\n",
