@@ -18,7 +18,8 @@
 //! full disk (`ErrorKind::StorageFull`) or a read-only file system
 //! (`ErrorKind::ReadOnlyFilesystem`) from other failures; callers add the path as context.
 //!
-//! Also here: [`free_bytes`], the room left for such writes.
+//! Also here: [`free_bytes`], the room left for such writes, and [`refusal`], which tells a
+//! write the file system refused (full, over quota, read-only) from any other failure.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
@@ -153,6 +154,45 @@ pub fn link_new(existing: &Path, new: &Path) -> io::Result<bool> {
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
     let st = rustix::fs::statvfs(path)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Why the file system, not the file, refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No space (or no inode, or no quota) left.
+    Full,
+    /// Mounted read-only.
+    ReadOnly,
+}
+
+/// `Some` when `e` is the file system refusing writes: full (`ENOSPC`, `EDQUOT`) or
+/// read-only (`EROFS`). Such a failure is the storage's, not vbench's, and freeing space (or
+/// remounting) is the fix.
+pub fn refusal(e: &io::Error) -> Option<Refusal> {
+    use rustix::io::Errno;
+    let raw = e.raw_os_error();
+    if raw == Some(Errno::NOSPC.raw_os_error())
+        || raw == Some(Errno::DQUOT.raw_os_error())
+        || matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+    {
+        return Some(Refusal::Full);
+    }
+    if raw == Some(Errno::ROFS.raw_os_error()) || e.kind() == ErrorKind::ReadOnlyFilesystem {
+        return Some(Refusal::ReadOnly);
+    }
+    None
+}
+
+/// The first refused write (see [`refusal`]) anywhere in an error's chain of sources.
+pub fn refusal_in(e: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
+    let mut link = Some(e);
+    while let Some(e) = link {
+        if let Some(r) = e.downcast_ref::<io::Error>().and_then(refusal) {
+            return Some(r);
+        }
+        link = e.source();
+    }
+    None
 }
 
 /// The directory `path` lives in (`.` for a bare file name).
@@ -378,6 +418,25 @@ mod tests {
         assert!(link_new(&a, &b).expect("link"));
         assert!(!link_new(&a, &b).expect("again"));
         assert_eq!(std::fs::read(&b).expect("read"), b"x");
+    }
+
+    #[test]
+    fn refusals_are_told_from_other_failures() {
+        let full = io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error());
+        let ro = io::Error::from_raw_os_error(rustix::io::Errno::ROFS.raw_os_error());
+        assert_eq!(refusal(&full), Some(Refusal::Full));
+        assert_eq!(
+            refusal(&io::Error::from(ErrorKind::StorageFull)),
+            Some(Refusal::Full)
+        );
+        assert_eq!(refusal(&ro), Some(Refusal::ReadOnly));
+        assert_eq!(refusal(&io::Error::from(ErrorKind::NotFound)), None);
+        // Found under layers of context.
+        let wrapped = anyhow::Error::from(full)
+            .context("cannot write x")
+            .context("run");
+        let boxed: Box<dyn std::error::Error + Send + Sync> = wrapped.into();
+        assert_eq!(refusal_in(boxed.as_ref()), Some(Refusal::Full));
     }
 
     #[test]

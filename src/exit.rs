@@ -29,6 +29,10 @@ pub enum Code {
     PointsFailed = 5,
     /// Another vbench run holds the lock (or a benchmark already runs in the client).
     LockHeld = 6,
+    /// The results directory cannot be written: its file system is full or read-only (any
+    /// write vbench must make that the file system refuses). What was written before is kept;
+    /// free space (or make it writable), then `--resume`.
+    Storage = 7,
     /// The verdict: a point's metric got worse beyond the threshold and the noise.
     Regressed = 8,
     /// The verdict: the runs cannot be judged (a point failed or is missing, or the set-up
@@ -87,7 +91,7 @@ impl Code {
 
     /// Every documented code, in the README's order (a test checks the README lists exactly
     /// these, each produced by its cause).
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 29] = [
         Code::Ok,
         Code::Internal,
         Code::Usage,
@@ -95,6 +99,7 @@ impl Code {
         Code::Server,
         Code::PointsFailed,
         Code::LockHeld,
+        Code::Storage,
         Code::Regressed,
         Code::CannotJudge,
         Code::NoKvCacheMemory,
@@ -122,11 +127,25 @@ impl Code {
 /// The exit code for an error chain: the first typed error found decides; anything else is
 /// an internal error (a bug).
 pub fn code_of(err: &anyhow::Error) -> Code {
+    if err.chain().any(is_storage) {
+        return Code::Storage;
+    }
     err.chain().find_map(code_of_one).unwrap_or(Code::Internal)
+}
+
+/// A write the file system refused (full or read-only) anywhere in the chain decides before
+/// the layer that met it: whichever file it was, the fix is the storage's.
+fn is_storage(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .and_then(crate::durable::refusal)
+        .is_some()
 }
 
 /// The exit code for a typed error and its sources (the same rule as `code_of`).
 pub fn code_of_error(e: &(dyn std::error::Error + 'static)) -> Code {
+    if crate::durable::refusal_in(e).is_some() {
+        return Code::Storage;
+    }
     let mut link = Some(e);
     while let Some(e) = link {
         if let Some(c) = code_of_one(e) {
@@ -216,6 +235,7 @@ fn code_for_run(e: &RunError) -> Code {
         RunError::Docker { .. } | RunError::Setup { .. } => Code::Setup,
         RunError::Server(s) => code_for_server(s),
         RunError::InterruptedDuringSetup => Code::Interrupted,
+        RunError::Storage { .. } => Code::Storage,
         RunError::State { .. } => Code::Internal,
     }
 }

@@ -65,6 +65,22 @@ fn verdict_code(tput: f64, status: &str) -> Code {
     vbench::exit::code_for_verdict(v.outcome)
 }
 
+/// A real refused write (ENOSPC from `/dev/full`), met where the runner meets one: writing a
+/// result file, wrapped as the pipeline wraps it.
+fn no_space() -> RunError {
+    use std::io::Write as _;
+    let e = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .and_then(|mut f| f.write_all(b"{}").and_then(|()| f.sync_all()))
+        .expect_err("/dev/full is always full");
+    let err = RunError::State {
+        op: "write /results/production/x.json".into(),
+        source: e.into(),
+    };
+    vbench::sweep::storage::explain(err, std::path::Path::new("/results"), None)
+}
+
 fn exited(log: &[&str]) -> Code {
     start_failure(Outcome::Exited { status: Some(1) }, log)
 }
@@ -121,6 +137,11 @@ fn table() -> Vec<(u8, &'static str, Code)> {
             6,
             "another run holds the lock",
             code_of(&RunError::from(second).into()),
+        ),
+        (
+            7,
+            "the results directory is full (a write to /dev/full: ENOSPC)",
+            code_of(&no_space().into()),
         ),
         (8, "the verdict: regressed", verdict_code(80.0, "ok")),
         (

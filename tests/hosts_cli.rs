@@ -145,3 +145,40 @@ async fn doctor_all_hosts_checks_every_engine_and_names_the_unreachable_one() {
     assert_eq!(docker_check(&hosts[2])["status"], "fail");
     assert!(hosts[2]["engine"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tcp_host_with_tls_certificates_is_reached_and_one_without_is_not() {
+    let engine = SecondEngine::start_tls().await;
+    let (addr, certs) = engine.tls.clone().expect("a TLS endpoint");
+    let results = tempfile::tempdir().expect("tempdir");
+    // Another CA's certificates: the engine must refuse them (verification is real).
+    let stranger = SecondEngine::start_tls().await;
+    let (_, other_certs) = stranger.tls.clone().expect("a TLS endpoint");
+    let yaml = format!(
+        "results_dir: {res}\nhosts:\n  - name: tls\n    docker_host: {addr}\n    tls_cert_path: {certs}\n  - name: plain\n    docker_host: {addr}\n  - name: wrong-ca\n    docker_host: {addr}\n    tls_cert_path: {other}\n",
+        res = results.path().display(),
+        certs = certs.display(),
+        other = other_certs.display(),
+    );
+    let cfg = results.path().join("vbench.yaml");
+    std::fs::write(&cfg, yaml).expect("write config");
+    let (st, out, err) = run(
+        &cfg,
+        &["--json", "doctor", "--all-hosts"],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(st.code(), Some(28), "stdout:\n{out}\nstderr:\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON report");
+    let hosts = report["hosts"].as_array().expect("hosts");
+    let docker_status = |i: usize| {
+        hosts[i]["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["check"] == "docker"))
+            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(docker_status(0).as_deref(), Some("ok"), "{}", hosts[0]);
+    assert_eq!(hosts[0]["engine"]["host"], addr.as_str());
+    assert_eq!(docker_status(1).as_deref(), Some("fail"), "{}", hosts[1]);
+    assert_eq!(docker_status(2).as_deref(), Some("fail"), "{}", hosts[2]);
+}

@@ -154,6 +154,24 @@ async fn vbench_slo_finds_the_standins_capacity_within_one_step_and_resumes() {
         serde_json::from_slice(&std::fs::read(run_dir.join("slo.json")).expect("slo.json"))
             .expect("json");
     assert_eq!(json[0]["capacity"].as_f64(), Some(cap));
+    // The walk's chart: every probe numbered in the order it ran, the capacity marked, linked
+    // from slo.md.
+    let chart = format!(
+        "charts/slo_{}_{}.svg",
+        json[0]["sweep"].as_str().expect("sweep"),
+        json[0]["input_len"]
+    );
+    assert!(md.contains(&format!("]({chart})")), "{md}");
+    let svg = std::fs::read_to_string(run_dir.join(&chart)).expect("walk chart");
+    let probes = json[0]["points"].as_array().expect("points").len();
+    for n in 1..=probes {
+        assert!(
+            svg.contains(&format!(">#{n}<")),
+            "probe #{n} in the walk chart"
+        );
+    }
+    assert!(!svg.contains(&format!(">#{}<", probes + 1)));
+    assert!(svg.contains(&format!("capacity {cap}")), "capacity line");
     // `vbench report` says it again.
     let (st, out, err) = run(&s.cfg_path, &["--json", "report"], Duration::from_secs(60)).await;
     assert!(st.success(), "{err}");
@@ -211,4 +229,78 @@ async fn an_slo_sweep_in_a_matrix_finds_each_combinations_capacity() {
         let id = manifest::list_runs(&dir).pop().expect("a run");
         assert!(manifest::runs_dir(&dir).join(id).join("slo.json").is_file());
     }
+}
+
+/// A request-rate search end to end. With one sequence at a time, TPOT is `BASE + PER_SEQ`
+/// = 20 ms and a request of 8 output tokens holds the server for `S` ≈ 10 + 7 × 20 = 150 ms,
+/// so above `1 / S` ≈ 6.7 req/s requests queue: at 25 req/s the 40th of 40 Poisson arrivals
+/// waits about 40 × (150 − 40) ms = 4.4 s, far over the 1 s TTFT limit (a loaded machine only
+/// makes the server slower), while at 1 req/s the server is 15 % busy (p99 TTFT 0.22 s was
+/// seen on a loaded 2-core machine). So the capacity lies in (0, 25), the walk brackets it
+/// (the capacity met, the first miss missed, within the precision), and every probe asked
+/// vLLM's client for its rate with no concurrency cap.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_search_brackets_the_servers_saturation_rate() {
+    images().await;
+    let k = knobs();
+    let kv: Vec<(&str, &str)> = k.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let rest = "sweeps:\n  rate:\n    input_lens: [64]\n    output_len: 8\n    num_prompts: 40\n    point_timeout: 60s\n    slo:\n      ttft_p99: 1s\n      by: rate\n      start: 4\n      max: 64\n      max_points: 8\n      boundary_repeats: 1\n      precision: 0.25\nmatrix:\n  - name: one-seq\n    extra_args: [\"--max-num-seqs\", \"1\"]\n";
+    let s = setup("slorate", &kv, rest);
+    let (st, out, err) = run(
+        &s.cfg_path,
+        &["--json", "run", "--standin", "rate"],
+        Duration::from_secs(400),
+    )
+    .await;
+    assert_eq!(st.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    let ev = events(&out);
+    let found: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "slo_result").collect();
+    assert_eq!(found.len(), 1, "{out}");
+    let f = found[0];
+    assert_eq!(f["by"], "rate", "{f}");
+    let cap = f["capacity"].as_f64().expect("a capacity");
+    assert!(cap > 0.0 && cap < 25.0, "capacity {cap} req/s: {f}");
+    let points = f["points"].as_array().expect("points");
+    let level = |p: &serde_json::Value| p["level"].as_f64().expect("level");
+    assert_eq!(level(&points[0]), 4.0, "the walk starts at `start`: {f}");
+    assert!(points.len() <= 8, "within max_points: {f}");
+    assert!(
+        points.iter().any(|p| level(p) == cap && p["meets"] == true),
+        "the capacity was met: {f}"
+    );
+    let miss = f["first_miss"].as_f64().expect("a first miss");
+    assert!(miss > cap, "{f}");
+    if f["converged"] == true {
+        assert!(
+            (miss - cap) / miss <= 0.25 + 1e-9,
+            "within the precision: {f}"
+        );
+    }
+    assert!(
+        points
+            .iter()
+            .any(|p| level(p) == miss && p["meets"] == false),
+        "the first miss missed: {f}"
+    );
+    // Each probe ran at its rate, with no concurrency cap.
+    let dir = s.results().join("one-seq");
+    let id = manifest::list_runs(&dir).pop().expect("a run");
+    let run_dir = manifest::runs_dir(&dir).join(id);
+    let m = Manifest::load(&run_dir).expect("manifest");
+    assert_eq!(m.points.len(), points.len());
+    for (r, p) in m.points.iter().zip(points) {
+        let log = std::fs::read_to_string(run_dir.join(r.log_file.as_deref().expect("log")))
+            .expect("log");
+        let rate = vbench::slo::probe::level_label(level(p));
+        assert!(
+            log.contains(&format!("--request-rate {rate}")),
+            "{rate}: {log}"
+        );
+        // No cap below the prompts themselves: a cap of num_prompts never holds one back.
+        assert!(
+            log.contains("--num-prompts 40 --max-concurrency 40 "),
+            "{log}"
+        );
+    }
+    assert!(run_dir.join("charts/slo_rate_64.svg").is_file());
 }

@@ -37,3 +37,14 @@ pub enum ArchiveError {
         source: std::io::Error,
     },
 }
+
+/// A report writer's error as the `io::Error` of `ArchiveError::Write`, its causes kept (not
+/// flattened into text): a write the file system refused stays one, with its kind and errno,
+/// for `crate::exit` to tell.
+pub(crate) fn io_error(e: anyhow::Error) -> std::io::Error {
+    let kind = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map_or(std::io::ErrorKind::Other, std::io::Error::kind);
+    std::io::Error::new(kind, e)
+}

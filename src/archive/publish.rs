@@ -62,7 +62,7 @@ pub fn publish(
     )
     .map_err(|e| ArchiveError::Write {
         op: format!("write the report in {}", out_dir.display()),
-        source: std::io::Error::other(format!("{e:#}")),
+        source: super::io_error(e),
     })?;
     let count = |s: &str| current.rows.iter().filter(|r| r.status == s).count();
     sink.emit(Event::Summary(RunSummary {

@@ -90,7 +90,7 @@ pub fn report(
         crate::slo::report::publish(m, results_dir, &out_dir, sink).map_err(|e| {
             ArchiveError::Write {
                 op: format!("write the SLO report in {}", out_dir.display()),
-                source: std::io::Error::other(format!("{e:#}")),
+                source: super::io_error(e),
             }
         })?;
     }

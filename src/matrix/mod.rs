@@ -470,6 +470,7 @@ async fn run_one(
             e @ (RunError::Usage(_)
             | RunError::Lock(_)
             | RunError::ClientBusy { .. }
+            | RunError::Storage { .. }
             | RunError::State { .. }),
         ) => Err(Stop::Abort(e)),
         Err(e) => Err(Stop::Failed(chain(&e))),

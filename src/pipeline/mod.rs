@@ -69,6 +69,25 @@ pub async fn run(
     opts: &RunOptions,
     sink: Arc<dyn Sink>,
 ) -> Result<RunOutcome, RunError> {
+    // The run under way, once known: a results directory that stops taking writes ends the
+    // run with the way to resume it (`sweep::storage`).
+    let mut run_id = None;
+    steps(cfg, opts, sink, &mut run_id).await.map_err(|e| {
+        // Refused before the run was resolved (at the lock): a resume's run is still there.
+        let run_id = run_id.or_else(|| {
+            let asked = opts.resume.as_deref()?;
+            manifest::find_run(&cfg.results_dir, Some(asked)).ok()
+        });
+        sweep::storage::explain(e, &cfg.results_dir, run_id.as_deref())
+    })
+}
+
+async fn steps(
+    cfg: &Config,
+    opts: &RunOptions,
+    sink: Arc<dyn Sink>,
+    run_id: &mut Option<String>,
+) -> Result<RunOutcome, RunError> {
     // A multi-node server: the client, the probes and the benchmark run on the head's host,
     // with the head's node configuration (host network, its address).
     let head = server::cluster::head(cfg).map_err(RunError::Server)?;
@@ -88,8 +107,19 @@ pub async fn run(
         );
     }
     let resolved = resolve_run(cfg, opts, sweeps, sink.as_ref())?;
+    if let Resolved::Resumed { manifest, .. } = &resolved {
+        *run_id = Some(manifest.run_id.clone());
+    }
     if let Resolved::Done(mut m) = resolved {
+        *run_id = Some(m.run_id.clone());
         let end = finish::end_of_resumed(&m);
+        // A run that stopped after its last point (at its final manifest or report write)
+        // is recorded as it ended, its journal folded in.
+        if m.status != end.status() {
+            m.status = end.status().into();
+            m.save(&session::run_dir(&cfg.results_dir, &m.run_id))
+                .map_err(RunError::state("write the run manifest"))?;
+        }
         publish_slo(cfg, &m, sink.as_ref())?;
         let verdict = finish_report(cfg, &mut m, opts, sink.as_ref())?;
         return Ok(RunOutcome::Ran {
@@ -108,6 +138,7 @@ pub async fn run(
         refuse_if_busy(&docker, &cfg.client.container).await?;
     }
     let (mut m, plan) = plan_run(cfg, opts, resolved, &info)?;
+    *run_id = Some(m.run_id.clone());
     let _ = lock.update(&Holder::me(&m.run_id));
     let run_dir = session::run_dir(&cfg.results_dir, &m.run_id);
     create_run_dir(&run_dir, &mut m)?;
@@ -201,20 +232,13 @@ fn resolve_run(
         let hash = config_hash(cfg, &sweeps)?;
         return Ok(Resolved::New { sweeps, hash });
     };
-    if !opts.selection.sweeps.is_empty()
-        || sweep::presets::has_custom(&opts.selection)
-        || opts.selection.repeats.is_some()
-    {
-        return Err(RunError::usage(
-            "--resume runs the sweeps of the run it resumes; name no sweep with it",
-        ));
-    }
     let id = manifest::find_run(&cfg.results_dir, Some(id))
         .map_err(|e| RunError::usage(format!("{e:#}")))?;
     let m = Manifest::load(&session::run_dir(&cfg.results_dir, &id))
         .map_err(RunError::state(format!("read run {id}")))?;
-    // The run's own definitions; a manifest of an older vbench has only the names.
-    let sweeps = m
+    // The run's own definitions (its plan travels with it: a custom sweep from flags needs
+    // no flags again); a manifest of an older vbench has only the names.
+    let own = m
         .sweeps
         .iter()
         .map(|n| match m.sweep_configs.get(n) {
@@ -223,6 +247,26 @@ fn resolve_run(
         })
         .collect::<Result<Vec<_>, String>>()
         .map_err(RunError::Usage)?;
+    // Sweeps named with --resume (the command line that started the run, typed again) are
+    // fine when they are the run's; others would change what the run measures.
+    let named = !opts.selection.sweeps.is_empty()
+        || sweep::presets::has_custom(&opts.selection)
+        || opts.selection.repeats.is_some();
+    if named && sweeps != own {
+        let names = |s: &[(String, SweepConfig)]| {
+            s.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(RunError::usage(format!(
+            "--resume runs the sweeps of run {} ({}); the sweeps named with it ({}) differ from them: give --resume alone, or start a new run",
+            m.run_id,
+            names(&own),
+            names(&sweeps)
+        )));
+    }
+    let sweeps = own;
     let hash = config_hash(cfg, &sweeps)?;
     if hash != m.config_hash {
         if !opts.force {

@@ -22,8 +22,8 @@ pub mod telemetry;
 pub mod verdict;
 
 pub use chart::{
-    CHART_SUFFIXES, Chart, ChartOptions, TrendPoint, TrendSeries, chart_svgs, charts, trend_svg,
-    variant_chart_svgs,
+    CHART_SUFFIXES, Chart, ChartOptions, TrendPoint, TrendSeries, WalkLimit, WalkProbe, chart_svgs,
+    charts, trend_svg, variant_chart_svgs, walk_svg,
 };
 pub use compare::{
     Comparison, DEFAULT_THRESHOLD, MetricDelta, PointComparison, compare, compare_with,

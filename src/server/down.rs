@@ -152,18 +152,48 @@ pub async fn stop_if_hung(docker: &Docker, cfg: &Config, sink: &dyn Sink) -> any
 
 /// Copy the stopped server's log to `<results_dir>/logs/server-<ts>-final.log` (best effort).
 async fn keep_final_log(docker: &Docker, cfg: &Config, sink: &dyn Sink) {
-    let Ok(Some(bytes)) = docker.read_file(&cfg.server.container, SERVE_LOG).await else {
-        return;
-    };
     let dir = cfg.results_dir.join("logs");
     let path = dir.join(format!("server-{}-final.log", super::record::stamp()));
-    match std::fs::create_dir_all(&dir)
-        .and_then(|_| std::fs::write(&path, cfg.scrub(&String::from_utf8_lossy(&bytes))))
-    {
-        Ok(()) => events::info(sink, format!("server log kept: {}", path.display())),
+    match stream_log(docker, cfg, &path).await {
+        Ok(true) => events::info(sink, format!("server log kept: {}", path.display())),
+        Ok(false) => {}
         Err(e) => events::warn(
             sink,
             format!("cannot keep the server log in {}: {e}", path.display()),
         ),
     }
+}
+
+/// Stream the serve log out of the (running) server container into `path`, line by line and
+/// secrets scrubbed: a log of hundreds of MB is never held whole. `Ok(false)` when there is
+/// no log to keep.
+async fn stream_log(docker: &Docker, cfg: &Config, path: &std::path::Path) -> anyhow::Result<bool> {
+    use crate::docker::{ExecSpec, OutputLine, OutputStream};
+    let mut staged = crate::durable::Staged::create(path)?;
+    let mut failed: Option<std::io::Error> = None;
+    let mut on_line = |l: OutputLine| {
+        if failed.is_some() || l.stream != OutputStream::Stdout {
+            return;
+        }
+        let mut line = cfg.scrub(&l.text);
+        line.push('\n');
+        if let Err(e) = staged.write_all(line.as_bytes()) {
+            failed = Some(e);
+        }
+    };
+    let spec = ExecSpec {
+        argv: vec!["cat".into(), SERVE_LOG.into()],
+        deadline: Some(Duration::from_secs(600)),
+        ..Default::default()
+    };
+    let out = docker
+        .exec(&cfg.server.container, &spec, &mut on_line)
+        .await?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    if out.exit_code != Some(0) {
+        return Ok(false);
+    }
+    Ok(staged.commit_new()?)
 }

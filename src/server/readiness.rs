@@ -148,6 +148,11 @@ pub enum Step {
 /// shuts its workers down after the traceback) before we stop waiting anyway.
 pub const FATAL_GRACE: Duration = Duration::from_secs(10);
 
+/// Log lines kept whole; past this, the middle is thinned (`Machine::keep_lines`).
+pub const KEEP_LINES: usize = 20_000;
+const KEEP_HEAD: usize = 2_000;
+const KEEP_TAIL: usize = 2_000;
+
 /// The readiness state machine. `now` is time since the launch.
 #[derive(Debug)]
 pub struct Machine {
@@ -155,7 +160,9 @@ pub struct Machine {
     stage_since: Duration,
     overall: Duration,
     expected_model: String,
-    /// Every log line seen (ANSI-stripped), for the milestone and the diagnosis.
+    /// The log lines seen (ANSI-stripped), for the milestone and the diagnosis: every one
+    /// until there are `KEEP_LINES`, then the first and last ones and every line a check
+    /// looks for (`keep_lines`), so a log of hundreds of MB costs bounded memory.
     pub lines: Vec<String>,
     fatal_since: Option<Duration>,
     pub model: Option<ModelCard>,
@@ -193,6 +200,41 @@ impl Machine {
         }
     }
 
+    /// Add log lines; past `KEEP_LINES` the middle is dropped but for the lines the
+    /// checks look for (a fatal signature, the start-up milestone, the version, the exit
+    /// status — each with the line after it, where a wrapped message continues).
+    pub fn keep_lines(&mut self, new: impl IntoIterator<Item = String>) {
+        self.lines.extend(new);
+        if self.lines.len() <= KEEP_LINES {
+            return;
+        }
+        let n = self.lines.len();
+        let tail_from = n - KEEP_TAIL;
+        let mut keep = vec![false; n];
+        for (i, k) in keep.iter_mut().enumerate() {
+            *k = i < KEEP_HEAD || i >= tail_from;
+        }
+        for i in KEEP_HEAD..tail_from {
+            let w = &self.lines[i..(i + 2).min(n)];
+            if diagnose::classify(w).is_some()
+                || diagnose::startup_complete(w).is_some()
+                || diagnose::logged_version(&w[..1]).is_some()
+                || super::argv::logged_exit_status(&w[..1]).is_some()
+            {
+                keep[i] = true;
+                if i + 1 < n {
+                    keep[i + 1] = true;
+                }
+            }
+        }
+        let mut i = 0;
+        self.lines.retain(|_| {
+            let k = keep[i];
+            i += 1;
+            k
+        });
+    }
+
     /// Feed one observation. After `Ready` or `Failed` the machine stays put.
     /// The process was already seen running before the wait began (a reused server): skip
     /// the launch stage, so that its disappearance counts as an exit at once instead of
@@ -207,7 +249,7 @@ impl Machine {
         if self.done {
             return Step::Wait;
         }
-        self.lines.extend(obs.new_lines.iter().cloned());
+        self.keep_lines(obs.new_lines.iter().cloned());
         if let ContainerLife::Stopped {
             exit_code,
             oom_killed,
@@ -356,6 +398,32 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_huge_log_keeps_bounded_lines_and_every_line_a_check_needs() {
+        let mut m = Machine::new("m", secs(600));
+        let spam =
+            |n: usize| (0..n).map(|i| format!("INFO Engine 000: Avg prompt throughput: {i}"));
+        m.keep_lines(["INFO vLLM API server version 0.33.0".to_string()]);
+        m.keep_lines(spam(30_000));
+        m.keep_lines(["INFO:     Application startup complete.".to_string()]);
+        m.keep_lines(spam(30_000));
+        m.keep_lines(["ValueError: No available memory for the cache blocks. Try".to_string()]);
+        for _ in 0..10 {
+            m.keep_lines(spam(30_000));
+        }
+        assert!(m.lines.len() <= KEEP_LINES, "{}", m.lines.len());
+        assert_eq!(
+            diagnose::logged_version(&m.lines).as_deref(),
+            Some("0.33.0")
+        );
+        assert!(diagnose::startup_complete(&m.lines).is_some());
+        assert_eq!(
+            diagnose::classify(&m.lines).map(|f| f.cause),
+            Some(diagnose::LogCause::NoKvCacheMemory)
+        );
+        assert!(m.lines.last().is_some_and(|l| l.ends_with(": 29999")));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Ready {
     pub elapsed: Duration,
 }
 
+/// The most of the serve log one poll reads (whole lines; the rest waits for the next tick).
+pub const POLL_BYTES: usize = 4 << 20;
+
 /// Follows the container's serve log by byte offset (`tail -c +N`, one short exec per tick:
 /// no process is left behind in the container), splitting it into lines and appending the raw
 /// text to a host file.
@@ -64,19 +67,34 @@ impl LogFollower {
         }
     }
 
-    /// New complete lines (raw). Works on a stopped container too (archive read).
+    /// New complete lines (raw), at most `POLL_BYTES` of them per call: a log of hundreds of
+    /// MB (a chatty server) is read over several ticks, never held whole. Works on a stopped
+    /// container too (archive read).
     pub async fn poll(&mut self, docker: &Docker, container: &str, running: bool) -> Vec<String> {
         let chunk = if running {
             let spec = ExecSpec {
                 argv: super::argv::sh(
-                    r#"tail -c "+$1" "$2""#,
-                    &[&(self.offset + 1).to_string(), SERVE_LOG],
+                    r#"tail -c "+$1" "$2" | head -c "$3""#,
+                    &[
+                        &(self.offset + 1).to_string(),
+                        SERVE_LOG,
+                        &POLL_BYTES.to_string(),
+                    ],
                 ),
                 deadline: Some(Duration::from_secs(10)),
                 ..Default::default()
             };
             match docker.exec_capture(container, &spec).await {
-                Ok((o, out, _)) if o.exit_code == Some(0) => out,
+                Ok((o, mut out, _)) if o.exit_code == Some(0) => {
+                    // A full chunk may end inside a line (or a character): keep whole lines,
+                    // the rest comes with the next read.
+                    if out.len() >= POLL_BYTES
+                        && let Some(nl) = out.rfind('\n')
+                    {
+                        out.truncate(nl + 1);
+                    }
+                    out
+                }
                 _ => String::new(),
             }
         } else {
@@ -306,9 +324,15 @@ pub async fn wait_ready(
                         };
                     }
                 }
-                // The last lines may still be in flight: one more read before judging.
-                let more = follower.poll(docker, &t.container, running).await;
-                m.lines.extend(more.iter().map(|l| diagnose::clean_line(l)));
+                // The last lines may still be in flight (or not read yet, in a huge log): read
+                // to the end before judging, chunk by chunk, keeping what the diagnosis needs.
+                loop {
+                    let more = follower.poll(docker, &t.container, running).await;
+                    if more.is_empty() {
+                        break;
+                    }
+                    m.keep_lines(more.iter().map(|l| diagnose::clean_line(l)));
+                }
                 let diag = diagnose::diagnose(outcome, &m.lines);
                 // Not a StageFinished: renderers show that as success. The error itself is
                 // printed once, by main, with the log tail.

@@ -1,6 +1,7 @@
 //! What each SLO search of a run found: the capacity, the curve it walked (every probe in
 //! order, with its p99 latencies, vLLM's goodput and whether it met the SLO), as the
-//! `slo_result` event and as `slo.md` / `slo.json` in the run directory.
+//! `slo_result` event, as `slo.md` / `slo.json` in the run directory, and as a chart of the walk
+//! (`charts/slo_<sweep>_<input>.svg`).
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use super::probe::{self, level_label};
 use super::search::{self, Found, Next};
 use crate::config::SloBy;
 use crate::events::{Event, Sink};
+use crate::report::{ChartOptions, WalkLimit, WalkProbe};
 use crate::sweep::manifest::{Manifest, PointStatus};
 
 /// One probe of a search, as walked.
@@ -127,6 +129,9 @@ pub fn searches(m: &Manifest, results_dir: &Path) -> Vec<SloSearch> {
     out
 }
 
+/// Reads one p99 of a probe.
+type Metric = fn(&SloProbe) -> Option<f64>;
+
 impl SloSearch {
     /// `p99 TTFT ≤ 2000 ms, p99 TPOT ≤ 50 ms`.
     pub fn limits(&self) -> String {
@@ -185,12 +190,84 @@ impl SloSearch {
         }
     }
 
-    /// The walk as a markdown table, under the headline.
+    /// The chart file of this search's walk, relative to the run directory.
+    pub fn chart_name(&self) -> String {
+        let sweep: String = self
+            .sweep
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("charts/slo_{sweep}_{}.svg", self.input_len)
+    }
+
+    /// The walk as a chart: each limited p99 as a share of its limit against the level, each
+    /// probe numbered in the order it ran, the capacity marked.
+    pub fn walk_svg(&self) -> String {
+        let limits: Vec<(&str, Option<u64>, Metric)> = vec![
+            ("p99 TTFT", self.ttft_p99_ms, |p| p.p99_ttft_ms),
+            ("p99 TPOT", self.tpot_p99_ms, |p| p.p99_tpot_ms),
+            ("p99 E2EL", self.e2el_p99_ms, |p| p.p99_e2el_ms),
+        ];
+        let limits: Vec<_> = limits
+            .into_iter()
+            .filter_map(|(name, limit, get)| Some((name, limit?, get)))
+            .collect();
+        let probes: Vec<WalkProbe> = self
+            .points
+            .iter()
+            .filter(|p| p.status != "skipped" && p.status != "pending")
+            .map(|p| WalkProbe {
+                level: p.level,
+                values: limits.iter().map(|(_, _, get)| get(p)).collect(),
+                meets: p.meets,
+                reason: p.reason.clone(),
+            })
+            .collect();
+        let limits: Vec<WalkLimit> = limits
+            .iter()
+            .map(|(name, limit, _)| WalkLimit {
+                name: name.to_string(),
+                limit_ms: *limit as f64,
+            })
+            .collect();
+        let x_label = if self.by == SloBy::Rate.as_str() {
+            "request rate (req/s, log scale)"
+        } else {
+            "max concurrency (requests, log scale)"
+        };
+        let title = format!(
+            "SLO search {} (input {}): {}",
+            self.sweep,
+            crate::report::fmt_tokens(self.input_len),
+            self.limits()
+        );
+        crate::report::walk_svg(
+            &title,
+            x_label,
+            &limits,
+            &probes,
+            self.capacity,
+            &ChartOptions {
+                standin: self.standin,
+            },
+        )
+    }
+
+    /// The walk as a markdown table, under the headline and the walk's chart.
     pub fn markdown(&self) -> String {
         let f = |v: Option<f64>| crate::report::fmt_num(v);
         let mut s = format!("## {}\n\n", self.headline());
         if self.standin {
             s.push_str("_Measured on the CPU stand-in: not a GPU measurement._\n\n");
+        }
+        if !self.points.is_empty() {
+            s.push_str(&format!("![the walk]({})\n\n", self.chart_name()));
         }
         s.push_str(&format!(
             "| # | {} | run | status | meets | p99 TTFT ms | p99 TPOT ms | p99 E2EL ms | goodput req/s | req/s | out tok/s | why not |\n",
@@ -235,6 +312,13 @@ pub fn publish(
         .map(SloSearch::markdown)
         .collect::<Vec<_>>()
         .join("\n");
+    for f in found.iter().filter(|f| !f.points.is_empty()) {
+        let path = run_dir.join(f.chart_name());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::durable::write_replace(&path, f.walk_svg().as_bytes())?;
+    }
     crate::durable::write_replace(&run_dir.join("slo.md"), md.as_bytes())?;
     crate::durable::write_replace(
         &run_dir.join("slo.json"),

@@ -43,6 +43,14 @@ pub enum RunError {
     /// SIGINT/SIGTERM while the server was being brought up; nothing was run.
     #[error("interrupted while bringing the server up; nothing was run")]
     InterruptedDuringSetup,
+    /// The results directory cannot be written: its file system is full or read-only
+    /// (`storage::explain`). Everything written before is kept; the message says how to go on.
+    #[error("{message}")]
+    Storage {
+        message: String,
+        #[source]
+        source: Box<RunError>,
+    },
     /// Reading or writing the run's state or reports failed.
     #[error("cannot {op}: {source}")]
     State {

@@ -26,6 +26,7 @@ pub mod runner;
 pub mod selection;
 pub mod session;
 pub mod signals;
+pub mod storage;
 pub mod validate;
 
 pub use error::RunError;

@@ -182,11 +182,21 @@ impl<S: ServerControl> Runner<'_, S> {
     /// Make sure the client has its directories (the PID file is written before the
     /// benchmark creates its result directory), and open the channel into it.
     pub async fn prepare_client(&self, m: &mut Manifest) -> Result<(), RunError> {
-        let mut argv = vec!["mkdir".to_string(), "-p".into(), "/tmp".into()];
+        // A results directory (or a sweep's) that is a symlink is refused, never followed:
+        // results are copied out of real directories only, so a link cannot send them (or
+        // take them) anywhere else. A fixed script; the directories are its arguments.
+        const PREPARE: &str = r#"for d in "$@"; do if [ -L "$d" ]; then printf '%s -> %s\n' "$d" "$(readlink "$d")"; exit 3; fi; done; mkdir -p /tmp "$@""#;
+        let mut argv = vec![
+            "sh".to_string(),
+            "-c".into(),
+            PREPARE.into(),
+            "vbench-prepare".into(),
+            self.bench.result_dir.trim_end_matches('/').to_string(),
+        ];
         let mut dirs: Vec<String> = m.points.iter().map(|r| self.client_dir(r)).collect();
         dirs.dedup();
         argv.extend(dirs);
-        let (out, _, err) = self
+        let (out, stdout, err) = self
             .docker
             .exec_capture(
                 &self.client,
@@ -198,6 +208,16 @@ impl<S: ServerControl> Runner<'_, S> {
             )
             .await
             .map_err(|e| RunError::setup(format!("prepare directories in {}", self.client), e))?;
+        if out.exit_code == Some(3)
+            && let Some((link, target)) = stdout.trim().split_once(" -> ")
+        {
+            return Err(RunError::setup(
+                format!("use the results directory {link} in {}", self.client),
+                format!(
+                    "it is a symlink to {target}, and vbench copies results only out of a real directory (a link could send them anywhere): make {link} a directory, or set client.result_dir to one"
+                ),
+            ));
+        }
         if out.exit_code != Some(0) {
             return Err(RunError::setup(
                 format!("prepare directories in {}", self.client),
@@ -658,6 +678,21 @@ impl<S: ServerControl> Runner<'_, S> {
                 self.keep_telemetry(m, idx).await?;
                 finish(m);
                 return self.lost(m, idx, i, n, f);
+            }
+            Err(e) if durable::refusal_in(&e).is_some() => {
+                // The result came back but the results directory refused it (full or
+                // read-only): it waits in the client under its known name, so the point
+                // stays `running` and `--resume` collects it rather than running it again
+                // (a second result would leave the first one unrecorded). Best effort: the
+                // journal may be refused too, and says `running` already.
+                let r = &mut m.points[idx];
+                r.reason = Some(
+                    "its result could not be written on the host (the results directory refused it); --resume collects it from the client"
+                        .into(),
+                );
+                finish(m);
+                let _ = self.record(m, idx);
+                return Err(e);
             }
             Err(e) => {
                 // A failed Docker call under a point: the container or the engine gone?

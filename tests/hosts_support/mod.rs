@@ -15,6 +15,10 @@
 //! first engine's networks, so each host runs its own server and client. The user-network
 //! bridges a stopped dockerd leaves behind are deleted on drop too.
 //!
+//! `start_tls` also has it listen on `tcp://127.0.0.1:<port>` with `--tlsverify` and
+//! certificates made for the test with the `openssl` program (a CA, a server certificate for
+//! 127.0.0.1, a client certificate in Docker's `ca.pem`/`cert.pem`/`key.pem` layout).
+//!
 //! The stand-in images are copied in through the API (saved from the main engine, loaded
 //! here). On drop (also while unwinding from a failed assert) the daemon is stopped by its
 //! PID (SIGTERM, then SIGKILL after a deadline), what it left mounted under its directory is
@@ -45,6 +49,9 @@ pub struct SecondEngine {
     pub bridge: String,
     /// N of its subnets 10.213.N.0/24 (bridge) and 10.214.N.0/24 (user networks).
     subnet: u8,
+    /// With `start_tls`: `tcp://127.0.0.1:<port>` (TLS, client certificate required) and the
+    /// directory with the client's `ca.pem`, `cert.pem`, `key.pem`.
+    pub tls: Option<(String, PathBuf)>,
     /// The iptables FORWARD rules added for it (removed on drop).
     rules: Vec<Vec<String>>,
 }
@@ -85,6 +92,96 @@ fn free_subnet() -> u8 {
         .expect("a free 10.213.N.0/24")
 }
 
+/// `openssl ARGS` in `dir`, panicking with its output when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`.
+fn make_certs(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("certs dir");
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("server.ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("client.ext");
+    let key = |out: &str, cert: &str, subj: &str| {
+        openssl(
+            dir,
+            &[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", out, "-out", cert, "-subj", subj,
+            ],
+        )
+    };
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=vbt-hst-ca",
+        ],
+    );
+    for (k, csr, cert, ext, cn) in [
+        (
+            "server-key.pem",
+            "server.csr",
+            "server-cert.pem",
+            "server.ext",
+            "/CN=127.0.0.1",
+        ),
+        (
+            "key.pem",
+            "client.csr",
+            "cert.pem",
+            "client.ext",
+            "/CN=vbt-hst-client",
+        ),
+    ] {
+        key(k, csr, cn);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                cert,
+                "-days",
+                "1",
+                "-extfile",
+                ext,
+            ],
+        );
+    }
+}
+
 /// The main engine's storage driver (this machine's needs fuse-overlayfs), asked through the
 /// API.
 async fn main_storage_driver() -> Option<String> {
@@ -95,6 +192,15 @@ async fn main_storage_driver() -> Option<String> {
 impl SecondEngine {
     /// Start a second dockerd; panics (after cleaning up) when it does not answer in time.
     pub async fn start() -> SecondEngine {
+        Self::start_inner(false).await
+    }
+
+    /// `start`, also listening on 127.0.0.1 over TLS with client certificates (`tls`).
+    pub async fn start_tls() -> SecondEngine {
+        Self::start_inner(true).await
+    }
+
+    async fn start_inner(tls: bool) -> SecondEngine {
         let dir = tempfile::Builder::new()
             .prefix("vbt-hst-")
             .tempdir_in("/tmp")
@@ -113,6 +219,7 @@ impl SecondEngine {
             bridge: bridge.clone(),
             subnet: n,
             rules: vec![],
+            tls: None,
         };
         for net in [format!("10.213.{n}.0/24"), format!("10.214.{n}.0/24")] {
             for dir in ["-s", "-d"] {
@@ -150,6 +257,25 @@ impl SecondEngine {
             .arg(format!("base=10.214.{n}.0/24,size=26"));
         if let Some(driver) = main_storage_driver().await {
             cmd.args(["--storage-driver", &driver]);
+        }
+        if tls {
+            let certs = root.join("certs");
+            make_certs(&certs);
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let addr = format!("tcp://127.0.0.1:{port}");
+            cmd.arg("--host")
+                .arg(&addr)
+                .arg("--tlsverify")
+                .arg("--tlscacert")
+                .arg(certs.join("ca.pem"))
+                .arg("--tlscert")
+                .arg(certs.join("server-cert.pem"))
+                .arg("--tlskey")
+                .arg(certs.join("server-key.pem"));
+            engine.tls = Some((addr, certs));
         }
         let child = cmd
             .stdin(Stdio::null())

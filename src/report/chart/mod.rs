@@ -11,7 +11,8 @@
 //!
 //! Every chart has one colour per input length (Okabe–Ito), units on its axes, the median and
 //! min–max whiskers of repeated points, a mark with the reason for every point it cannot draw,
-//! and a "CPU stand-in" watermark on stand-in runs. [`trend_svg`] draws a history of runs.
+//! and a "CPU stand-in" watermark on stand-in runs. [`trend_svg`] draws a history of runs,
+//! [`walk_svg`] the walk of an SLO search.
 
 mod axis;
 mod data;
@@ -22,6 +23,7 @@ mod overlay;
 mod style;
 mod tradeoff;
 mod trend;
+mod walk;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,7 @@ use super::Row;
 use data::SweepData;
 
 pub use trend::{TrendPoint, TrendSeries, trend_svg};
+pub use walk::{WalkLimit, WalkProbe, walk_svg};
 
 /// How to draw the charts of a run.
 #[derive(Debug, Clone, Copy, Default)]
