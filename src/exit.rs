@@ -221,6 +221,8 @@ fn code_for_server(e: &ServerError) -> Code {
         ServerError::Setup { .. } | ServerError::Docker { .. } => Code::Setup,
         ServerError::StartFailed { diagnosis, .. } => code_for_start(diagnosis.failure),
         ServerError::Mismatch { .. } => Code::ServerMismatch,
+        // The cluster did not form before its deadline: the start's deadline code.
+        ServerError::NodesMissing { .. } => Code::StartupDeadline,
         ServerError::Other { .. } => Code::Internal,
     }
 }

@@ -167,6 +167,11 @@ fn every_signature_of_contract_section_4() {
             LogCause::NoGpu,
             16,
         ),
+        (
+            "ValueError: Cannot provide a placement group requiring 3.0 GPUs (placement_group_specs=[{'GPU': 1.0, 'node:10.0.0.1': 0.001}, {'GPU': 1.0}, {'GPU': 1.0}]) within 1800 seconds.",
+            LogCause::NoGpu,
+            16,
+        ),
     ];
     for (line, cause, code) in cases {
         let lines: Vec<String> = line

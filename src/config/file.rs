@@ -212,6 +212,19 @@ pub struct RawServer {
     /// The server's API key, usually ${VLLM_API_KEY} (never printed); empty or null: no key.
     #[schemars(with = "Option<schema::Scalar>")]
     pub api_key: Opt<String>,
+    /// --pipeline-parallel-size: pipeline stages (one per node with `nodes`). Default: 1.
+    #[schemars(with = "Option<schema::Positive32>")]
+    pub pipeline_parallel_size: Opt<i64>,
+    /// Multi-node server: host names from `hosts:`; a Ray head on the first, Ray workers on
+    /// the others, `vllm serve --distributed-executor-backend ray` on the head. Default: [].
+    #[schemars(with = "Option<Vec<schema::Scalar>>")]
+    pub nodes: Opt<Vec<Spanned<String>>>,
+    /// Multi-node: the Ray head's port on the first node (host networking). Default: 6379.
+    #[schemars(with = "Option<schema::Port>")]
+    pub ray_port: Opt<i64>,
+    /// Multi-node: deadline for every node to join the Ray cluster. Default: 5m.
+    #[schemars(with = "Option<schema::Duration>")]
+    pub nodes_timeout: Opt<String>,
 }
 
 /// The client container and `vllm bench serve`.
@@ -326,7 +339,7 @@ pub fn expectation(key: &str) -> Option<&'static str> {
         "pull" => "one of missing, always, never",
         "gpus" => super::gpus::GPUS_EXPECTED,
         "shm_size" => "a size like 16g or 16GiB (k/m/g = powers of 1024, as Docker reads them)",
-        "startup_timeout" | "point_timeout" => "a duration like 90s, 30m, 1h30m",
+        "startup_timeout" | "point_timeout" | "nodes_timeout" => "a duration like 90s, 30m, 1h30m",
         "input_lens" => "a list of token counts: integers or <n>K with K = 1024 (1K, 4K, 96K)",
         "output_len" => "a token count: an integer or <n>K (K = 1024)",
         "concurrency" => "a list of integers >= 1",

@@ -219,7 +219,7 @@ pub fn pipeline_parallel_size(extra_args: &[String]) -> Option<(usize, u32)> {
 
 /// The GPUs vLLM's world needs: tensor-parallel × pipeline-parallel size.
 pub fn world_size(s: &ServerConfig) -> u64 {
-    let pp = pipeline_parallel_size(&s.extra_args).map_or(1, |(_, p)| p);
+    let pp = pipeline_parallel_size(&s.extra_args).map_or(s.pipeline_parallel_size, |(_, p)| p);
     u64::from(s.tensor_parallel_size) * u64::from(pp)
 }
 
@@ -235,14 +235,19 @@ pub(crate) fn too_few_gpus(
     path: &str,
 ) -> Option<ConfigError> {
     let world = world_size(s);
-    if world <= u64::from(have) {
+    // A multi-node server's world spans the nodes' GPUs; whether the Ray cluster has them is
+    // checked when its nodes have joined.
+    if world <= u64::from(have) || !s.nodes.is_empty() {
         return None;
     }
     let at = |p: &str| describe_origin(ctx.file.as_deref(), &ctx.origin_of(p));
     let tp = s.tensor_parallel_size;
-    let pp = pipeline_parallel_size(&s.extra_args);
+    let pp_arg = pipeline_parallel_size(&s.extra_args);
+    let pp = pp_arg
+        .map(|(_, p)| p)
+        .or((s.pipeline_parallel_size > 1).then_some(s.pipeline_parallel_size));
     let needs = match pp {
-        Some((_, pp)) => {
+        Some(pp) => {
             format!("tensor_parallel_size {tp} × pipeline_parallel_size {pp} = {world}")
         }
         None => format!("tensor_parallel_size {tp}"),
@@ -258,7 +263,7 @@ pub(crate) fn too_few_gpus(
             "server.tensor_parallel_size = {tp} is set by {}",
             at("server.tensor_parallel_size")
         ));
-    if let Some((i, pp)) = pp {
+    if let Some((i, pp)) = pp_arg {
         let item = format!("server.extra_args[{i}]");
         e = e.help(format!(
             "--pipeline-parallel-size {pp} is {item}, set by {}",

@@ -288,6 +288,19 @@ impl Merger<'_> {
             let key = self.text("server.api_key", v)?;
             c.api_key = (!key.is_empty()).then(|| super::Secret::new(key));
         }
+        if let Some(v) = s.pipeline_parallel_size {
+            c.pipeline_parallel_size =
+                self.int("server.pipeline_parallel_size", v, 1, u32::MAX.into())? as u32;
+        }
+        if let Some(v) = s.nodes {
+            c.nodes = self.list("server.nodes", v)?;
+        }
+        if let Some(v) = s.ray_port {
+            c.ray_port = self.int("server.ray_port", v, 1, 65535)? as u16;
+        }
+        if let Some(v) = s.nodes_timeout {
+            c.nodes_timeout = self.unit("server.nodes_timeout", v, parse_duration)?;
+        }
         Ok(())
     }
 

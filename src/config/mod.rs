@@ -172,6 +172,15 @@ pub struct ServerConfig {
     /// `VLLM_API_KEY` and to the benchmark client as `OPENAI_API_KEY`, in their process
     /// environments only; shown as `***` wherever the configuration is printed or saved.
     pub api_key: Option<Secret>,
+    /// `--pipeline-parallel-size` (1: not passed).
+    pub pipeline_parallel_size: u32,
+    /// Multi-node: host names (`hosts:`), the Ray head on the first; empty: one node.
+    pub nodes: Vec<String>,
+    /// Multi-node: the Ray head's port (host networking, so it must be free on the head host).
+    pub ray_port: u16,
+    /// Multi-node: deadline for every node to join the Ray cluster.
+    #[serde(with = "duration_secs")]
+    pub nodes_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -307,6 +316,10 @@ impl Default for Config {
                 startup_timeout: Duration::from_secs(30 * 60),
                 publish_port: None,
                 api_key: None,
+                pipeline_parallel_size: 1,
+                nodes: vec![],
+                ray_port: 6379,
+                nodes_timeout: Duration::from_secs(5 * 60),
             },
             client: ClientConfig {
                 container: "vllm-bench-client".into(),

@@ -61,6 +61,16 @@ server:
   # to vllm serve as VLLM_API_KEY and to vllm bench serve as OPENAI_API_KEY, in their
   # environments only (never on a command line), and its probes send it; never printed/saved.
   api_key: null
+  # --pipeline-parallel-size: pipeline stages (with `nodes`, typically one per node).
+  pipeline_parallel_size: 1
+  # Multi-node server (host names from `hosts:`): a Ray head on the first, Ray workers on the
+  # others, each in a server container with host networking; vllm serve runs on the head with
+  # --distributed-executor-backend ray. []: one node. See docs/scale-out.md.
+  nodes: []
+  # Multi-node: the Ray head's port on the first node (host networking: must be free there).
+  ray_port: 6379
+  # Multi-node: deadline for every node to join the Ray cluster with its GPUs.
+  nodes_timeout: 5m
 
 client:
   # Name of the container that runs `vllm bench serve`.

@@ -176,6 +176,7 @@ pub fn validate(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     }
     env(ctx, "server.env", &s.env)?;
     api_key(ctx, c)?;
+    nodes(c, ctx)?;
     volumes(ctx, "server.volumes", &s.volumes)?;
 
     let cl = &c.client;
@@ -331,6 +332,56 @@ fn hosts(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
 
 /// The combinations: unique names that are safe as directory names (and not those of the
 /// results directory's own entries), and values the `server` section would accept.
+/// A multi-node server: two nodes or more, each a distinct `hosts:` entry; the head's Ray and
+/// server ports differ (host networking puts both on the head machine).
+fn nodes(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
+    let s = &c.server;
+    if s.nodes.is_empty() {
+        return Ok(());
+    }
+    if s.nodes.len() < 2 {
+        return Err(err(
+            ctx,
+            "server.nodes",
+            "a multi-node server needs at least two nodes (one node: leave server.nodes empty)",
+        ));
+    }
+    for (i, n) in s.nodes.iter().enumerate() {
+        let p = format!("server.nodes[{i}]");
+        if s.nodes[..i].contains(n) {
+            return Err(err(ctx, &p, format!("`{n}` is listed twice")));
+        }
+        if c.host(n).is_none() {
+            return Err(err(
+                ctx,
+                &p,
+                format!("`{n}` is not a host: every node must be a name from hosts:"),
+            ));
+        }
+    }
+    if s.ray_port == s.port {
+        return Err(err(
+            ctx,
+            "server.ray_port",
+            format!(
+                "{} is also server.port: with host networking both listen on the head's machine",
+                s.ray_port
+            ),
+        ));
+    }
+    if s.nodes_timeout.is_zero() {
+        return Err(err(ctx, "server.nodes_timeout", "must be longer than 0s"));
+    }
+    if !c.matrix.is_empty() {
+        return Err(err(
+            ctx,
+            "server.nodes",
+            "a multi-node server cannot be combined with matrix: yet",
+        ));
+    }
+    Ok(())
+}
+
 fn matrix(c: &Config, ctx: &Ctx) -> Result<(), ConfigError> {
     for (i, m) in c.matrix.iter().enumerate() {
         let p = format!("matrix[{i}]");
@@ -417,6 +468,36 @@ mod tests {
             _ => None,
         };
         crate::config::from_text(yaml.into(), None, &Default::default(), Some(&lookup))
+    }
+
+    #[test]
+    fn nodes_must_be_two_distinct_hosts_with_their_own_ray_port() {
+        let hosts = "hosts:\n  - name: na\n    docker_host: unix:///a.sock\n  - name: nb\n    docker_host: tcp://10.0.0.2:2375\n";
+        let ok = load(
+            &format!("{hosts}server:\n  nodes: [na, nb]\n  pipeline_parallel_size: 2\n"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.server.nodes, ["na", "nb"]);
+        assert_eq!(ok.server.pipeline_parallel_size, 2);
+        for (server, path, words) in [
+            ("  nodes: [na]\n", "server.nodes", "at least two"),
+            (
+                "  nodes: [na, nc]\n",
+                "server.nodes[1]",
+                "`nc` is not a host",
+            ),
+            ("  nodes: [na, na]\n", "server.nodes[1]", "listed twice"),
+            (
+                "  nodes: [na, nb]\n  ray_port: 8000\n",
+                "server.ray_port",
+                "also server.port",
+            ),
+        ] {
+            let e = load(&format!("{hosts}server:\n{server}"), None).unwrap_err();
+            assert_eq!(e.field, path, "{e}");
+            assert!(e.to_string().contains(words), "{e}");
+        }
     }
 
     #[test]

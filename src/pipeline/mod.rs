@@ -88,6 +88,13 @@ async fn steps(
     sink: Arc<dyn Sink>,
     run_id: &mut Option<String>,
 ) -> Result<RunOutcome, RunError> {
+    // A multi-node server: the client, the probes and the benchmark run on the head's host,
+    // with the head's node configuration (host network, its address).
+    let head = server::cluster::head(cfg).map_err(RunError::Server)?;
+    let (cfg, head_endpoint) = match &head {
+        Some((endpoint, head_cfg)) => (head_cfg, Some(endpoint)),
+        None => (cfg, None),
+    };
     let sweeps = select(cfg, opts)?;
     if opts.dry_run {
         return dry_run(cfg, &sweeps, opts, sink.as_ref()).await;
@@ -125,7 +132,7 @@ async fn steps(
         Some(c) => c.clone(),
         None => sweep::signals::install(sink.clone(), opts.exit_now),
     };
-    let docker = connect(opts).await?;
+    let docker = connect(opts, head_endpoint).await?;
     let info = ensure_server(&docker, cfg, opts, &cancel, sink.as_ref()).await?;
     if !matches!(resolved, Resolved::Resumed { .. }) {
         refuse_if_busy(&docker, &cfg.client.container).await?;
@@ -297,8 +304,12 @@ fn config_hash(cfg: &Config, sweeps: &[(String, SweepConfig)]) -> Result<String,
     Ok(session::config_hash(cfg, &plan))
 }
 
-async fn connect(opts: &RunOptions) -> Result<Docker, RunError> {
-    Docker::connect_endpoint(&opts.endpoint())
+async fn connect(
+    opts: &RunOptions,
+    head: Option<&crate::docker::Endpoint>,
+) -> Result<Docker, RunError> {
+    let endpoint = head.cloned().unwrap_or_else(|| opts.endpoint());
+    Docker::connect_endpoint(&endpoint)
         .await
         .map(|d| d.with_labels(opts.labels.clone()))
         .map_err(|source| RunError::Docker {

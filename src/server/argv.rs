@@ -35,6 +35,21 @@ pub fn serve_argv(s: &ServerConfig) -> Vec<String> {
     // vLLM's default port is 8000; say it anyway so the command line is self-describing.
     v.push("--port".into());
     v.push(s.port.to_string());
+    // `extra_args` may say these itself (it comes last, and argparse keeps the last value).
+    if s.pipeline_parallel_size > 1
+        && crate::config::pipeline_parallel_size(&s.extra_args).is_none()
+    {
+        v.push("--pipeline-parallel-size".into());
+        v.push(s.pipeline_parallel_size.to_string());
+    }
+    let sets_backend = s.extra_args.iter().any(|a| {
+        a.replace('_', "-")
+            .starts_with("--distributed-executor-backend")
+    });
+    if !s.nodes.is_empty() && !sets_backend {
+        v.push("--distributed-executor-backend".into());
+        v.push("ray".into());
+    }
     v.extend(s.extra_args.iter().cloned());
     v
 }

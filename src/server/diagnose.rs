@@ -130,6 +130,9 @@ const SIGNATURES: &[(LogCause, &str)] = &[
     (LogCause::NoGpu, "No CUDA GPUs are available"),
     (LogCause::NoGpu, "No HIP GPUs are available"),
     (LogCause::NoGpu, "Found no NVIDIA driver on your system"),
+    // `--distributed-executor-backend ray`: the Ray cluster never had tp × pp GPUs free
+    // (vLLM's `_wait_until_pg_ready`).
+    (LogCause::NoGpu, "Cannot provide a placement group"),
 ];
 
 /// The uvicorn line every vLLM era prints once the app is up (contract §4 table). Never

@@ -22,8 +22,22 @@ pub struct DownOptions {
     pub force: bool,
 }
 
-/// Stop the server; optionally remove containers (and the network vbench created).
+/// Stop the server; optionally remove containers (and the network vbench created). With
+/// `server.nodes`, on every node (`cluster::down`).
 pub async fn down(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &DownOptions,
+    sink: &dyn Sink,
+) -> Result<(), ServerError> {
+    if !cfg.server.nodes.is_empty() {
+        return super::cluster::down(docker, cfg, opts, sink).await;
+    }
+    down_node(docker, cfg, opts, sink).await
+}
+
+/// `down` on one node (the whole server, or a multi-node server's head).
+pub(crate) async fn down_node(
     docker: &Docker,
     cfg: &Config,
     opts: &DownOptions,
@@ -68,7 +82,19 @@ pub async fn down(
     if !opts.remove {
         return Ok(());
     }
-    for name in [server, &cfg.client.container] {
+    remove_containers(docker, cfg, opts, &[server, &cfg.client.container], sink).await
+}
+
+/// Remove the containers `names` that vbench created (all of them with `force`), then the
+/// network vbench created.
+pub(crate) async fn remove_containers(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &DownOptions,
+    names: &[&String],
+    sink: &dyn Sink,
+) -> Result<(), ServerError> {
+    for &name in names {
         let Some(state) = docker
             .inspect_container(name)
             .await

@@ -33,6 +33,13 @@ pub enum ServerError {
     /// given), or runs a `vllm serve` vbench did not start.
     #[error("{message}")]
     Mismatch { container: String, message: String },
+    /// A multi-node server: nodes that did not join the Ray cluster (named, with their Ray
+    /// log) before `server.nodes_timeout`, or a cluster with too few GPUs (`missing` empty).
+    #[error("{message}")]
+    NodesMissing {
+        missing: Vec<String>,
+        message: String,
+    },
     /// A Docker call failed while working with a server that exists.
     #[error("cannot {op}: {source}")]
     Docker {

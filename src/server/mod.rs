@@ -5,10 +5,11 @@
 //! containers vbench creates, GPU preset), `diagnose` (log classifier), `readiness` (the pure
 //! state machine), `wait` (the driver that feeds it: processes, log, HTTP probes), `probe`
 //! (HTTP), `record` (the JSON server record), `status`, `down`, `client` (client container),
-//! `reach` (whether the client reaches the server).
+//! `reach` (whether the client reaches the server), `cluster` (a multi-node server over Ray).
 
 pub mod argv;
 pub mod client;
+pub mod cluster;
 pub mod diagnose;
 pub mod down;
 pub mod error;
@@ -131,15 +132,34 @@ pub fn standin_config(cfg: &Config) -> Config {
     c
 }
 
-/// The in-network URL (`http://<container>:<port>`).
+/// The in-network URL (`http://<container>:<port>`; on the host network, the node's address).
 pub fn url_in_network(cfg: &Config) -> String {
-    format!("http://{}:{}", cfg.server.container, cfg.server.port)
+    host_network_url(cfg)
+        .unwrap_or_else(|| format!("http://{}:{}", cfg.server.container, cfg.server.port))
+}
+
+/// A server container on the host network (a multi-node server's head) listens on its host's
+/// address, `VLLM_HOST_IP` (else loopback): the client (on the same host's network) and vbench
+/// reach it there.
+fn host_network_url(cfg: &Config) -> Option<String> {
+    (cfg.network == cluster::HOST_NETWORK).then(|| {
+        let ip = cfg
+            .server
+            .env
+            .get("VLLM_HOST_IP")
+            .filter(|v| !v.is_empty())
+            .map_or("127.0.0.1", String::as_str);
+        format!("http://{ip}:{}", cfg.server.port)
+    })
 }
 
 /// The URL vbench on the host probes: `127.0.0.1:<host port>` when the container publishes
 /// the server port, else the container's address on its network (Linux hosts route to
 /// bridge networks).
 pub async fn url_from_host(docker: &Docker, cfg: &Config) -> anyhow::Result<String> {
+    if let Some(url) = host_network_url(cfg) {
+        return Ok(url);
+    }
     let state = docker
         .inspect_container(&cfg.server.container)
         .await
@@ -238,8 +258,28 @@ pub async fn untracked_serve_processes(
 
 /// Bring `vllm serve` up (or reuse it) and prove it ready. A failed start is a
 /// `ServerError::StartFailed` carrying the diagnosis; preparing the container a `Setup` error;
-/// a container serving something else a `Mismatch`.
+/// a container serving something else a `Mismatch`. With `server.nodes`, the Ray cluster
+/// first (`cluster::up`), then the server on its head; a node that never joins is
+/// `NodesMissing`.
 pub async fn up(
+    docker: &Docker,
+    cfg: &Config,
+    opts: &UpOptions,
+    sink: &dyn Sink,
+) -> Result<ServerInfo, ServerError> {
+    if !cfg.server.nodes.is_empty() {
+        let cfg = if opts.standin {
+            standin_config(cfg)
+        } else {
+            cfg.clone()
+        };
+        return cluster::up(docker, &cfg, opts, sink).await;
+    }
+    up_node(docker, cfg, opts, sink).await
+}
+
+/// `up` on one node (the whole server, or a multi-node server's head).
+pub(crate) async fn up_node(
     docker: &Docker,
     cfg: &Config,
     opts: &UpOptions,
@@ -594,7 +634,7 @@ pub async fn health(docker: &Docker, cfg: &Config) -> anyhow::Result<Health> {
     // HTTP first: a 200 from the server port proves vllm serve is alive, and costs about a
     // millisecond against ~50 ms for an exec. Only when it fails does the process check tell
     // a dead server from a hung one.
-    let url = match loopback_url(&state, cfg) {
+    let url = match host_network_url(cfg).or_else(|| loopback_url(&state, cfg)) {
         Some(url) => url,
         None => bridge_url(docker, cfg).await?,
     };

@@ -1,6 +1,6 @@
 //! The CPU stand-in images (`vbench/vllm-standin-server`, `vbench/vllm-standin-client`): built
 //! locally FROM scratch from an in-memory context (no registry), holding the static stand-in
-//! binary (`/bin/vllm`, with `nvidia-smi` / `rocm-smi` links to it) and a static busybox.
+//! binary (`/bin/vllm`, with `nvidia-smi` / `rocm-smi` / `ray` links to it) and a static busybox.
 //! They are a test double and demo backend, never a GPU measurement; both say so in a label.
 //! The two files come from `binaries` (environment, else embedded at build time, so an
 //! installed vbench builds them anywhere); `elf` checks that they are static.
@@ -132,6 +132,7 @@ fn context_refs<'a>(
         },
         link("rootfs/bin/nvidia-smi", "vllm"),
         link("rootfs/bin/rocm-smi", "vllm"),
+        link("rootfs/bin/ray", "vllm"),
         EntryRef::File {
             path: "rootfs/bin/busybox",
             data: busybox,
@@ -404,6 +405,7 @@ mod tests {
             "rootfs/bin/vllm",
             "rootfs/bin/nvidia-smi",
             "rootfs/bin/rocm-smi",
+            "rootfs/bin/ray",
             "rootfs/bin/busybox",
             "rootfs/bin/[",
             "rootfs/bin/setsid",

@@ -1,10 +1,11 @@
 //! The CPU stand-in for vLLM: a test double and demo backend, never a measurement of a GPU.
-//! One binary, dispatching on the name it was called by (`vllm`, `nvidia-smi`, `rocm-smi`)
+//! One binary, dispatching on the name it was called by (`vllm`, `nvidia-smi`, `rocm-smi`, `ray`)
 //! or on its first argument.
 
 mod argparse;
 mod bench;
 mod devices;
+mod ray;
 mod serve;
 mod smi;
 mod tokens;
@@ -18,6 +19,7 @@ fn main() {
     let code = match prog.as_str() {
         "nvidia-smi" => smi::nvidia(&args[1..]),
         "rocm-smi" => smi::rocm(&args[1..]),
+        "ray" => ray::main(&args[1..]),
         _ => match args.get(1).map(String::as_str) {
             Some("serve") => {
                 raise_fd_limit();
@@ -29,6 +31,7 @@ fn main() {
             }
             Some("nvidia-smi") => smi::nvidia(&args[2..]),
             Some("rocm-smi") => smi::rocm(&args[2..]),
+            Some("ray") => ray::main(&args[2..]),
             Some("--version") | Some("-v") => {
                 println!("{}", serve::VERSION);
                 0

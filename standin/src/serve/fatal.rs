@@ -65,6 +65,18 @@ fn api_engine_init_failed() {
 
 /// An engine-core failure: `EngineCore failed to start.` + traceback (logger lines) ending in `exc`.
 fn engine_core_failed(frames: &[(&str, u32, &str, &str)], exc: &str) {
+    let mut all = vec![(
+        "vllm/v1/engine/core.py",
+        133,
+        "__init__",
+        "kv_cache_config = self._initialize_kv_caches(vllm_config)",
+    )];
+    all.extend_from_slice(frames);
+    engine_core_failed_in(&all, exc);
+}
+
+/// An engine-core failure below `EngineCoreProc(…)` at `frames`.
+fn engine_core_failed_in(frames: &[(&str, u32, &str, &str)], exc: &str) {
     let mut lines = vec![
         "EngineCore failed to start.".to_string(),
         "Traceback (most recent call last):".into(),
@@ -75,18 +87,68 @@ fn engine_core_failed(frames: &[(&str, u32, &str, &str)], exc: &str) {
         "run_engine_core",
         "engine_core = EngineCoreProc(*args, engine_index=dp_rank, **kwargs)",
     ));
-    lines.extend(frame(
-        "vllm/v1/engine/core.py",
-        133,
-        "__init__",
-        "kv_cache_config = self._initialize_kv_caches(vllm_config)",
-    ));
     for (file, line, func, code) in frames {
         lines.extend(frame(file, *line, func, code));
     }
     lines.extend(exc.lines().map(str::to_string));
     log::error_block(Proc::Engine, "core.py:1231", &lines);
     api_engine_init_failed();
+}
+
+/// The Ray placement group of tp × pp GPUs could not be created within the wait: vLLM's
+/// `_wait_until_pg_ready` (`vllm/v1/executor/ray_utils.py`, wording from vLLM's source; vLLM
+/// prints its `PG_WAIT_TIMEOUT`, the stand-in the wait it was given).
+pub fn placement_group(required: u32, specs: &str, waited: std::time::Duration) {
+    let secs = waited.as_secs_f64();
+    let secs = if secs.fract() == 0.0 {
+        format!("{}", secs as u64)
+    } else {
+        format!("{secs}")
+    };
+    let exc = if required > 1 {
+        format!(
+            "ValueError: Cannot provide a placement group requiring {required}.0 GPUs (placement_group_specs={specs}) within {secs} seconds.\nTensor parallel size may exceed available GPUs in your cluster. Check resources with `ray status` and `ray list nodes`.\nIf running on K8s with limited GPUs, consider reducing --tensor-parallel-size to match available GPU resources."
+        )
+    } else {
+        format!(
+            "ValueError: Cannot provide a placement group of placement_group_specs={specs} within {secs} seconds. See `ray status` and `ray list nodes` to make sure the cluster has enough resources."
+        )
+    };
+    engine_core_failed_in(
+        &[
+            (
+                "vllm/v1/engine/core.py",
+                104,
+                "__init__",
+                "self.model_executor = executor_class(vllm_config)",
+            ),
+            (
+                "vllm/v1/executor/abstract.py",
+                101,
+                "__init__",
+                "self._init_executor()",
+            ),
+            (
+                "vllm/v1/executor/ray_executor.py",
+                98,
+                "_init_executor",
+                "initialize_ray_cluster(self.parallel_config)",
+            ),
+            (
+                "vllm/v1/executor/ray_utils.py",
+                455,
+                "initialize_ray_cluster",
+                "_wait_until_pg_ready(current_placement_group)",
+            ),
+            (
+                "vllm/v1/executor/ray_utils.py",
+                321,
+                "_wait_until_pg_ready",
+                "raise ValueError(",
+            ),
+        ],
+        &exc,
+    );
 }
 
 /// A failure raised in the API process while building the model config (before any engine).

@@ -50,6 +50,9 @@ impl GpuKind {
 #[derive(Debug, Clone)]
 pub struct Knobs {
     pub load: Duration,
+    /// How long `--distributed-executor-backend ray` waits for its placement group
+    /// (`VLLM_STANDIN_PG_WAIT_SECONDS`, default vLLM's 1800 s).
+    pub pg_wait: Duration,
     pub fail_at_start: Option<FailAtStart>,
     pub derived_max_model_len: u64,
     pub exit_after_requests: Option<u64>,
@@ -151,6 +154,8 @@ impl Knobs {
         let gpus = crate::devices::host_gpus_knob()?;
         Ok(Knobs {
             load: seconds("VLLM_STANDIN_LOAD_SECONDS")?.unwrap_or(Duration::from_secs(2)),
+            pg_wait: seconds("VLLM_STANDIN_PG_WAIT_SECONDS")?
+                .unwrap_or(crate::ray::placement::PG_WAIT_TIMEOUT),
             fail_at_start,
             derived_max_model_len: num("VLLM_STANDIN_DERIVED_MAX_MODEL_LEN", "a token count")?
                 .unwrap_or(131_072),

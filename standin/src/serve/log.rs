@@ -48,6 +48,7 @@ impl Proc {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
+    Warning,
     Error,
 }
 
@@ -55,12 +56,14 @@ impl Level {
     fn word(self) -> &'static str {
         match self {
             Level::Info => "INFO",
+            Level::Warning => "WARNING",
             Level::Error => "ERROR",
         }
     }
     fn colour(self) -> &'static str {
         match self {
             Level::Info => "\x1b[32m",
+            Level::Warning => "\x1b[33m",
             Level::Error => "\x1b[31m",
         }
     }

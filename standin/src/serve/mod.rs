@@ -151,7 +151,7 @@ VLLM_STANDIN_EXIT_AFTER_SECONDS, VLLM_STANDIN_HANG_AFTER_REQUESTS, VLLM_STANDIN_
 VLLM_STANDIN_TTFT_MS, VLLM_STANDIN_PREFILL_US_PER_TOKEN, VLLM_STANDIN_TPOT_MS,
 VLLM_STANDIN_TPOT_PER_SEQ_MS, VLLM_STANDIN_EOS_RATE, VLLM_STANDIN_KV_CACHE_TOKENS,
 VLLM_STANDIN_SEED, VLLM_STANDIN_GPU, VLLM_STANDIN_GPUS, VLLM_STANDIN_STATE,
-VLLM_STANDIN_LOG_SPAM_MB
+VLLM_STANDIN_LOG_SPAM_MB, VLLM_STANDIN_PG_WAIT_SECONDS
 (see images/README.md in the vbench repository).
 ";
 
@@ -172,6 +172,9 @@ struct Options {
     block_size: usize,
     seed: u64,
     access_log: bool,
+    /// `--distributed-executor-backend ray`: the GPUs come from a Ray cluster's placement
+    /// group, not from this process alone.
+    ray: bool,
     /// `non-default args: {…}` as vLLM logs it.
     non_default: Vec<(String, String)>,
 }
@@ -294,6 +297,7 @@ fn options(args: &[String]) -> Result<Options, argparse::ArgError> {
         block_size,
         seed,
         access_log: matches!(level.as_str(), "info" | "debug" | "trace"),
+        ray: p.get("--distributed-executor-backend") == Some("ray"),
         non_default,
     })
 }
@@ -524,11 +528,56 @@ async fn run(o: Options, knobs: Knobs, gpus: Gpus) -> i32 {
         );
         return 1;
     }
-    if world as usize > gpus.usable.len() {
+    // With Ray the GPUs are the cluster's: vLLM asks for a placement group of tp × pp
+    // one-GPU bundles (and waits for it) instead of counting this node's.
+    let mut _placement = None;
+    if o.ray {
+        let local = gpus.usable.len() as u32;
+        let ip = std::env::var("VLLM_HOST_IP")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| host_label.clone());
+        let wait = knobs.pg_wait;
+        let placing = tokio::task::spawn_blocking(move || {
+            crate::ray::placement::place(world, local, &ip, wait)
+        });
+        tokio::select! {
+            r = placing => match r {
+                Ok(Ok(p)) => {
+                    if !p.bundles.is_empty() {
+                        log::line(
+                            log::Proc::Engine,
+                            log::Level::Info,
+                            "ray_executor.py:160",
+                            &format!(
+                                "(CPU stand-in) placement group ready: {}",
+                                p.bundles
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, n)| format!("bundle {i} on node {n}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                    }
+                    _placement = Some(p);
+                }
+                Ok(Err(u)) => {
+                    fatal::placement_group(u.required, &u.specs, u.waited);
+                    return 1;
+                }
+                Err(_) => return 1,
+            },
+            _ = shutdown_signal() => {
+                log::uvicorn("Shutting down");
+                return 0;
+            }
+        }
+    } else if world as usize > gpus.usable.len() {
         fatal::world_size(world, gpus.usable.len());
         return 1;
     }
-    let used_gpus = gpus.usable[..world as usize].to_vec();
+    let used_gpus = gpus.usable[..(world as usize).min(gpus.usable.len())].to_vec();
     let max_model_len = o.max_model_len.unwrap_or(knobs.derived_max_model_len);
     let kv_cache_tokens = knobs
         .kv_cache_tokens
