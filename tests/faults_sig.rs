@@ -721,6 +721,17 @@ fn a_benchmark_that_completes_while_being_stopped_is_kept() {
     wait_manifest(results, Duration::from_secs(90), |m| {
         m.count(PointStatus::Running) == 1
     });
+    // The point is `running` in the manifest a moment before its benchmark starts in the
+    // client; a signal in that moment stops a benchmark that never began (seen on a loaded
+    // machine), which is not the case under test.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !processes(&rt, &d, &s.client)
+        .iter()
+        .any(|(_, c)| c.contains("bench serve") && !c.contains("vbt-ps"))
+    {
+        assert!(Instant::now() < deadline, "the benchmark never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     v.signal(libc::SIGTERM);
     let (st, _, err) = v.finish(Duration::from_secs(60));
     assert_eq!(st.code(), Some(130), "{err}");
