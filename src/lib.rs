@@ -19,6 +19,7 @@ pub mod exit;
 pub mod gpu;
 pub mod gpu_doctor;
 pub mod hosts;
+pub mod json_record;
 pub mod matrix;
 pub mod pipeline;
 pub mod pull;
