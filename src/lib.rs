@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod docker;
 pub mod durable;
+pub mod error_text;
 pub mod events;
 pub mod exit;
 pub mod gpu;
