@@ -148,3 +148,53 @@ pub fn write_summary(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, input_len: u64, concurrency: u64) -> Row {
+        Row {
+            sweep: "demo".into(),
+            name: name.into(),
+            input_len,
+            output_len: 32,
+            concurrency,
+            num_prompts: concurrency * 2,
+            status: "ok".into(),
+            reason: None,
+            result: None,
+            file: None,
+            repeat: 1,
+            log: None,
+            telemetry: Default::default(),
+        }
+    }
+
+    // The texts the matrix's and the fan-out's reports wrote before they shared this module:
+    // the label is the only difference, everything else must stay byte for byte.
+    #[test]
+    fn tables_name_the_variant_column_and_keep_their_layout() {
+        let a = [row("p1", 2048, 4)];
+        let v: [Variant; 2] = [("a", &a), ("b", &[])];
+        assert_eq!(
+            points_markdown("host", &v),
+            "\n| host | sweep | input | output | C | run | status | TTFT median ms | TTFT p99 ms \
+             | TPOT median ms | TPOT p99 ms | req/s | out tok/s |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|\n\
+             | a | demo | 2K | 32 | 4 | 1 | ok | - | - | - | - | - | - |\n"
+        );
+        assert_eq!(
+            csv("combination", &v),
+            "combination,sweep,input_len,output_len,concurrency,num_prompts,repeat,status,\
+             median_ttft_ms,p99_ttft_ms,median_tpot_ms,p99_tpot_ms,request_throughput,\
+             output_throughput\n\
+             a,demo,2048,32,4,8,1,ok,,,,,,\n"
+        );
+        assert_eq!(charts_and_verdicts_markdown("host", &[], &[]), "");
+        assert_eq!(
+            charts_and_verdicts_markdown("combination", &["x.svg".into()], &[]),
+            "\nCharts (one line per combination):\n\n- [x.svg](charts/x.svg)\n"
+        );
+    }
+}
