@@ -24,6 +24,20 @@ pub fn read<T: DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
         .with_context(|| format!("{} is not a vbench {what}", path.display()))
 }
 
+/// The ids of the records in `dir`: its subdirectories holding a `file_name`, sorted (ids
+/// start with their timestamp, so oldest first). None when `dir` cannot be read.
+pub fn list(dir: &Path, file_name: &str) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(file_name).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// Refuse a record of another schema version than the one this vbench reads.
 pub fn check_schema(path: &Path, found: u32, reads: u32) -> anyhow::Result<()> {
     if found != reads {

@@ -180,15 +180,7 @@ pub fn fanout_dir(results_dir: &Path, id: &str) -> PathBuf {
 
 /// Fan-out ids with a record, oldest first.
 pub fn list(results_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(fanouts_dir(results_dir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(FILE_NAME).is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    ids.sort();
-    ids
+    json_record::list(&fanouts_dir(results_dir), FILE_NAME)
 }
 
 /// Resolve `latest` to the newest fan-out; check a given id exists.

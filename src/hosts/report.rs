@@ -179,13 +179,7 @@ pub fn markdown(s: &FanoutSummary, charts: &[String]) -> String {
             s.units_left.join(", ")
         ));
     }
-    let table = table(s);
-    out.push_str(&variants::points_markdown(LABEL, &table));
-    out.push_str(&variants::charts_and_verdicts_markdown(
-        LABEL,
-        charts,
-        &s.verdicts,
-    ));
+    out.push_str(&variants::markdown(LABEL, &table(s), charts, &s.verdicts));
     out
 }
 

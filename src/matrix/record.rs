@@ -123,15 +123,7 @@ pub fn matrix_dir(results_dir: &Path, id: &str) -> PathBuf {
 
 /// Matrix ids with a record, oldest first.
 pub fn list(results_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(matrices_dir(results_dir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(FILE_NAME).is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    ids.sort();
-    ids
+    json_record::list(&matrices_dir(results_dir), FILE_NAME)
 }
 
 /// Resolve `latest` (or None) to the newest matrix; check a given id exists. The id of a

@@ -27,8 +27,19 @@ pub const COLUMNS: [Metric; 6] = [
 /// A variant as the tables show it: its name and the rows of its runs.
 pub type Variant<'a> = (&'a str, &'a [Row]);
 
+/// The one table of every point, the list of charts and the verdict blocks, as markdown (a
+/// blank line first: it follows the caller's own part of the page).
+pub fn markdown(
+    label: &str,
+    variants: &[Variant],
+    charts: &[String],
+    verdicts: &[Verdict],
+) -> String {
+    points_markdown(label, variants) + &charts_and_verdicts_markdown(label, charts, verdicts)
+}
+
 /// The one table of every point (a blank line first), as markdown.
-pub fn points_markdown(label: &str, variants: &[Variant]) -> String {
+fn points_markdown(label: &str, variants: &[Variant]) -> String {
     let mut out = format!("\n| {label} | sweep | input | output | C | run | status |");
     for m in COLUMNS {
         out.push_str(&format!(" {} |", m.header));
@@ -58,11 +69,7 @@ pub fn points_markdown(label: &str, variants: &[Variant]) -> String {
 }
 
 /// The list of charts (none: nothing) and the verdict blocks, as markdown.
-pub fn charts_and_verdicts_markdown(
-    label: &str,
-    charts: &[String],
-    verdicts: &[Verdict],
-) -> String {
+fn charts_and_verdicts_markdown(label: &str, charts: &[String], verdicts: &[Verdict]) -> String {
     let mut out = String::new();
     if !charts.is_empty() {
         out.push_str(&format!("\nCharts (one line per {label}):\n\n"));

@@ -208,15 +208,7 @@ pub fn runs_dir(results_dir: &Path) -> PathBuf {
 
 /// Run ids with a manifest, oldest first (ids start with their timestamp).
 pub fn list_runs(results_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(runs_dir(results_dir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(FILE_NAME).is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    ids.sort();
-    ids
+    json_record::list(&runs_dir(results_dir), FILE_NAME)
 }
 
 /// Resolve `latest` (or None) to the newest run id; check a given id exists.
