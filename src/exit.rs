@@ -373,16 +373,5 @@ pub fn code_for_verdict(v: crate::report::verdict::Outcome) -> Code {
 /// The error chain as one message, each cause once: layers that put their source's text in
 /// their own message (for a readable `to_string()`) are not repeated by the chain.
 pub fn render_error(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for link in err.chain() {
-        let text = link.to_string();
-        if text.is_empty() || out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    crate::error_text::chain(err.as_ref())
 }

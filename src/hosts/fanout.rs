@@ -436,7 +436,7 @@ fn ended(out: Result<RunOutcome, RunError>, hcfg: &Config) -> Ended {
         },
         Err(RunError::InterruptedDuringSetup) => Ended::Interrupted { run_id: None },
         Err(e) => Ended::HostFailed {
-            cause: hcfg.scrub(&chain(&e)),
+            cause: hcfg.scrub(&crate::error_text::chain(&e)),
             run_id: None,
         },
     }
@@ -670,22 +670,4 @@ fn requeue(s: &mut Shared, i: usize, host: &str, failed: bool) {
     } else {
         s.queue.push_front(i);
     }
-}
-
-/// An error and its sources as one message, each text once (layers often repeat their
-/// source's text in their own).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = String::new();
-    let mut link = Some(e);
-    while let Some(e) = link {
-        let t = e.to_string();
-        if !t.is_empty() && !out.contains(&t) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&t);
-        }
-        link = e.source();
-    }
-    out
 }

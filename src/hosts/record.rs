@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::config::SweepConfig;
+use crate::json_record;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const FILE_NAME: &str = "fanout.json";
+/// What errors call the file.
+const WHAT: &str = "fan-out record";
 
 /// How the hosts share the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -151,25 +153,13 @@ impl FanoutRecord {
 
     pub fn save(&mut self, dir: &Path) -> anyhow::Result<()> {
         self.updated = jiff::Timestamp::now().to_string();
-        let bytes = serde_json::to_vec_pretty(self).context("serialising the fan-out")?;
-        let path = Self::path(dir);
-        crate::durable::write_replace(&path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))
+        json_record::save(&Self::path(dir), self, WHAT)
     }
 
     pub fn load(dir: &Path) -> anyhow::Result<FanoutRecord> {
         let path = Self::path(dir);
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let r: FanoutRecord = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a vbench fan-out record", path.display()))?;
-        if r.schema_version != SCHEMA_VERSION {
-            anyhow::bail!(
-                "{}: schema_version {} (this vbench reads {SCHEMA_VERSION})",
-                path.display(),
-                r.schema_version
-            );
-        }
+        let r: FanoutRecord = json_record::read(&path, WHAT)?;
+        json_record::check_schema(&path, r.schema_version, SCHEMA_VERSION)?;
         Ok(r)
     }
 
@@ -190,15 +180,7 @@ pub fn fanout_dir(results_dir: &Path, id: &str) -> PathBuf {
 
 /// Fan-out ids with a record, oldest first.
 pub fn list(results_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(fanouts_dir(results_dir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(FILE_NAME).is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    ids.sort();
-    ids
+    json_record::list(&fanouts_dir(results_dir), FILE_NAME)
 }
 
 /// Resolve `latest` to the newest fan-out; check a given id exists.

@@ -1,6 +1,6 @@
 //! The one report of a fan-out run, in `<results_dir>/fanout/<id>/`: a table of every point
 //! of every host (`summary.md`, `summary.csv`, `summary.json`), charts with one line per host
-//! (`report::variant_chart_svgs`, as the matrix draws its combinations), and a verdict per
+//! (`report::variants`, as the matrix draws its combinations), and a verdict per
 //! host (`verdict.md`): in replicate mode each host judged against the first one
 //! (`report::verdict::judge`, the GPUs allowed to differ — that is what is compared).
 
@@ -10,11 +10,14 @@ use super::record::{FanoutRecord, HostRecord, Mode};
 use crate::archive::source::meta_of_run;
 use crate::config::Config;
 use crate::events::{Event, Sink};
-use crate::matrix::report::COLUMNS;
+use crate::report::variants::{self, Variant};
 use crate::report::verdict::{self, Verdict};
-use crate::report::{ChartOptions, Row, Rows, RunMeta, fmt_num, fmt_tokens, variant_chart_svgs};
+use crate::report::{ChartOptions, Row, Rows, RunMeta};
 use crate::sweep::manifest::Manifest;
 use crate::sweep::{rows, session};
+
+/// What the variant column of the tables is called.
+const LABEL: &str = "host";
 
 /// One host in the summary.
 #[derive(Debug, Clone, Serialize)]
@@ -90,22 +93,19 @@ pub fn publish(
             }
         }
     }
-    let runs: Vec<(String, Vec<Row>)> = record
+    let charted: Vec<Variant> = record
         .hosts
         .iter()
         .zip(&loaded)
-        .filter(|(_, (rows, _))| !rows.is_empty())
-        .map(|(h, (rows, _))| (h.name.clone(), rows.clone()))
+        .map(|(h, (rows, _))| (h.name.as_str(), rows.as_slice()))
         .collect();
-    let charts = variant_chart_svgs(
-        &runs,
+    let chart_names = variants::write_charts(
+        &dir,
+        &charted,
         &ChartOptions {
             standin: record.standin,
         },
     )?;
-    for c in &charts {
-        crate::durable::write_replace(&dir.join("charts").join(&c.name), c.svg.as_bytes())?;
-    }
     let summary = FanoutSummary {
         fanout_id: record.fanout_id.clone(),
         mode: record.mode,
@@ -129,20 +129,13 @@ pub fn publish(
             .collect(),
         verdicts: verdicts.clone(),
     };
-    let chart_names: Vec<String> = charts.iter().map(|c| c.name.clone()).collect();
-    crate::durable::write_replace(
-        &dir.join("summary.md"),
-        markdown(&summary, &chart_names).as_bytes(),
+    variants::write_summary(
+        &dir,
+        &markdown(&summary, &chart_names),
+        &csv(&summary),
+        &summary,
+        &verdicts,
     )?;
-    crate::durable::write_replace(&dir.join("summary.csv"), csv(&summary).as_bytes())?;
-    crate::durable::write_replace(
-        &dir.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary)?,
-    )?;
-    if !verdicts.is_empty() {
-        let text: String = verdicts.iter().map(Verdict::render).collect();
-        crate::durable::write_replace(&dir.join("verdict.md"), text.as_bytes())?;
-    }
     for v in &verdicts {
         sink.emit(Event::Verdict(v.clone()));
     }
@@ -186,75 +179,21 @@ pub fn markdown(s: &FanoutSummary, charts: &[String]) -> String {
             s.units_left.join(", ")
         ));
     }
-    out.push_str("\n| host | sweep | input | output | C | run | status |");
-    for m in COLUMNS {
-        out.push_str(&format!(" {} |", m.header));
-    }
-    out.push_str("\n|---|---|---|---|---|---|---|");
-    out.push_str(&"---|".repeat(COLUMNS.len()));
-    out.push('\n');
-    for h in &s.hosts {
-        for r in &h.rows.0 {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                h.record.name,
-                r.sweep,
-                fmt_tokens(r.input_len),
-                fmt_tokens(r.output_len),
-                r.concurrency,
-                r.repeat,
-                r.status
-            ));
-            for m in COLUMNS {
-                out.push_str(&format!(" {} |", fmt_num(r.metric(m))));
-            }
-            out.push('\n');
-        }
-    }
-    if !charts.is_empty() {
-        out.push_str("\nCharts (one line per host):\n\n");
-        for c in charts {
-            out.push_str(&format!("- [{c}](charts/{c})\n"));
-        }
-    }
-    for v in &s.verdicts {
-        out.push_str(&format!("\n```\n{}```\n", v.render()));
-    }
+    out.push_str(&variants::markdown(LABEL, &table(s), charts, &s.verdicts));
     out
 }
 
 /// The one table as CSV (numbers unformatted; empty when unknown).
 pub fn csv(s: &FanoutSummary) -> String {
-    let mut out =
-        "host,sweep,input_len,output_len,concurrency,num_prompts,repeat,status".to_string();
-    for m in COLUMNS {
-        out.push(',');
-        out.push_str(m.id);
-    }
-    out.push('\n');
-    for h in &s.hosts {
-        for r in &h.rows.0 {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{}",
-                h.record.name,
-                r.sweep,
-                r.input_len,
-                r.output_len,
-                r.concurrency,
-                r.num_prompts,
-                r.repeat,
-                r.status
-            ));
-            for m in COLUMNS {
-                out.push(',');
-                if let Some(v) = r.metric(m) {
-                    out.push_str(&v.to_string());
-                }
-            }
-            out.push('\n');
-        }
-    }
-    out
+    variants::csv(LABEL, &table(s))
+}
+
+/// The hosts as the tables show them: each host's name and rows.
+fn table(s: &FanoutSummary) -> Vec<Variant<'_>> {
+    s.hosts
+        .iter()
+        .map(|h| (h.record.name.as_str(), h.rows.0.as_slice()))
+        .collect()
 }
 
 /// The summary as text for the terminal: each host's status and where the report is.

@@ -473,24 +473,6 @@ async fn run_one(
             | RunError::Storage { .. }
             | RunError::State { .. }),
         ) => Err(Stop::Abort(e)),
-        Err(e) => Err(Stop::Failed(chain(&e))),
+        Err(e) => Err(Stop::Failed(crate::error_text::chain(&e))),
     }
-}
-
-/// An error and its sources as one message, each text once (layers often repeat their
-/// source's text in their own).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = String::new();
-    let mut link = Some(e);
-    while let Some(e) = link {
-        let t = e.to_string();
-        if !t.is_empty() && !out.contains(&t) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&t);
-        }
-        link = e.source();
-    }
-    out
 }

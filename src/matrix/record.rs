@@ -5,13 +5,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::config::SweepConfig;
+use crate::json_record;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const FILE_NAME: &str = "matrix.json";
+/// What errors call the file.
+const WHAT: &str = "matrix record";
 
 /// Where a combination stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,25 +100,13 @@ impl MatrixRecord {
 
     pub fn save(&mut self, dir: &Path) -> anyhow::Result<()> {
         self.updated = jiff::Timestamp::now().to_string();
-        let bytes = serde_json::to_vec_pretty(self).context("serialising the matrix")?;
-        let path = Self::path(dir);
-        crate::durable::write_replace(&path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))
+        json_record::save(&Self::path(dir), self, WHAT)
     }
 
     pub fn load(dir: &Path) -> anyhow::Result<MatrixRecord> {
         let path = Self::path(dir);
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let m: MatrixRecord = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a vbench matrix record", path.display()))?;
-        if m.schema_version != SCHEMA_VERSION {
-            anyhow::bail!(
-                "{}: schema_version {} (this vbench reads {SCHEMA_VERSION})",
-                path.display(),
-                m.schema_version
-            );
-        }
+        let m: MatrixRecord = json_record::read(&path, WHAT)?;
+        json_record::check_schema(&path, m.schema_version, SCHEMA_VERSION)?;
         Ok(m)
     }
 }
@@ -133,15 +123,7 @@ pub fn matrix_dir(results_dir: &Path, id: &str) -> PathBuf {
 
 /// Matrix ids with a record, oldest first.
 pub fn list(results_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(matrices_dir(results_dir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(FILE_NAME).is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    ids.sort();
-    ids
+    json_record::list(&matrices_dir(results_dir), FILE_NAME)
 }
 
 /// Resolve `latest` (or None) to the newest matrix; check a given id exists. The id of a

@@ -1,6 +1,7 @@
 //! The report across a matrix's combinations, in `<results_dir>/matrix/<id>/`: one table of
 //! every point of every combination (`summary.md`, `summary.csv`, `summary.json`), charts
-//! with one line per combination (`charts/<sweep>_input_<len>_{ttft,tpot,throughput}.svg`),
+//! with one line per combination (`charts/<sweep>_input_<len>_{ttft,tpot,throughput}.svg`;
+//! the table, charts and files shared with the fan-out's report are `crate::report::variants`),
 //! and — between two combinations that differ only in their image — the verdict of
 //! `crate::report::verdict::judge` (`verdict.md`), the earlier combination as the baseline.
 
@@ -10,23 +11,14 @@ use super::record::{CombinationRecord, CombinationStatus, MatrixRecord};
 use crate::archive::source::meta_of_run;
 use crate::config::{Combination, Config};
 use crate::events::{Event, Sink};
+use crate::report::variants::{self, COLUMNS, Variant};
 use crate::report::verdict::{self, Verdict};
-use crate::report::{
-    ChartOptions, MEDIAN_TPOT, MEDIAN_TTFT, Metric, OUT_TPUT, P99_TPOT, P99_TTFT, REQ_TPUT, Row,
-    Rows, RunMeta, fmt_num, fmt_tokens, variant_chart_svgs,
-};
+use crate::report::{ChartOptions, Row, Rows, RunMeta, fmt_num, fmt_tokens};
 use crate::sweep::manifest::Manifest;
 use crate::sweep::{rows, session};
 
-/// The metrics of the one table (medians and p99 of the latencies, both throughputs).
-pub const COLUMNS: [Metric; 6] = [
-    MEDIAN_TTFT,
-    P99_TTFT,
-    MEDIAN_TPOT,
-    P99_TPOT,
-    REQ_TPUT,
-    OUT_TPUT,
-];
+/// What the variant column of the tables is called.
+const LABEL: &str = "combination";
 
 /// One combination in the summary.
 #[derive(Debug, Clone, Serialize)]
@@ -136,23 +128,19 @@ pub fn publish(
             threshold,
         ));
     }
-    let runs: Vec<(String, Vec<Row>)> = record
+    let charted: Vec<Variant> = record
         .combinations
         .iter()
         .zip(&loaded)
-        .filter(|(_, l)| !l.rows.is_empty())
-        .map(|(c, l)| (c.name.clone(), l.rows.clone()))
+        .map(|(c, l)| (c.name.as_str(), l.rows.as_slice()))
         .collect();
-    let charts = variant_chart_svgs(
-        &runs,
+    let chart_names = variants::write_charts(
+        &dir,
+        &charted,
         &ChartOptions {
             standin: record.standin,
         },
     )?;
-    let charts_dir = dir.join("charts");
-    for c in &charts {
-        crate::durable::write_replace(&charts_dir.join(&c.name), c.svg.as_bytes())?;
-    }
     let summary = MatrixSummary {
         matrix_id: record.matrix_id.clone(),
         status: record.status.clone(),
@@ -169,35 +157,18 @@ pub fn publish(
             .collect(),
         verdicts: verdicts.clone(),
     };
-    let chart_names: Vec<String> = charts.iter().map(|c| c.name.clone()).collect();
-    crate::durable::write_replace(
-        &dir.join("summary.md"),
-        markdown(&summary, &chart_names).as_bytes(),
+    variants::write_summary(
+        &dir,
+        &markdown(&summary, &chart_names),
+        &csv(&summary),
+        &summary,
+        &verdicts,
     )?;
-    crate::durable::write_replace(&dir.join("summary.csv"), csv(&summary).as_bytes())?;
-    crate::durable::write_replace(
-        &dir.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary)?,
-    )?;
-    if !verdicts.is_empty() {
-        let text: String = verdicts.iter().map(Verdict::render).collect();
-        crate::durable::write_replace(&dir.join("verdict.md"), text.as_bytes())?;
-    }
     for v in &verdicts {
         sink.emit(Event::Verdict(v.clone()));
     }
     sink.emit(Event::MatrixSummary(Box::new(summary)));
     Ok(verdicts)
-}
-
-/// `1K`, with the point's shape, as the table shows it.
-fn shape(r: &Row) -> [String; 4] {
-    [
-        r.sweep.clone(),
-        fmt_tokens(r.input_len),
-        fmt_tokens(r.output_len),
-        r.concurrency.to_string(),
-    ]
 }
 
 /// The combinations (status, cause) and the one table of every point.
@@ -222,70 +193,21 @@ pub fn markdown(s: &MatrixSummary, charts: &[String]) -> String {
                 .replace('|', "/")
         ));
     }
-    out.push_str("\n| combination | sweep | input | output | C | run | status |");
-    for m in COLUMNS {
-        out.push_str(&format!(" {} |", m.header));
-    }
-    out.push_str("\n|---|---|---|---|---|---|---|");
-    out.push_str(&"---|".repeat(COLUMNS.len()));
-    out.push('\n');
-    for c in &s.combinations {
-        for r in &c.rows.0 {
-            let [sweep, i, o, conc] = shape(r);
-            out.push_str(&format!(
-                "| {} | {sweep} | {i} | {o} | {conc} | {} | {} |",
-                c.record.name, r.repeat, r.status
-            ));
-            for m in COLUMNS {
-                out.push_str(&format!(" {} |", fmt_num(r.metric(m))));
-            }
-            out.push('\n');
-        }
-    }
-    if !charts.is_empty() {
-        out.push_str("\nCharts (one line per combination):\n\n");
-        for c in charts {
-            out.push_str(&format!("- [{c}](charts/{c})\n"));
-        }
-    }
-    for v in &s.verdicts {
-        out.push_str(&format!("\n```\n{}```\n", v.render()));
-    }
+    out.push_str(&variants::markdown(LABEL, &table(s), charts, &s.verdicts));
     out
 }
 
 /// The one table as CSV (numbers unformatted; empty when unknown).
 pub fn csv(s: &MatrixSummary) -> String {
-    let mut out =
-        "combination,sweep,input_len,output_len,concurrency,num_prompts,repeat,status".to_string();
-    for m in COLUMNS {
-        out.push(',');
-        out.push_str(m.id);
-    }
-    out.push('\n');
-    for c in &s.combinations {
-        for r in &c.rows.0 {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{}",
-                c.record.name,
-                r.sweep,
-                r.input_len,
-                r.output_len,
-                r.concurrency,
-                r.num_prompts,
-                r.repeat,
-                r.status
-            ));
-            for m in COLUMNS {
-                out.push(',');
-                if let Some(v) = r.metric(m) {
-                    out.push_str(&v.to_string());
-                }
-            }
-            out.push('\n');
-        }
-    }
-    out
+    variants::csv(LABEL, &table(s))
+}
+
+/// The combinations as the tables show them: each combination's name and rows.
+fn table(s: &MatrixSummary) -> Vec<Variant<'_>> {
+    s.combinations
+        .iter()
+        .map(|c| (c.record.name.as_str(), c.rows.0.as_slice()))
+        .collect()
 }
 
 /// The summary as text for the terminal: the one table and each combination's status.

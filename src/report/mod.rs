@@ -2,8 +2,8 @@
 //! comparison against an earlier run and `report.html` (all of it on one self-contained page),
 //! all built from the same `Row`s (one per sweep point).
 //! This module takes rows and knows nothing of how they were measured (the sweep builds them
-//! from its manifest). Renderers are pure functions returning text; `write_run_report` is the
-//! only part that writes to the disk, and it writes every file through [`crate::durable`]
+//! from its manifest). Renderers are pure functions returning text; `write_run_report` and the
+//! `variants::write_*` functions are the only parts that write to the disk, and it writes every file through [`crate::durable`]
 //! (atomic, synced). Besides result files, only `failed_logs` reads anything (log tails).
 //!
 //! A run directory also gets `summary.json` (rows plus the metrics they showed) so that a later
@@ -19,6 +19,7 @@ mod markdown;
 mod meta;
 mod table;
 pub mod telemetry;
+pub mod variants;
 pub mod verdict;
 
 pub use chart::{

@@ -1,6 +1,7 @@
 //! The run's state on disk: `<results_dir>/runs/<id>/manifest.json`, rewritten through
-//! [`crate::durable`] after every point, so a crash at any moment leaves either the old or
-//! the new state, and `--resume` knows exactly which points are done.
+//! [`crate::durable`] (by [`crate::json_record`]) after every point, so a crash at any
+//! moment leaves either the old or the new state, and `--resume` knows exactly which points
+//! are done.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::plan::Point;
+use crate::json_record;
 
 /// Bumped when the manifest's meaning changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -179,10 +181,7 @@ impl Manifest {
     /// drop the journal it now holds (compaction: at a run's start and end, and on resume).
     pub fn save(&mut self, run_dir: &Path) -> anyhow::Result<()> {
         self.updated = jiff::Timestamp::now().to_string();
-        let bytes = serde_json::to_vec_pretty(self).context("serialising the manifest")?;
-        let path = Self::path(run_dir);
-        crate::durable::write_replace(&path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        json_record::save(&Self::path(run_dir), self, "manifest")?;
         super::journal::remove(run_dir)
             .with_context(|| format!("cannot remove the journal in {}", run_dir.display()))
     }
@@ -190,19 +189,10 @@ impl Manifest {
     /// The manifest with its journal's records applied.
     pub fn load(run_dir: &Path) -> anyhow::Result<Manifest> {
         let path = Self::path(run_dir);
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut m: Manifest = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a vbench manifest", path.display()))?;
+        let mut m: Manifest = json_record::read(&path, "manifest")?;
         super::journal::replay(run_dir, &mut m)
             .with_context(|| format!("cannot read {}", super::journal::path(run_dir).display()))?;
-        if m.schema_version != SCHEMA_VERSION {
-            anyhow::bail!(
-                "{}: schema_version {} (this vbench reads {SCHEMA_VERSION})",
-                path.display(),
-                m.schema_version
-            );
-        }
+        json_record::check_schema(&path, m.schema_version, SCHEMA_VERSION)?;
         Ok(m)
     }
 
@@ -218,15 +208,7 @@ pub fn runs_dir(results_dir: &Path) -> PathBuf {
 
 /// Run ids with a manifest, oldest first (ids start with their timestamp).
 pub fn list_runs(results_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(runs_dir(results_dir))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(FILE_NAME).is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    ids.sort();
-    ids
+    json_record::list(&runs_dir(results_dir), FILE_NAME)
 }
 
 /// Resolve `latest` (or None) to the newest run id; check a given id exists.

@@ -39,28 +39,11 @@ pub fn explain(err: RunError, results_dir: &Path, run_id: Option<&str>) -> RunEr
         ),
         None => format!("nothing was lost: {fix}, then run again"),
     };
-    let detail = chain_text(&err);
+    let detail = crate::error_text::chain(&err);
     RunError::Storage {
         message: format!("{cause}: {detail}; {next}"),
         source: Box::new(err),
     }
-}
-
-/// An error and its causes as one line, each text once (as `exit::render_error` does).
-fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = String::new();
-    let mut link = Some(err);
-    while let Some(e) = link {
-        let text = e.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
-        }
-        link = e.source();
-    }
-    out
 }
 
 #[cfg(test)]
