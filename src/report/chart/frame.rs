@@ -58,6 +58,18 @@ pub fn render(
     Ok(overlay.apply(svg))
 }
 
+/// The SVG of a chart plotters refused to draw: the same size, saying so in its text, so a
+/// report shows why instead of an empty box.
+pub fn unrenderable(size: (u32, u32), title: &str, e: &anyhow::Error) -> String {
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}"><text x="16" y="32" font-family="sans-serif" font-size="14">{}: cannot draw the chart: {}</text></svg>"#,
+        size.0,
+        size.1,
+        super::overlay::esc(title),
+        super::overlay::esc(&format!("{e:#}"))
+    )
+}
+
 /// The width of the plotting area of an x–y chart on a canvas `width` wide (to thin ticks
 /// before the chart exists).
 pub fn plot_width(width: u32) -> f64 {

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::ChartOptions;
 use super::axis::Axis;
 use super::frame::{self, Icon, Legend, MARGIN};
-use super::overlay::{GapKind, TextStyle, esc};
+use super::overlay::{GapKind, TextStyle};
 use super::style::{FAILED, fmt_value, series_color, text_width};
 
 /// One run of a series.
@@ -49,13 +49,7 @@ pub fn trend_svg(
 ) -> String {
     match render(title, y_label, series, opts) {
         Ok(svg) => svg,
-        Err(e) => format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}"><text x="16" y="32" font-family="sans-serif" font-size="14">{}: cannot draw the chart: {}</text></svg>"#,
-            SIZE.0,
-            SIZE.1,
-            esc(title),
-            esc(&format!("{e:#}"))
-        ),
+        Err(e) => frame::unrenderable(SIZE, title, &e),
     }
 }
 

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use super::ChartOptions;
 use super::axis::Axis;
 use super::frame::{self, Icon, Legend, plot_width};
-use super::overlay::{TextStyle, esc};
+use super::overlay::TextStyle;
 use super::style::{FAILED, fmt_value, series_color};
 
 /// One latency the SLO limits.
@@ -46,13 +46,7 @@ pub fn walk_svg(
 ) -> String {
     match render(title, x_label, limits, probes, capacity, opts) {
         Ok(svg) => svg,
-        Err(e) => format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}"><text x="16" y="32" font-family="sans-serif" font-size="14">{}: cannot draw the chart: {}</text></svg>"#,
-            SIZE.0,
-            SIZE.1,
-            esc(title),
-            esc(&format!("{e:#}"))
-        ),
+        Err(e) => frame::unrenderable(SIZE, title, &e),
     }
 }
 
